@@ -1,0 +1,1 @@
+"""The truck side: NMEA GNSS, fuel sensors, serial ports and the onboard agent."""

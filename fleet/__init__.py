@@ -1,0 +1,1 @@
+"""The dispatcher: jobs, work queues, strategies, fleet state and journal."""

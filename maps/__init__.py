@@ -1,0 +1,60 @@
+"""The yard: lane graph with geometry, areas, service points, geo-reference, map-matching.
+
+The public interface of the room; other rooms import from here (or from the modules
+named below), never from private helpers.
+"""
+
+from maps.errors import MapFormatError, Problem, UnknownFeatureError, YardError, YardFileError
+from maps.generator import TerminalSpec, generate_terminal
+from maps.geojson import load_yard, parse_yard, save_yard, validate_file, yard_to_geojson
+from maps.georef import LocalFrame
+from maps.model import (
+    THROUGH_LANE_KINDS,
+    Area,
+    AreaKind,
+    Crane,
+    CraneKind,
+    Lane,
+    LaneKind,
+    Node,
+    Origin,
+    ServicePoint,
+    ServicePointKind,
+    Yard,
+    yard_differences,
+)
+from maps.terminals import DEFAULT_TERMINAL, TERMINALS, terminal
+from maps.validate import check_yard
+
+__all__ = [
+    "DEFAULT_TERMINAL",
+    "TERMINALS",
+    "THROUGH_LANE_KINDS",
+    "Area",
+    "AreaKind",
+    "Crane",
+    "CraneKind",
+    "Lane",
+    "LaneKind",
+    "LocalFrame",
+    "MapFormatError",
+    "Node",
+    "Origin",
+    "Problem",
+    "ServicePoint",
+    "ServicePointKind",
+    "TerminalSpec",
+    "UnknownFeatureError",
+    "Yard",
+    "YardError",
+    "YardFileError",
+    "check_yard",
+    "generate_terminal",
+    "load_yard",
+    "parse_yard",
+    "save_yard",
+    "terminal",
+    "validate_file",
+    "yard_differences",
+    "yard_to_geojson",
+]

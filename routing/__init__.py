@@ -1,0 +1,1 @@
+"""Paths and traffic over the yard's lane graph (see the routing issue)."""

@@ -1,0 +1,1 @@
+"""Simulated shifts: world clock, vehicle and crane models, scenarios, KPIs, bags."""

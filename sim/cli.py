@@ -1,0 +1,46 @@
+"""The `yardfleet` command: one subcommand group per job, each loaded only when it is used.
+
+The root lives in `sim`, the one room allowed to use every other, so the import rules
+hold; the rooms' groups are imported lazily, so `yardfleet agent` on a truck's
+onboard unit never loads the simulator or the dispatcher.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "map": ("maps.cli:map_group", "The yard: show, export and validate lane maps."),
+}
+"""Subcommand → (module:attribute, one-line help). A command appears here when it works."""
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target[0].split(":")
+        command: Any = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target[0]} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="yardfleet")
+def main() -> None:
+    """YardFleet: fleet management for the internal trucks of container terminals."""
