@@ -184,7 +184,7 @@ class _Builder:
                 b,
                 geometry,
                 round(geometry.length, 3),
-                round(speed_mps, 4),
+                speed_mps,
                 kind,
                 conflict_group,
             )
@@ -253,7 +253,7 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
     berth_len = spec.quay_length_m / spec.berths
     qc_x: list[tuple[str, str, float]] = []
     for berth, count in enumerate(_spread(spec.quay_cranes, spec.berths)):
-        berth_id = f"B{berth + 1}"
+        berth_id = f"BERTH{berth + 1}"
         bx0 = berth * berth_len
         areas.append(
             Area(

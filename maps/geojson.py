@@ -460,8 +460,10 @@ def validate_file(path: str | Path) -> list[Problem]:
         return problems
     yard, problems = parse_yard(doc, str(path))
     if yard is not None:
+        whole = not problems
         problems += [
-            Problem(p.message, p.feature_id, p.field, str(path), p.index) for p in check_yard(yard)
+            Problem(p.message, p.feature_id, p.field, str(path), p.index)
+            for p in check_yard(yard, reachability=whole)
         ]
     return problems
 

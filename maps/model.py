@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
+from typing import TypeVar
 
 import networkx as nx
 from shapely.geometry import LineString, Point, Polygon
 
-from maps.errors import UnknownFeatureError
+from maps.errors import UnknownFeatureError, YardError
 from maps.georef import LocalFrame
 
 
@@ -145,6 +146,9 @@ class Crane:
     area: str
 
 
+F = TypeVar("F", Node, Lane, Area, ServicePoint, Crane)
+
+
 @dataclass(frozen=True)
 class Yard:
     """A terminal's yard: features by id, the lane graph and the geo-reference.
@@ -177,16 +181,28 @@ class Yard:
         service_points: Iterable[ServicePoint] = (),
         cranes: Iterable[Crane] = (),
     ) -> Yard:
-        """A yard from feature lists, keyed by id in the order given."""
+        """A yard from feature lists, keyed by id in the order given; ids must be unique."""
+        by_id: dict[str, str] = {}
+
+        def keyed(items: Iterable[F]) -> dict[str, F]:
+            out: dict[str, F] = {}
+            for item in items:
+                if item.id in by_id:
+                    raise YardError(f"yard {id!r}: two features have the id {item.id!r} "
+                                    f"(a {by_id[item.id]} and a {type(item).__name__})")
+                by_id[item.id] = type(item).__name__
+                out[item.id] = item
+            return out
+
         return cls(
             id=id,
             version=version,
             origin=origin,
-            nodes={n.id: n for n in nodes},
-            lanes={lane.id: lane for lane in lanes},
-            areas={a.id: a for a in areas},
-            service_points={s.id: s for s in service_points},
-            cranes={c.id: c for c in cranes},
+            nodes=keyed(nodes),
+            lanes=keyed(lanes),
+            areas=keyed(areas),
+            service_points=keyed(service_points),
+            cranes=keyed(cranes),
         )
 
     @cached_property

@@ -44,3 +44,7 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="yardfleet")
 def main() -> None:
     """YardFleet: fleet management for the internal trucks of container terminals."""
+
+
+if __name__ == "__main__":
+    main()

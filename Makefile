@@ -1,0 +1,43 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both set everything up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-yardfleet
+OUT ?= out
+
+.PHONY: install demo test lint unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job on the embedded default terminal: export, validate and draw the Hai Phong yard.
+demo: $(STAMP)
+	mkdir -p $(OUT)
+	$(BIN)/yardfleet map export --terminal haiphong --out $(OUT)/haiphong.geojson
+	$(BIN)/yardfleet map validate $(OUT)/haiphong.geojson
+	$(BIN)/yardfleet map show $(OUT)/haiphong.geojson --out $(OUT)/haiphong.png
+	$(BIN)/yardfleet map show $(OUT)/haiphong.geojson --out $(OUT)/haiphong.svg
+	@echo "demo: open $(OUT)/haiphong.png (or .svg) to see the yard"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Unit tests, plus every benchmark at reduced size with timing off (they still assert results).
+unit: $(STAMP)
+	YARDFLEET_BENCH_SCALE=0.1 $(BIN)/pytest -q --benchmark-disable
+
+test: lint unit
+
+# Benchmarks at full size, with their tables.
+bench: $(STAMP)
+	$(BIN)/pytest tests/bench -q --benchmark-only \
+		--benchmark-columns=min,median,mean,max,rounds --benchmark-sort=name
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .benchmarks
