@@ -8,6 +8,7 @@ from maps.errors import MapFormatError, Problem, UnknownFeatureError, YardError,
 from maps.generator import TerminalSpec, generate_terminal
 from maps.geojson import load_yard, parse_yard, save_yard, validate_file, yard_to_geojson
 from maps.georef import LocalFrame
+from maps.matching import MapMatcher, Match, Matches, match_positions
 from maps.model import (
     THROUGH_LANE_KINDS,
     Area,
@@ -38,6 +39,9 @@ __all__ = [
     "LaneKind",
     "LocalFrame",
     "MapFormatError",
+    "MapMatcher",
+    "Match",
+    "Matches",
     "Node",
     "Origin",
     "Problem",
@@ -51,6 +55,7 @@ __all__ = [
     "check_yard",
     "generate_terminal",
     "load_yard",
+    "match_positions",
     "parse_yard",
     "save_yard",
     "terminal",

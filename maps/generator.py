@@ -48,7 +48,7 @@ ROW_M = 2.9
 """Width of one container row with its gap."""
 TRUCK_LANE_M = 5.0
 """The truck lane inside an RTG span."""
-CORRIDOR_M = 14.0
+CORRIDOR_M = 18.0
 """Between two block rows: the one-way driving lane and its margins."""
 ROAD_M = 24.0
 """A two-way vertical road between block columns."""

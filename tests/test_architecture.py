@@ -12,8 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_import_contracts_hold() -> None:
     lint = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
-    run = subprocess.run([lint, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [lint, "--config", str(ROOT / "pyproject.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Contracts: 3 kept, 0 broken." in run.stdout
 

@@ -41,8 +41,11 @@ def test_haiphong_has_the_numbers_of_the_design(haiphong: Yard) -> None:
     for kind in (AreaKind.GATE, AreaKind.FUEL_STATION, AreaKind.PARK):
         assert len(haiphong.areas_of(kind)) == 1
     # Speeds: 25 km/h on main lanes, 10 km/h in block lanes and under the cranes.
-    speeds = {lane.kind.value: round(lane.speed_limit_mps * 3.6, 6)
-              for lane in haiphong.lanes.values() if lane.id.startswith(("drive", "block", "apron-u"))}
+    speeds = {
+        lane.kind.value: round(lane.speed_limit_mps * 3.6, 6)
+        for lane in haiphong.lanes.values()
+        if lane.id.startswith(("drive", "block", "apron-u"))
+    }
     assert speeds == {"main": 25.0, "block": 10.0, "apron": 10.0}
 
 

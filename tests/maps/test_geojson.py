@@ -34,15 +34,27 @@ def test_the_file_is_geojson_a_gis_reads(haiphong: Yard, tmp_path: Path) -> None
     path = save_yard(haiphong, tmp_path / "y.geojson")
     doc = json.loads(path.read_text())
     assert doc["type"] == "FeatureCollection"
-    assert doc["yard"] == {"id": "haiphong", "version": "1", "format": "yardfleet-yard/1",
-                           "origin": {"lon": 106.931, "lat": 20.838}}
+    assert doc["yard"] == {
+        "id": "haiphong",
+        "version": "1",
+        "format": "yardfleet-yard/1",
+        "origin": {"lon": 106.931, "lat": 20.838},
+    }
     kinds = {f["properties"]["feature"] for f in doc["features"]}
     assert kinds == {"node", "lane", "area", "service_point", "crane"}
     for f in doc["features"]:
         assert f["type"] == "Feature" and f["id"] == f["properties"]["id"]
     lane = next(f for f in doc["features"] if f["properties"]["feature"] == "lane")
-    assert set(lane["properties"]) == {"feature", "id", "from", "to", "length_m",
-                                       "speed_limit_mps", "kind", "conflict_group"}
+    assert set(lane["properties"]) == {
+        "feature",
+        "id",
+        "from",
+        "to",
+        "length_m",
+        "speed_limit_mps",
+        "kind",
+        "conflict_group",
+    }
 
 
 def test_coordinates_carry_at_least_nine_decimals(haiphong: Yard, tmp_path: Path) -> None:

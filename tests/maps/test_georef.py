@@ -59,7 +59,7 @@ def test_utm_would_be_rotated_but_the_frame_is_not() -> None:
     factors = utm.get_factors(106.931, 20.838)
     assert abs(factors.meridian_convergence) > 0.5
     frame = LocalFrame(106.931, 20.838)
-    lon, lat = frame.point_to_wgs84(0.0, 500.0)
+    lon, _lat = frame.point_to_wgs84(0.0, 500.0)
     assert lon == pytest.approx(106.931, abs=1e-12)
 
 

@@ -30,27 +30,46 @@ from maps import (
 ORIGIN = Origin(106.9, 20.8)
 
 
-def _lane(lane_id: str, a: Node, b: Node, kind: LaneKind = LaneKind.MAIN,
-          group: str | None = None) -> Lane:
+def _lane(
+    lane_id: str, a: Node, b: Node, kind: LaneKind = LaneKind.MAIN, group: str | None = None
+) -> Lane:
     geom = LineString([(a.x, a.y), (b.x, b.y)])
     return Lane(lane_id, a.id, b.id, geom, geom.length, 5.0, kind, group)
 
 
-def small_yard(extra_nodes: list[Node] = (), extra_lanes: list[Lane] = (),  # type: ignore[assignment]
-               service_points: list[ServicePoint] | None = None,
-               areas: list[Area] | None = None) -> Yard:
+def small_yard(
+    extra_nodes: list[Node] = (),
+    extra_lanes: list[Lane] = (),  # type: ignore[assignment]
+    service_points: list[ServicePoint] | None = None,
+    areas: list[Area] | None = None,
+) -> Yard:
     """A one-way square loop, 100 m a side, with a siding to a stop on the south and north sides."""
-    n = {k: Node(k, x, y) for k, x, y in [
-        ("a", 0, 0), ("e", 40, 0), ("f", 60, 0), ("b", 100, 0),
-        ("c", 100, 100), ("g", 60, 100), ("h", 40, 100), ("d", 0, 100),
-        ("s1", 50, -8), ("s2", 50, 108),
-    ]}
+    n = {
+        k: Node(k, x, y)
+        for k, x, y in [
+            ("a", 0, 0),
+            ("e", 40, 0),
+            ("f", 60, 0),
+            ("b", 100, 0),
+            ("c", 100, 100),
+            ("g", 60, 100),
+            ("h", 40, 100),
+            ("d", 0, 100),
+            ("s1", 50, -8),
+            ("s2", 50, 108),
+        ]
+    }
     for node in extra_nodes:
         n[node.id] = node
     lanes = [
-        _lane("ae", n["a"], n["e"]), _lane("ef", n["e"], n["f"]), _lane("fb", n["f"], n["b"]),
-        _lane("bc", n["b"], n["c"]), _lane("cg", n["c"], n["g"]), _lane("gh", n["g"], n["h"]),
-        _lane("hd", n["h"], n["d"]), _lane("da", n["d"], n["a"]),
+        _lane("ae", n["a"], n["e"]),
+        _lane("ef", n["e"], n["f"]),
+        _lane("fb", n["f"], n["b"]),
+        _lane("bc", n["b"], n["c"]),
+        _lane("cg", n["c"], n["g"]),
+        _lane("gh", n["g"], n["h"]),
+        _lane("hd", n["h"], n["d"]),
+        _lane("da", n["d"], n["a"]),
         _lane("s1-in", n["e"], n["s1"], LaneKind.SERVICE),
         _lane("s1-out", n["s1"], n["f"], LaneKind.SERVICE),
         _lane("s2-in", n["g"], n["s2"], LaneKind.SERVICE),
@@ -63,8 +82,17 @@ def small_yard(extra_nodes: list[Node] = (), extra_lanes: list[Lane] = (),  # ty
             ServicePoint("SP2", ServicePointKind.QUAY_CRANE, "s2", "BLK"),
         ]
     if areas is None:
-        areas = [Area("BLK", AreaKind.BLOCK, Polygon([(10, 20), (90, 20), (90, 80), (10, 80)]),
-                      "Block", 10, 6, 5)]
+        areas = [
+            Area(
+                "BLK",
+                AreaKind.BLOCK,
+                Polygon([(10, 20), (90, 20), (90, 80), (10, 80)]),
+                "Block",
+                10,
+                6,
+                5,
+            )
+        ]
     return Yard.build("small", "1", ORIGIN, n.values(), lanes, areas, service_points)
 
 
@@ -181,9 +209,13 @@ def test_lanes_crossing_without_a_shared_node(tmp_path: Path) -> None:
 
 def test_crossing_lanes_in_one_conflict_group_are_allowed(tmp_path: Path) -> None:
     nodes = [Node("w", 20, -30), Node("x", 20, 30), Node("p", 5, 10), Node("q", 40, 10)]
-    yard = small_yard(extra_nodes=nodes, extra_lanes=[
-        _lane("wx", nodes[0], nodes[1], group="X1"), _lane("pq", nodes[2], nodes[3], group="X1"),
-    ])
+    yard = small_yard(
+        extra_nodes=nodes,
+        extra_lanes=[
+            _lane("wx", nodes[0], nodes[1], group="X1"),
+            _lane("pq", nodes[2], nodes[3], group="X1"),
+        ],
+    )
     found = messages(write(tmp_path, yard_to_geojson(yard)))
     # wx also crosses the loop's lane ae (no shared group there): exactly that one is reported.
     crossings = [m for m in found if "crosses" in m]
@@ -212,13 +244,26 @@ def test_service_point_that_must_pass_another(tmp_path: Path) -> None:
         ],
     )
     lanes = [lane for lane in yard.lanes.values() if lane.id != "s1-out"]
-    lanes += [_lane("s1-s3", yard.nodes["s1"], nodes[0], LaneKind.SERVICE),
-              _lane("s3-out", nodes[0], yard.nodes["f"], LaneKind.SERVICE)]
-    yard = Yard.build(yard.id, yard.version, yard.origin, yard.nodes.values(), lanes,
-                      yard.areas.values(), yard.service_points.values())
+    lanes += [
+        _lane("s1-s3", yard.nodes["s1"], nodes[0], LaneKind.SERVICE),
+        _lane("s3-out", nodes[0], yard.nodes["f"], LaneKind.SERVICE),
+    ]
+    yard = Yard.build(
+        yard.id,
+        yard.version,
+        yard.origin,
+        yard.nodes.values(),
+        lanes,
+        yard.areas.values(),
+        yard.service_points.values(),
+    )
     found = messages(write(tmp_path, yard_to_geojson(yard)))
-    assert any("'SP1'" in m and "cannot reach 1 other service point(s) without passing through"
-               in m and "SP2" in m for m in found), found
+    assert any(
+        "'SP1'" in m
+        and "cannot reach 1 other service point(s) without passing through" in m
+        and "SP2" in m
+        for m in found
+    ), found
     assert not any("'SP3'" in m for m in found), found
 
 
@@ -226,14 +271,20 @@ def test_service_point_that_must_pass_another(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         ('{"type": "FeatureCollection",\n "features": [}', "not valid JSON at line 2"),
-        ('[1, 2, 3]', "not a GeoJSON FeatureCollection"),
+        ("[1, 2, 3]", "not a GeoJSON FeatureCollection"),
         ('{"type": "FeatureCollection", "features": []}', 'missing the top-level "yard"'),
-        ('{"type": "FeatureCollection", "yard": {"id": "y", "version": "1", "origin": '
-         '{"lon": 500, "lat": 0}}, "features": []}', "lon/lat out of range"),
-        ('{"type": "FeatureCollection", "yard": {"id": "y", "version": "1", "origin": '
-         '{"lon": 1, "lat": 2}}, "features": [7, {"type": "Feature", "properties": '
-         '{"id": "q", "feature": "lane"}, "geometry": {"type": "Point", "coordinates": [1, 2]}}]}',
-         "feature #0: not a GeoJSON Feature"),
+        (
+            '{"type": "FeatureCollection", "yard": {"id": "y", "version": "1", "origin": '
+            '{"lon": 500, "lat": 0}}, "features": []}',
+            "lon/lat out of range",
+        ),
+        (
+            '{"type": "FeatureCollection", "yard": {"id": "y", "version": "1", "origin": '
+            '{"lon": 1, "lat": 2}}, "features": [7, {"type": "Feature", "properties": '
+            '{"id": "q", "feature": "lane"}, '
+            '"geometry": {"type": "Point", "coordinates": [1, 2]}}]}',
+            "feature #0: not a GeoJSON Feature",
+        ),
     ],
 )
 def test_broken_files(tmp_path: Path, content: str, expected: str) -> None:
@@ -258,8 +309,12 @@ def test_the_command_lists_problems_and_fails_without_a_traceback(tmp_path: Path
     doc["features"].append(copy.deepcopy(feature(doc, "ae")))
     feature(doc, "bc")["properties"]["speed_limit_mps"] = "fast"
     path = write(tmp_path, doc)
-    run = subprocess.run([sys.executable, "-m", "sim.cli", "map", "validate", str(path)],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "map", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 1
     assert "Traceback" not in run.stderr + run.stdout
     lines = run.stdout.strip().splitlines()
@@ -271,7 +326,11 @@ def test_the_command_lists_problems_and_fails_without_a_traceback(tmp_path: Path
 
 def test_the_command_accepts_a_valid_file(tmp_path: Path) -> None:
     path = write(tmp_path, yard_to_geojson(small_yard()))
-    run = subprocess.run([sys.executable, "-m", "sim.cli", "map", "validate", str(path), "--json"],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "map", "validate", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == []

@@ -1,0 +1,323 @@
+"""Map-matching: many truck positions at once to a lane, an offset along it and a distance.
+
+Every lane is exploded into straight segments held in numpy arrays; a shapely STRtree
+over the segments finds the candidates within `max_distance_m` of all positions in one
+call, and the projections, distances and heading scores of all (position, segment)
+pairs are computed with numpy, so a batch costs a few array passes, not a Python loop.
+
+Headings use the compass convention of GNSS receivers and NMEA (degrees, 0 = north =
++y, 90 = east = +x, clockwise). A candidate's score is its distance plus
+`heading_weight_m × (1 − cos Δ) / 2`, Δ being the angle between the heading and the
+lane's direction there: a lane driven the other way costs `heading_weight_m` metres
+more, a perpendicular one half of that. That is what picks between the two lanes of a
+two-way road, whose geometries coincide.
+
+Without a heading (none given, or NaN for one position) the two directions of a two-way
+road tie exactly (their distances are computed on one canonical orientation of the
+shared segment, so they are bit-for-bit equal); the tie goes to the lane listed first
+in the yard (lowest lane index), and `heading_agrees` is False because nothing agreed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from maps.model import Yard
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
+
+DEFAULT_MAX_DISTANCE_M = 20.0
+"""Positions farther than this from every lane are unmatched."""
+DEFAULT_HEADING_WEIGHT_M = 20.0
+"""The score penalty, in metres, of a lane driven opposite to the heading."""
+DEFAULT_AGREE_DEG = 60.0
+"""A heading within this many degrees of the lane's direction agrees with it."""
+
+
+def _frozen(a: npt.NDArray[np.generic]) -> None:
+    """Make an array read-only, so that a frozen result stays frozen."""
+    a.setflags(write=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One position's match: its lane, where along it, how far off, and if it matched at all."""
+
+    lane_index: int
+    lane_id: str | None
+    offset_m: float
+    lateral_m: float
+    distance_m: float
+    heading_agrees: bool
+    matched: bool
+    snap_x: float
+    snap_y: float
+
+
+@dataclass(frozen=True, eq=False)
+class Matches:
+    """The matches of a batch of positions, one read-only numpy array per field.
+
+    `snap_x`, `snap_y` are the matched point on the lane (local metres); `heading_agrees` is
+    False where no heading was given. Unmatched positions have `lane_index` -1, NaN offset,
+    lateral and snapped point, and `distance_m` to the nearest lane (NaN for a position
+    with non-finite coordinates).
+    """
+
+    lane_index: IntArray
+    offset_m: FloatArray
+    lateral_m: FloatArray
+    distance_m: FloatArray
+    heading_agrees: BoolArray
+    matched: BoolArray
+    snap_x: FloatArray
+    snap_y: FloatArray
+    lane_ids: tuple[str, ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        for a in (
+            self.lane_index, self.offset_m, self.lateral_m, self.distance_m,
+            self.heading_agrees, self.matched, self.snap_x, self.snap_y,
+        ):
+            _frozen(a)
+
+    def __len__(self) -> int:
+        return len(self.lane_index)
+
+    @property
+    def lane_id(self) -> npt.NDArray[np.object_]:
+        """The matched lane ids (None where unmatched), as an object array."""
+        table = np.array([*self.lane_ids, None], dtype=object)
+        return table[self.lane_index]  # -1 picks the trailing None
+
+    def row(self, i: int) -> Match:
+        """The match of position `i`."""
+        k = int(self.lane_index[i])
+        return Match(
+            lane_index=k,
+            lane_id=self.lane_ids[k] if k >= 0 else None,
+            offset_m=float(self.offset_m[i]),
+            lateral_m=float(self.lateral_m[i]),
+            distance_m=float(self.distance_m[i]),
+            heading_agrees=bool(self.heading_agrees[i]),
+            matched=bool(self.matched[i]),
+            snap_x=float(self.snap_x[i]),
+            snap_y=float(self.snap_y[i]),
+        )
+
+
+class MapMatcher:
+    """Matches positions to a yard's lanes; build once per yard, then match batches."""
+
+    def __init__(
+        self,
+        yard: Yard,
+        max_distance_m: float = DEFAULT_MAX_DISTANCE_M,
+        heading_weight_m: float = DEFAULT_HEADING_WEIGHT_M,
+        agree_deg: float = DEFAULT_AGREE_DEG,
+    ) -> None:
+        if not (np.isfinite(max_distance_m) and max_distance_m > 0):
+            raise ValueError(f"max_distance_m must be a positive number (got {max_distance_m})")
+        if not (np.isfinite(heading_weight_m) and heading_weight_m >= 0):
+            raise ValueError(
+                f"heading_weight_m must be a non-negative number (got {heading_weight_m})"
+            )
+        if not (0.0 <= agree_deg <= 180.0):
+            raise ValueError(f"agree_deg must be within 0..180 (got {agree_deg})")
+        self.yard = yard
+        self.max_distance_m = float(max_distance_m)
+        self.heading_weight_m = float(heading_weight_m)
+        # A hair of slack so that exactly agree_deg still agrees despite rounding.
+        self._cos_agree = float(np.cos(np.radians(agree_deg))) - 1e-12
+        self.lane_ids: tuple[str, ...] = tuple(yard.lanes)
+        self._explode(yard)
+        coords = np.stack([self._cx0, self._cy0, self._cx1, self._cy1], axis=1).reshape(-1, 2, 2)
+        segments: npt.NDArray[np.object_] = np.asarray(shapely.linestrings(coords))
+        self._tree = shapely.STRtree(segments)
+
+    def _explode(self, yard: Yard) -> None:
+        """Every lane's non-degenerate straight segments, in canonical and lane orientation."""
+        starts: list[FloatArray] = []
+        ends: list[FloatArray] = []
+        lane_of: list[IntArray] = []
+        cum_of: list[FloatArray] = []
+        for k, lane in enumerate(yard.lanes.values()):
+            xy = np.asarray(lane.geometry.coords, dtype=np.float64)[:, :2]
+            length = np.hypot(*(xy[1:] - xy[:-1]).T)
+            cum = np.concatenate([[0.0], np.cumsum(length)])[:-1]
+            keep = length > 0.0
+            starts.append(xy[:-1][keep])
+            ends.append(xy[1:][keep])
+            cum_of.append(cum[keep])
+            lane_of.append(np.full(int(keep.sum()), k, dtype=np.intp))
+        a = np.concatenate(starts) if starts else np.empty((0, 2))
+        b = np.concatenate(ends) if ends else np.empty((0, 2))
+        if len(a) == 0:
+            raise ValueError(f"yard {yard.id!r} has no lane of positive length to match to")
+        self._lane = np.concatenate(lane_of)
+        self._cum = np.concatenate(cum_of)
+        # Canonical orientation: the lexicographically smaller end first, so that the two
+        # lanes of a two-way road share one segment description and tie bit for bit.
+        flip = (b[:, 0] < a[:, 0]) | ((b[:, 0] == a[:, 0]) & (b[:, 1] < a[:, 1]))
+        c0 = np.where(flip[:, None], b, a)
+        c1 = np.where(flip[:, None], a, b)
+        self._flip = flip
+        self._cx0, self._cy0 = c0[:, 0].copy(), c0[:, 1].copy()
+        self._cx1, self._cy1 = c1[:, 0].copy(), c1[:, 1].copy()
+        d = c1 - c0
+        self._clen = np.hypot(d[:, 0], d[:, 1])
+        self._cux = d[:, 0] / self._clen
+        self._cuy = d[:, 1] / self._clen
+        sign = np.where(flip, -1.0, 1.0)
+        self._ux = self._cux * sign  # the lane's own direction
+        self._uy = self._cuy * sign
+
+    @property
+    def segment_count(self) -> int:
+        """How many straight segments the lanes were exploded into."""
+        return len(self._lane)
+
+    def match_xy(
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        heading_deg: npt.ArrayLike | None = None,
+    ) -> Matches:
+        """Match local positions (metres), optionally with compass headings (degrees)."""
+        xa, ya, ha = _inputs(x, y, heading_deg)
+        n = len(xa)
+        lane_index = np.full(n, -1, dtype=np.intp)
+        offset = np.full(n, np.nan)
+        lateral = np.full(n, np.nan)
+        distance = np.full(n, np.nan)
+        agrees = np.zeros(n, dtype=np.bool_)
+        snap_x = np.full(n, np.nan)
+        snap_y = np.full(n, np.nan)
+
+        ok = np.flatnonzero(np.isfinite(xa) & np.isfinite(ya))
+        pts = shapely.points(xa[ok], ya[ok])
+        pairs = self._tree.query(pts, predicate="dwithin", distance=self.max_distance_m)
+        if pairs.shape[1]:
+            p = ok[pairs[0]]
+            s = pairs[1].astype(np.intp)
+            px, py = xa[p], ya[p]
+            dist, _, _, _ = self._project(px, py, s)
+            if ha is None:
+                score = dist
+            else:
+                # Trigonometry once per position, not once per candidate; no heading costs 0.
+                has = np.isfinite(ha)
+                rad = np.radians(np.where(has, ha, 0.0))
+                hx, hy = np.sin(rad), np.cos(rad)  # compass: east = sin, north = cos
+                half_w = np.where(has, 0.5 * self.heading_weight_m, 0.0)
+                cos = hx[p] * self._ux[s] + hy[p] * self._uy[s]
+                score = dist + half_w[p] * (1.0 - cos)
+            best_p, best_s = _best_per_position(p, s, score)
+            d, t, qx, qy = self._project(xa[best_p], ya[best_p], best_s)
+            lane_index[best_p] = self._lane[best_s]
+            offset[best_p] = self._cum[best_s] + np.where(
+                self._flip[best_s], self._clen[best_s] - t, t
+            )
+            lateral[best_p] = d
+            distance[best_p] = d
+            snap_x[best_p] = qx
+            snap_y[best_p] = qy
+            if ha is not None:
+                cos = hx[best_p] * self._ux[best_s] + hy[best_p] * self._uy[best_s]
+                agrees[best_p] = has[best_p] & (cos >= self._cos_agree)
+
+        far = ok[lane_index[ok] < 0]
+        if len(far):
+            idx, dist_far = self._tree.query_nearest(
+                shapely.points(xa[far], ya[far]), return_distance=True, all_matches=False
+            )
+            distance[far[idx[0]]] = dist_far
+        return Matches(
+            lane_index=lane_index,
+            offset_m=offset,
+            lateral_m=lateral,
+            distance_m=distance,
+            heading_agrees=agrees,
+            matched=lane_index >= 0,
+            snap_x=snap_x,
+            snap_y=snap_y,
+            lane_ids=self.lane_ids,
+        )
+
+    def match_lonlat(
+        self,
+        lon: npt.ArrayLike,
+        lat: npt.ArrayLike,
+        heading_deg: npt.ArrayLike | None = None,
+    ) -> Matches:
+        """Match WGS84 positions (degrees), converted to the yard's local frame first."""
+        lon_a, lat_a, _ = _inputs(lon, lat, None)
+        x, y = self.yard.frame.to_local(lon_a, lat_a)
+        return self.match_xy(x, y, heading_deg)
+
+    def match_one(self, x: float, y: float, heading_deg: float | None = None) -> Match:
+        """Match a single local position; the slow path, one call per position."""
+        h = None if heading_deg is None else [heading_deg]
+        return self.match_xy([x], [y], h).row(0)
+
+    def _project(
+        self, px: FloatArray, py: FloatArray, s: IntArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Distance to segments `s`, position along them (canonical) and the closest points."""
+        ux, uy = self._cux[s], self._cuy[s]
+        x0, y0 = self._cx0[s], self._cy0[s]
+        t = np.clip((px - x0) * ux + (py - y0) * uy, 0.0, self._clen[s])
+        qx = x0 + t * ux
+        qy = y0 + t * uy
+        return np.hypot(px - qx, py - qy), t, qx, qy
+
+
+def _inputs(
+    x: npt.ArrayLike, y: npt.ArrayLike, heading_deg: npt.ArrayLike | None
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    """Positions and headings as 1-D float arrays of one length, or a ValueError saying why."""
+    xa = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    ya = np.atleast_1d(np.asarray(y, dtype=np.float64))
+    if xa.ndim != 1 or ya.ndim != 1:
+        raise ValueError(f"positions must be 1-D arrays (got shapes {xa.shape} and {ya.shape})")
+    if len(xa) != len(ya):
+        raise ValueError(f"x has {len(xa)} positions but y has {len(ya)}")
+    if heading_deg is None:
+        return xa, ya, None
+    ha = np.asarray(heading_deg, dtype=np.float64)
+    if ha.ndim == 0:
+        ha = np.full(len(xa), float(ha))
+    if ha.ndim != 1 or len(ha) != len(xa):
+        raise ValueError(f"heading_deg has shape {ha.shape} but there are {len(xa)} positions")
+    return xa, ya, ha
+
+
+def _best_per_position(p: IntArray, s: IntArray, score: FloatArray) -> tuple[IntArray, IntArray]:
+    """The lowest-score segment per position; ties go to the lowest segment (lane) index."""
+    if np.any(p[1:] < p[:-1]):  # STRtree answers in query order; be safe if it ever does not
+        order = np.argsort(p, kind="stable")
+        p, s, score = p[order], s[order], score[order]
+    first = np.empty(len(p), dtype=np.bool_)
+    first[0] = True
+    np.not_equal(p[1:], p[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
+    low = np.minimum.reduceat(score, starts)
+    candidate = np.where(score == low[group], s, np.iinfo(np.intp).max)
+    return p[starts], np.minimum.reduceat(candidate, starts)
+
+
+def match_positions(
+    yard: Yard,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    heading_deg: npt.ArrayLike | None = None,
+) -> Matches:
+    """Match local positions on a yard in one call (builds a matcher; keep one to reuse it)."""
+    return MapMatcher(yard).match_xy(x, y, heading_deg)
