@@ -24,6 +24,7 @@ from maps.model import (
     Yard,
     yard_differences,
 )
+from maps.movingai import GridMap, ScenarioAgent, read_map, read_scenario
 from maps.terminals import DEFAULT_TERMINAL, TERMINALS, terminal
 from maps.validate import check_yard
 
@@ -35,6 +36,7 @@ __all__ = [
     "AreaKind",
     "Crane",
     "CraneKind",
+    "GridMap",
     "Lane",
     "LaneKind",
     "LocalFrame",
@@ -45,6 +47,7 @@ __all__ = [
     "Node",
     "Origin",
     "Problem",
+    "ScenarioAgent",
     "ServicePoint",
     "ServicePointKind",
     "TerminalSpec",
@@ -57,6 +60,8 @@ __all__ = [
     "load_yard",
     "match_positions",
     "parse_yard",
+    "read_map",
+    "read_scenario",
     "save_yard",
     "terminal",
     "validate_file",

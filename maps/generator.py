@@ -60,9 +60,11 @@ YARD_Y0 = 90.0
 LANDSIDE_GAP_M = 30.0
 QC_SIDING_HALF_M = 15.0
 TP_SIDING_OFFSET_M = 8.0
-SPOT_PITCH_M = 12.0
-SPOT_OFFSET_M = 8.0
-AISLE_PITCH_M = 30.0
+TP_SIDING_HALF_M = 16.0
+"""Sidings are at least a tractor with a 40-foot chassis long (about 16 m)."""
+SPOT_PITCH_M = 20.0
+SPOT_OFFSET_M = 14.0
+AISLE_PITCH_M = 40.0
 PUMP_PITCH_M = 12.0
 GATE_PITCH_M = 26.0
 
@@ -126,10 +128,11 @@ class TerminalSpec:
             if self.quay_cranes < self.berths:
                 out.append(f"quay_cranes ({self.quay_cranes}) fewer than berths ({self.berths})")
             tp_spacing = self.bays * BAY_M / self.transfer_points_per_block
-            if tp_spacing < 20:
+            if tp_spacing < 2 * TP_SIDING_HALF_M + 4:
                 out.append(
                     f"transfer_points_per_block {self.transfer_points_per_block} leaves "
-                    f"{tp_spacing:.1f} m each in a {self.bays}-bay block; at least 20 m needed"
+                    f"{tp_spacing:.1f} m each in a {self.bays}-bay block; at least "
+                    f"{2 * TP_SIDING_HALF_M + 4:.0f} m needed"
                 )
             if self.block_rows > 26 * 27:
                 out.append(f"block_rows {self.block_rows} exceeds {26 * 27}")
@@ -306,7 +309,7 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
 
     # Blocks: block lane inside the RTG span, transfer points as sidings under the RTG.
     rtg_counts = _spread(spec.rtgs, columns * n_rows)
-    tp_half = min(12.0, block_len / spec.transfer_points_per_block / 2 - 2)
+    tp_half = min(TP_SIDING_HALF_M, block_len / spec.transfer_points_per_block / 2 - 2)
     for r in range(n_rows):
         eastbound = r % 2 == 0
         for c in range(columns):
@@ -370,7 +373,7 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
     xp1 = xp0 + per_aisle * SPOT_PITCH_M + 20.0
     x_next = xp1 + 30.0
     if aisles:
-        y_aisles = [y_land + 25.0 + j * AISLE_PITCH_M for j in range(aisles)]
+        y_aisles = [y_land + 30.0 + j * AISLE_PITCH_M for j in range(aisles)]
         land += [xp0, xp1]
         b.road("park-w", [(xp0, y) for y in [y_land, *y_aisles]], LaneKind.MAIN, slow)
         b.road("park-e", [(xp1, y) for y in [*reversed(y_aisles), y_land]], LaneKind.MAIN, slow)
@@ -400,7 +403,7 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
             Area(
                 "PARK",
                 AreaKind.PARK,
-                box(xp0 - 5, y_land + 10, xp1 + 5, y_aisles[-1] + 15),
+                box(xp0 - 5, y_land + 12, xp1 + 5, y_aisles[-1] + 20),
                 "Truck park",
             )
         )

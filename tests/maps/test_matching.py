@@ -72,7 +72,7 @@ def test_noisy_tracks_match_the_true_lane(yard: Yard, matcher: MapMatcher) -> No
     lane in nearly the same direction, and a block lane 11.5 m from the driving lane south
     of it, so σ = 2 m puts some of their points nearer the other lane, which no
     single-position matcher can undo (a whole track could). Over 20 seeds the fraction is
-    0.9926-0.9957, mean 0.9941; this seed gives 0.9938.
+    0.9917-0.9944, mean 0.9926; this seed gives 0.9933.
     """
     true_lane, x, y, h = along_lanes(yard, 2.0)
     rng = np.random.default_rng(20240611)
