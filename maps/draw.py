@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib import rc_context
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -92,7 +93,7 @@ _LANE_WIDTH_PT: Mapping[LaneKind, float] = {
     LaneKind.GATE: 1.1,
     LaneKind.SERVICE: 0.7,
 }
-_WATER_DEPTH_M = 95.0
+_BOOM_M = 25.0
 _MARGIN_M = 30.0
 _Z_WATER, _Z_AREA, _Z_LANE, _Z_ARROW, _Z_POINT, _Z_CRANE, _Z_LABEL = 0, 1, 2, 3, 4, 5, 6
 _SUFFIXES = (".png", ".svg")
@@ -178,11 +179,18 @@ def _extent(yard: Yard) -> tuple[float, float, float, float]:
     return (min(xs), min(ys), max(xs), max(ys))
 
 
-def _limits(yard: Yard) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The axes limits: the yard with a margin, and room for the water band and crane labels."""
+def _water_depth(m_per_pt: float) -> float:
+    """How much water to show south of the quay: crane booms, their labels and the scale bar."""
+    return max(60.0, _BOOM_M + 55.0 * m_per_pt)
+
+
+def _limits(
+    yard: Yard, water_depth_m: float = 75.0
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The axes limits: the yard with a margin, and a band of water south of a quay."""
     x0, y0, x1, y1 = _extent(yard)
     has_quay = any(a.kind is AreaKind.QUAY for a in yard.areas.values())
-    bottom = min(y0, 0.0) - _WATER_DEPTH_M if has_quay else y0 - _MARGIN_M
+    bottom = min(y0, 0.0) - water_depth_m if has_quay else y0 - _MARGIN_M
     return (x0 - _MARGIN_M, x1 + _MARGIN_M), (bottom, y1 + _MARGIN_M)
 
 
@@ -229,6 +237,8 @@ def plot_yard(
     """
     lane_colors = lane_colors or {}
     xlim, ylim = _limits(yard)
+    for _ in range(2):  # the water band depends on the scale, the scale on the band
+        xlim, ylim = _limits(yard, _water_depth(_metres_per_point(ax, xlim, ylim)))
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal", adjustable="box")
@@ -433,9 +443,9 @@ def _free_spot(
 
 
 def _block_obstacles(
-    yard: Yard, block_id: str, y_lo: float, y_hi: float, rtg_half: float
+    yard: Yard, block_id: str, y_lo: float, y_hi: float, rtg_half: float, sidings: bool = True
 ) -> list[tuple[float, float]]:
-    """The x spans in a block where RTGs and transfer-point sidings would cross a label band."""
+    """The x spans in a block where RTGs (and sidings, if asked) would cross a label band."""
     spans = [
         (c.x - rtg_half, c.x + rtg_half)
         for c in yard.cranes.values()
@@ -443,7 +453,7 @@ def _block_obstacles(
     ]
     g = yard.graph
     for sp in yard.service_points.values():
-        if sp.area != block_id or sp.node not in g:
+        if not sidings or sp.area != block_id or sp.node not in g:
             continue
         edges = [*g.in_edges(sp.node, data="lane"), *g.out_edges(sp.node, data="lane")]
         xs: list[float] = []
@@ -494,12 +504,22 @@ def _place_block_label(
                 x_dims = None
         if x_dims is not None or not dims:
             return x_name, yc, size, x_dims
-        fallback = fallback or (x_name, yc, size, None)
-    return fallback or (cx, y0 + 0.5 * h, max(5.0, min(10.0, h / (1.25 * m_per_pt))), None)
+        # No clear spot: the dimensions go right of the name, over the thin siding lines.
+        fallback = fallback or (x_name, yc, size, x_name + name_w / 2 + dims_w / 2)
+    if fallback:
+        return fallback
+    # Too small to miss the sidings: centred, clear of the RTGs at least.
+    size = max(5.0, min(10.0, h / (1.25 * m_per_pt)))
+    yc = y0 + 0.5 * h
+    rtgs = _block_obstacles(yard, area.id, yc, yc, _rtg_half_width(m_per_pt), sidings=False)
+    name_w = _text_width_m(area.id, size, m_per_pt, bold=True) + 2 * pad
+    x_name = _free_spot(x0, x1, rtgs, name_w, cx)
+    return (cx if x_name is None else x_name), yc, size, None
 
 
 def _label_areas(ax: Axes, yard: Yard, m_per_pt: float) -> None:
     """Block names clear of RTGs and sidings with bays×rows×tiers; other areas named by kind."""
+    placed: list[tuple[float, float, float]] = []  # landside labels: x, y, half width
     for area in yard.areas.values():
         _, _, _, y1 = area.polygon.bounds
         c = area.polygon.centroid
@@ -540,10 +560,20 @@ def _label_areas(ax: Axes, yard: Yard, m_per_pt: float) -> None:
                 zorder=_Z_LABEL,
             )
         else:
-            # Small landside areas are full of lanes: name them just above their top edge.
+            # Small landside areas are full of lanes: name them just above their top edge,
+            # a line higher while the name would run into one already placed.
+            half_w = _text_width_m(area.name, 8, m_per_pt) / 2
+            line = 11 * m_per_pt
+            y = y1 + 2 * m_per_pt
+            while any(
+                abs(c.x - px) < half_w + pw + 2 * m_per_pt and abs(y - py) < line
+                for px, py, pw in placed
+            ):
+                y += line
+            placed.append((c.x, y, half_w))
             ax.text(
                 c.x,
-                y1 + 2 * m_per_pt,
+                y,
                 area.name,
                 fontsize=8,
                 ha="center",
@@ -713,10 +743,12 @@ def draw_yard(
             f"cannot draw a yard to {path.name!r}: suffix {path.suffix or '(none)'!r} "
             f"is not one of {', '.join(_SUFFIXES)}"
         )
-    xlim, ylim = _limits(yard)
     # Axes take the left part of the page; the legend goes in the strip on the right.
     left_in, right_in, top_in, bottom_in = 0.7, 2.6, 0.8, 0.55
     ax_w = max(1.0, width_in - left_in - right_in)
+    xlim, _ = _limits(yard)
+    m_per_pt = (xlim[1] - xlim[0]) / (72.0 * ax_w)
+    xlim, ylim = _limits(yard, _water_depth(m_per_pt))
     ax_h = ax_w * (ylim[1] - ylim[0]) / (xlim[1] - xlim[0])
     height_in = ax_h + top_in + bottom_in
     fig = Figure(figsize=(width_in, height_in))
@@ -745,5 +777,7 @@ def draw_yard(
         color="#444444",
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=suffix[1:], dpi=dpi, facecolor="white")
+    # SVG keeps its text as <text> elements, so names stay searchable and selectable.
+    with rc_context({"svg.fonttype": "none"}):
+        fig.savefig(path, format=suffix[1:], dpi=dpi, facecolor="white")
     return path

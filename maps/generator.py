@@ -52,19 +52,21 @@ CORRIDOR_M = 18.0
 """Between two block rows: the one-way driving lane and its margins."""
 ROAD_M = 24.0
 """A two-way vertical road between block columns."""
-Y_QC_STOP = 10.0
+Y_QC_STOP = 8.0
 Y_UNDER_CRANE = 20.0
 Y_BACK_LANE = 50.0
 Y_QUAY_EDGE = 60.0
 YARD_Y0 = 90.0
 LANDSIDE_GAP_M = 30.0
-QC_SIDING_HALF_M = 15.0
-TP_SIDING_OFFSET_M = 8.0
-TP_SIDING_HALF_M = 16.0
-"""Sidings are at least a tractor with a 40-foot chassis long (about 16 m)."""
-SPOT_PITCH_M = 20.0
-SPOT_OFFSET_M = 14.0
-AISLE_PITCH_M = 40.0
+QC_SIDING_HALF_M = 18.0
+TP_SIDING_OFFSET_M = 12.0
+TP_SIDING_HALF_M = 18.0
+SIDING_MIN_M = 21.0
+"""Every siding's entry lane holds a tractor with a 40-foot chassis (16 m) plus its 4 m gap,
+so a truck parked at a service point leaves the junction behind it clear."""
+SPOT_PITCH_M = 24.0
+SPOT_OFFSET_M = 18.0
+AISLE_PITCH_M = 50.0
 PUMP_PITCH_M = 12.0
 GATE_PITCH_M = 26.0
 
@@ -373,7 +375,7 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
     xp1 = xp0 + per_aisle * SPOT_PITCH_M + 20.0
     x_next = xp1 + 30.0
     if aisles:
-        y_aisles = [y_land + 30.0 + j * AISLE_PITCH_M for j in range(aisles)]
+        y_aisles = [y_land + 35.0 + j * AISLE_PITCH_M for j in range(aisles)]
         land += [xp0, xp1]
         b.road("park-w", [(xp0, y) for y in [y_land, *y_aisles]], LaneKind.MAIN, slow)
         b.road("park-e", [(xp1, y) for y in [*reversed(y_aisles), y_land]], LaneKind.MAIN, slow)
@@ -403,7 +405,7 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
             Area(
                 "PARK",
                 AreaKind.PARK,
-                box(xp0 - 5, y_land + 12, xp1 + 5, y_aisles[-1] + 20),
+                box(xp0 - 5, y_land + 12, xp1 + 5, y_aisles[-1] + 24),
                 "Truck park",
             )
         )
@@ -415,7 +417,7 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
     b.lane("fuel-access-in", f0, f1, LaneKind.MAIN, slow, "FUEL.ACCESS")
     b.lane("fuel-access-out", f1, f0, LaneKind.MAIN, slow, "FUEL.ACCESS")
     for i in range(spec.fuel_pumps):
-        pump = (xf + (i - (spec.fuel_pumps - 1) / 2) * PUMP_PITCH_M, y_land + 45.0)
+        pump = (xf + (i - (spec.fuel_pumps - 1) / 2) * PUMP_PITCH_M, y_land + 47.0)
         b.siding(
             ServicePoint(f"FUEL.P{i + 1}", ServicePointKind.FUEL_PUMP, "", "FUEL"),
             (xf, y_land + 25.0),

@@ -71,6 +71,13 @@ def test_service_points_stand_off_the_through_lanes(haiphong: Yard) -> None:
     assert nx.is_strongly_connected(through)
 
 
+def test_every_siding_holds_a_truck_and_its_gap(haiphong: Yard) -> None:
+    """A 16 m tractor plus its 4 m gap, parked at a stop, leaves the junction behind it clear."""
+    for sp in haiphong.service_points.values():
+        entry = [lane for lane in haiphong.lanes.values() if lane.end == sp.node]
+        assert entry and all(lane.length_m >= 20.5 for lane in entry), sp.id
+
+
 def test_the_fuel_station_access_is_single_track(haiphong: Yard) -> None:
     access = [lane for lane in haiphong.lanes.values() if lane.conflict_group == "FUEL.ACCESS"]
     assert len(access) == 2
