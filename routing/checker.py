@@ -1,0 +1,382 @@
+"""The independent plan checker: every conflict in a set of timed plans, from first principles.
+
+It shares no code with the planner (only the plan and yard types): from each plan it
+rebuilds the truck's trajectory — the distance its front has driven along its path as a
+piecewise-linear function of time — and from those trajectories derives what every
+truck occupies, then reports:
+
+- `node`: two trucks in one node at once (a node is held from the front's arrival until
+  the rear has cleared it by the safety gap);
+- `conflict_group`: two trucks in one conflict group at once (a single-track road, lanes
+  crossing without a node); `head-on` when they drive it in opposite directions;
+- `gap`: a truck closer than its leader's length plus the gap on a lane;
+- `overtaking`: a truck passing another on a lane;
+- `speed`: faster than the lane's limit, declared or implied by the times;
+- `swap`: two trucks exchanging nodes at the same instant (grid plans);
+- `path`: a plan that is not a path (lanes that do not join its nodes, time running
+  backwards, a stretch too short to drive at the declared speed).
+
+Without a yard (grid MAPF plans: node steps only, unit moves) a node is held from its
+step's `t_enter` until its `t_exit`, the classic vertex and swap conflicts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from maps import Yard
+from routing.plan import Plan, ResourceKind
+
+EPS = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One conflict: what kind, which trucks, where and when."""
+
+    kind: str
+    trucks: tuple[str, ...]
+    resource: str
+    t: float
+    detail: str = ""
+
+    def __str__(self) -> str:
+        who = " and ".join(self.trucks)
+        return f"{self.kind} at {self.resource} t={self.t:.3f}s: {who}" + (
+            f" ({self.detail})" if self.detail else ""
+        )
+
+
+class _Trajectory:
+    """A truck's front: distance driven along its path, piecewise linear in time."""
+
+    def __init__(self) -> None:
+        self.t: list[float] = []
+        self.s: list[float] = []
+
+    def add(self, t: float, s: float) -> None:
+        if self.t and t < self.t[-1] - EPS:
+            raise ValueError("time runs backwards")
+        self.t.append(max(t, self.t[-1]) if self.t else t)
+        self.s.append(s)
+
+    def at(self, t: float) -> float:
+        """Distance at time t (clamped to the ends)."""
+        if t <= self.t[0]:
+            return self.s[0]
+        if t >= self.t[-1]:
+            return self.s[-1]
+        k = bisect.bisect_right(self.t, t) - 1
+        t0, t1, s0, s1 = self.t[k], self.t[k + 1], self.s[k], self.s[k + 1]
+        return s0 if t1 <= t0 else s0 + (s1 - s0) * (t - t0) / (t1 - t0)
+
+    def reach(self, s: float) -> float:
+        """The first time the front has driven `s` (inf if it never does)."""
+        if s <= self.s[0] + EPS:
+            return self.t[0]
+        k = bisect.bisect_left(self.s, s - EPS)
+        if k >= len(self.s):
+            return math.inf
+        s0, s1, t0, t1 = self.s[k - 1], self.s[k], self.t[k - 1], self.t[k]
+        return t1 if s1 <= s0 else t0 + (t1 - t0) * (s - s0) / (s1 - s0)
+
+
+@dataclass(slots=True)
+class _Use:
+    """One truck's passage over one resource: where on its path, and how long it holds it."""
+
+    truck: str
+    s0: float
+    s1: float
+    t_in: float
+    t_out: float
+    direction: str = ""
+
+
+def check_plans(
+    plans: Sequence[Plan],
+    yard: Yard | None = None,
+    *,
+    length_m: float = 16.0,
+    gap_m: float = 4.0,
+    lengths: Mapping[str, float] | None = None,
+) -> list[Conflict]:
+    """Every conflict among the plans; on a yard with lengths and gap, else as grid plans."""
+    if yard is None:
+        return _check_grid(plans)
+    return _YardCheck(yard, length_m, gap_m, lengths or {}).run(plans)
+
+
+def _overlaps(uses: list[_Use], kind: str, resource: str) -> list[Conflict]:
+    """Pairs of different trucks whose holding intervals overlap (sweep over start times)."""
+    out: list[Conflict] = []
+    uses = sorted(uses, key=lambda u: (u.t_in, u.t_out))
+    active: list[_Use] = []
+    for use in uses:
+        active = [a for a in active if a.t_out > use.t_in + EPS]
+        for a in active:
+            if a.truck != use.truck:
+                what = kind
+                if kind == "conflict_group" and a.direction and a.direction != use.direction:
+                    what = "head-on"
+                out.append(
+                    Conflict(
+                        what,
+                        (a.truck, use.truck),
+                        resource,
+                        use.t_in,
+                        f"{a.truck} holds it until {a.t_out:.3f}s",
+                    )
+                )
+        active.append(use)
+    return out
+
+
+def _check_grid(plans: Sequence[Plan]) -> list[Conflict]:
+    out: list[Conflict] = []
+    by_node: dict[str, list[_Use]] = defaultdict(list)
+    moves: dict[tuple[str, str, float], str] = {}
+    for plan in plans:
+        steps = [s for s in plan.steps if s.kind is ResourceKind.NODE]
+        for k, step in enumerate(steps):
+            by_node[step.resource].append(_Use(plan.truck, 0, 0, step.t_enter, step.t_exit))
+            if k and abs(steps[k - 1].t_exit - step.t_enter) > EPS:
+                out.append(
+                    Conflict(
+                        "path",
+                        (plan.truck,),
+                        step.resource,
+                        step.t_enter,
+                        f"arrives at {step.t_enter} but left "
+                        f"{steps[k - 1].resource} at {steps[k - 1].t_exit}",
+                    )
+                )
+            if k:
+                moves[(steps[k - 1].resource, step.resource, round(step.t_enter, 6))] = plan.truck
+    for node, uses in by_node.items():
+        out += _overlaps(uses, "node", node)
+    for (u, v, t), truck in moves.items():
+        other = moves.get((v, u, t))
+        if other is not None and other != truck and u < v:
+            out.append(Conflict("swap", (truck, other), f"{u}<->{v}", t))
+    return sorted(out, key=lambda c: (c.t, c.kind, c.resource))
+
+
+class _YardCheck:
+    """Checks plans on a yard, truck by truck and then resource by resource."""
+
+    def __init__(
+        self, yard: Yard, length_m: float, gap_m: float, lengths: Mapping[str, float]
+    ) -> None:
+        self.yard = yard
+        self.length_m = length_m
+        self.gap_m = gap_m
+        self.lengths = lengths
+        self.out: list[Conflict] = []
+        self.nodes: dict[str, list[_Use]] = defaultdict(list)
+        self.groups: dict[str, list[_Use]] = defaultdict(list)
+        self.lanes: dict[str, list[tuple[_Use, _Trajectory]]] = defaultdict(list)
+
+    def length(self, truck: str) -> float:
+        return self.lengths.get(truck, self.length_m)
+
+    def bad(self, kind: str, truck: str, resource: str, t: float, detail: str) -> None:
+        self.out.append(Conflict(kind, (truck,), resource, t, detail))
+
+    def run(self, plans: Sequence[Plan]) -> list[Conflict]:
+        for plan in plans:
+            self.trace(plan)
+        for node, uses in self.nodes.items():
+            self.out += _overlaps(uses, "node", node)
+        for group, uses in self.groups.items():
+            self.out += _overlaps(uses, "conflict_group", group)
+        for lane, passages in self.lanes.items():
+            self.check_lane(lane, passages)
+        return sorted(self.out, key=lambda c: (c.t, c.kind, c.resource, c.trucks))
+
+    def trace(self, plan: Plan) -> None:  # noqa: PLR0911 (each return is a broken path)
+        """Rebuild one truck's trajectory, check it is a drivable path, record its passages."""
+        truck, yard = plan.truck, self.yard
+        traj = _Trajectory()
+        s = 0.0
+        node_at: list[tuple[str, float, float]] = []  # node, s there, time the front enters
+        lane_at: list[tuple[str, float, float, float]] = []  # lane, s at start, s at end, t in
+        last_node: str | None = None
+        last_t: float | None = None
+        lane_progress: tuple[str, float] | None = None  # lane being driven, offset reached
+        for step in plan.steps:
+            if step.kind is ResourceKind.CONFLICT_GROUP:
+                continue
+            if last_t is not None and abs(step.t_enter - last_t) > EPS:
+                self.bad(
+                    "path",
+                    truck,
+                    step.resource,
+                    step.t_enter,
+                    f"enters at {step.t_enter:.3f}s but its previous step ends at {last_t:.3f}s",
+                )
+            if step.kind is ResourceKind.NODE:
+                if step.resource not in yard.nodes:
+                    self.bad("path", truck, step.resource, step.t_enter, "no such node")
+                    return
+                if lane_progress is not None:
+                    came = yard.lanes[lane_progress[0]]
+                    if came.end != step.resource or abs(lane_progress[1] - came.length_m) > 1e-3:
+                        self.bad(
+                            "path",
+                            truck,
+                            step.resource,
+                            step.t_enter,
+                            f"lane {came.id} does not end here (or was not driven to its end)",
+                        )
+                        return
+                    lane_progress = None
+                elif last_node is not None:
+                    self.bad(
+                        "path",
+                        truck,
+                        step.resource,
+                        step.t_enter,
+                        f"jumps from node {last_node} without a lane",
+                    )
+                    return
+                traj.add(step.t_enter, s)
+                traj.add(step.t_exit, s)
+                node_at.append((step.resource, s, step.t_enter))
+                last_node = step.resource
+            else:
+                lane = yard.lanes.get(step.resource)
+                if lane is None:
+                    self.bad("path", truck, step.resource, step.t_enter, "no such lane")
+                    return
+                start = step.from_m
+                end = lane.length_m if step.to_m is None else step.to_m
+                if lane_progress is None:
+                    if lane.start != last_node or start > 1e-3:
+                        self.bad(
+                            "path",
+                            truck,
+                            lane.id,
+                            step.t_enter,
+                            f"does not start at the truck's node {last_node}",
+                        )
+                        return
+                    lane_at.append((lane.id, s, s + lane.length_m, step.t_enter))
+                elif lane_progress[0] != lane.id or abs(lane_progress[1] - start) > 1e-3:
+                    self.bad(
+                        "path",
+                        truck,
+                        lane.id,
+                        step.t_enter,
+                        f"stretch from {start:.2f} m does not continue {lane_progress}",
+                    )
+                    return
+                speed = step.speed_mps
+                if speed is None or speed <= 0:
+                    self.bad("path", truck, lane.id, step.t_enter, "lane step without a speed")
+                    return
+                if speed > lane.speed_limit_mps + 1e-9:
+                    self.bad(
+                        "speed",
+                        truck,
+                        lane.id,
+                        step.t_enter,
+                        f"{speed:.3f} m/s over the limit {lane.speed_limit_mps:.3f} m/s",
+                    )
+                drive = (end - start) / speed
+                if drive > step.t_exit - step.t_enter + EPS:
+                    implied = (end - start) / max(step.t_exit - step.t_enter, 1e-12)
+                    kind = "speed" if implied > lane.speed_limit_mps + 1e-9 else "path"
+                    self.bad(
+                        kind,
+                        truck,
+                        lane.id,
+                        step.t_enter,
+                        f"{end - start:.2f} m in {step.t_exit - step.t_enter:.3f} s is "
+                        f"{implied:.3f} m/s, more than its declared {speed:.3f} m/s",
+                    )
+                traj.add(step.t_enter, s)
+                traj.add(step.t_enter + min(drive, step.t_exit - step.t_enter), s + end - start)
+                traj.add(step.t_exit, s + end - start)
+                s += end - start
+                lane_progress = (lane.id, end)
+            last_t = step.t_exit
+        if not traj.t:
+            return
+        footprint = self.length(truck) + self.gap_m
+        # A truck standing at a stop line has not entered the junction: holds begin when the
+        # step begins, and end when the rear plus the gap has cleared the resource.
+        for node, s_node, t_in in node_at:
+            self.nodes[node].append(
+                _Use(truck, s_node, s_node, t_in, traj.reach(s_node + footprint))
+            )
+        run: list[tuple[str, float, float, float]] = []
+        for lane_id, s0, s1, t_in in [*lane_at, ("", math.inf, math.inf, math.inf)]:
+            group = self.yard.lanes[lane_id].conflict_group if lane_id else None
+            if run and (group != self.yard.lanes[run[-1][0]].conflict_group or s0 > run[-1][2]):
+                g = self.yard.lanes[run[0][0]].conflict_group
+                assert g is not None
+                first = self.yard.lanes[run[0][0]]
+                self.groups[g].append(
+                    _Use(
+                        truck,
+                        run[0][1],
+                        run[-1][2],
+                        run[0][3],
+                        traj.reach(run[-1][2] + footprint),
+                        f"{first.start}>{first.end}",
+                    )
+                )
+                run = []
+            if group is not None:
+                run.append((lane_id, s0, s1, t_in))
+            if lane_id:
+                self.lanes[lane_id].append(
+                    (_Use(truck, s0, s1, t_in, traj.reach(s1 + footprint)), traj)
+                )
+
+    def check_lane(self, lane: str, passages: list[tuple[_Use, _Trajectory]]) -> None:
+        """Followers keep the leader's length plus the gap; nobody overtakes."""
+        passages.sort(key=lambda p: (p[0].t_in, -p[0].s0))
+        for i, (lead, lead_traj) in enumerate(passages):
+            for follow, follow_traj in passages[i + 1 :]:
+                if follow.t_in >= lead.t_out - EPS:
+                    break
+                if follow.truck == lead.truck:
+                    continue
+                need = self.length(lead.truck) + self.gap_m
+                t0, t1 = follow.t_in, min(lead.t_out, follow_traj.reach(follow.s1))
+                times = {t0, t1}
+                times.update(t for t in lead_traj.t if t0 < t < t1)
+                times.update(t for t in follow_traj.t if t0 < t < t1)
+                worst, when = math.inf, t0
+                for t in sorted(times):
+                    if math.isinf(t):
+                        continue
+                    d = (lead_traj.at(t) - lead.s0) - (follow_traj.at(t) - follow.s0)
+                    if d < worst:
+                        worst, when = d, t
+                if worst < -EPS:
+                    self.out.append(
+                        Conflict(
+                            "overtaking",
+                            (lead.truck, follow.truck),
+                            lane,
+                            when,
+                            f"{follow.truck} passes {lead.truck}",
+                        )
+                    )
+                elif worst < need - 1e-3:
+                    self.out.append(
+                        Conflict(
+                            "gap",
+                            (lead.truck, follow.truck),
+                            lane,
+                            when,
+                            f"{worst:.2f} m front to front, at least {need:.2f} m needed",
+                        )
+                    )

@@ -1,0 +1,276 @@
+"""Conflict-free plans for a whole fleet: prioritized SIPP over reserved time windows.
+
+Why it always finds plans (Čáp, Vokřínek and Kleiner 2015, "revised prioritized
+planning"): trucks are planned one after another; each avoids the holds of the trucks
+planned before it and the start spots of those not planned yet. In a *well-formed*
+yard — every start and goal a service point on a siding off the through lanes, every
+service point reachable from every other without passing a third (the rule
+`yardfleet map validate` checks), starts and goals all different — a truck can always
+wait at its start until every earlier truck is parked at its goal, which blocks no
+through lane, and then drive a path that passes no other service point. So every truck
+gets a plan; waiting only shortens it. Sidings at least a truck's length plus gap long
+keep the junction behind a parked truck clear (the generator builds them so).
+
+Outside those conditions (two trucks sent to one spot, a start on a through lane after a
+breakdown, lanes closed so that a service point is cut off) a truck may fail; the
+planner then restarts with that truck first (priority restarts), and reports the trucks
+it could not plan with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse.csgraph import dijkstra
+
+from maps import UnknownFeatureError
+from routing.cells import CELL, CellGraph, Speeds
+from routing.errors import PlanningError
+from routing.network import LaneNetwork
+from routing.plan import Plan, ResourceKind, Step
+from routing.reservations import ReservationTable
+from routing.sipp import SearchStats, Visit, search
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A truck to move from `start` to `goal` (service points or nodes), not before `release_s`."""
+
+    truck: str
+    start: str
+    goal: str
+    laden: bool = False
+    release_s: float = 0.0
+
+
+@dataclass(slots=True)
+class PlanningReport:
+    """What a planning round produced and what it cost."""
+
+    plans: dict[str, Plan] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    restarts: int = 0
+    expansions: int = 0
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """Every truck planned."""
+        return not self.failed
+
+
+class FleetPlanner:
+    """Plans trucks over one yard's live network, keeping every plan's holds reserved."""
+
+    def __init__(self, network: LaneNetwork) -> None:
+        self.network = network
+        self.cells = CellGraph(network)
+        self.table = ReservationTable()
+        self.groups = ReservationTable()
+        self.plans: dict[str, Plan] = {}
+        self._h_cache: dict[tuple[int, bool, int], list[float]] = {}
+
+    # -- places --------------------------------------------------------------------------
+
+    def node_of(self, place: str) -> str:
+        """The node of a service point or node id."""
+        yard = self.network.yard
+        sp = yard.service_points.get(place)
+        if sp is not None:
+            return sp.node
+        if place in yard.nodes:
+            return place
+        raise UnknownFeatureError(f"yard {yard.id!r} has no service point or node {place!r}")
+
+    def _heuristic(self, goal_node: str, laden: bool) -> list[float]:
+        net = self.network
+        key = (net.version, laden, net.node_index[goal_node])
+        h = self._h_cache.get(key)
+        if h is None:
+            if len(self._h_cache) > 4096 or any(k[0] != net.version for k in self._h_cache):
+                self._h_cache.clear()
+            dist: npt.NDArray[np.float64] = dijkstra(
+                net.matrix(laden).T.tocsr(), directed=True, indices=net.node_index[goal_node]
+            )
+            h = self.cells.heuristic(dist, laden)
+            self._h_cache[key] = h
+        return h
+
+    # -- reservations --------------------------------------------------------------------
+
+    def _park(self, truck: str, node: str, t_from: float) -> None:
+        """Reserve a spot (its node and the cell its body stands on) from `t_from` for ever."""
+        r = self.cells.node_res[node]
+        self.table.hold(r, t_from, math.inf, truck)
+        body = self.cells.entry_cell(node)
+        if body is not None and self.network.yard.service_point_by_node.get(node):
+            self.table.hold(body, t_from, math.inf, truck)
+
+    def _reserve(self, truck: str, visits: list[Visit], speeds: Speeds) -> None:
+        cells, clear = self.cells, speeds.clear_after
+        for k, v in enumerate(visits):
+            end = v.t_out + clear[visits[k + 1].resource] if k + 1 < len(visits) else math.inf
+            self.table.hold(v.resource, v.t_in, end, truck)
+        first = visits[0]
+        body = (
+            cells.entry_cell(cells.name[first.resource])
+            if cells.kind[first.resource] != CELL and cells.is_stop[first.resource]
+            else None
+        )
+        if body is not None and len(visits) > 1:
+            self.table.hold(body, first.t_in, first.t_out + clear[visits[1].resource], truck)
+        if len(visits) > 1 and cells.kind[visits[-2].resource] == CELL:
+            self.table.hold(visits[-2].resource, visits[-2].t_in, math.inf, truck)
+        for a, b in self._group_runs(visits):
+            after = clear[visits[b + 1].resource] if b + 1 < len(visits) else math.inf
+            self.groups.hold(
+                cells.group[visits[a].resource], visits[a].t_in, visits[b].t_out + after, truck
+            )
+
+    def _group_runs(self, visits: list[Visit]) -> list[tuple[int, int]]:
+        runs: list[tuple[int, int]] = []
+        group = self.cells.group
+        k = 0
+        while k < len(visits):
+            g = group[visits[k].resource]
+            if g is None:
+                k += 1
+                continue
+            end = k
+            while end + 1 < len(visits) and (
+                group[visits[end + 1].resource] == g
+                or (self.cells.kind[visits[end + 1].resource] != CELL
+                and end + 2 < len(visits)
+                and group[visits[end + 2].resource] == g)
+            ):
+                end += 1
+            runs.append((k, end))
+            k = end + 1
+        return runs
+
+    # -- plans ---------------------------------------------------------------------------
+
+    def _to_plan(self, truck: str, visits: list[Visit], speeds: Speeds) -> Plan:
+        cells = self.cells
+        steps: list[Step] = []
+        for v in visits:
+            r = v.resource
+            if cells.kind[r] == CELL:
+                steps.append(
+                    Step(
+                        cells.name[r],
+                        ResourceKind.LANE,
+                        v.t_in,
+                        v.t_out,
+                        speeds.speed[r],
+                        cells.from_m[r],
+                        cells.to_m[r],
+                    )
+                )
+            else:
+                steps.append(Step(cells.name[r], ResourceKind.NODE, v.t_in, v.t_out))
+        for a, b in self._group_runs(visits):
+            after = speeds.clear_after[visits[b + 1].resource] if b + 1 < len(visits) else math.inf
+            steps.append(
+                Step(
+                    str(cells.group[visits[a].resource]),
+                    ResourceKind.CONFLICT_GROUP,
+                    visits[a].t_in,
+                    visits[b].t_out + after,
+                )
+            )
+        steps.sort(key=lambda s: (s.t_enter, s.kind is ResourceKind.CONFLICT_GROUP))
+        return Plan.of(truck, steps)
+
+    def plan_one(self, task: Task, stats: SearchStats | None = None) -> Plan:
+        """Plan one truck around every hold already reserved; reserve its plan."""
+        stats = stats or SearchStats()
+        start, goal = self.node_of(task.start), self.node_of(task.goal)
+        self.table.release(task.truck)
+        self.groups.release(task.truck)
+        cells = self.cells
+        s, gl = cells.node_res[start], cells.node_res[goal]
+        speeds = cells.speeds(task.laden)
+        if start == goal:
+            visits = [Visit(s, task.release_s, math.inf)]
+        else:
+            body = cells.entry_cell(start) if cells.is_stop[s] else None
+            found = search(
+                cells,
+                self.table,
+                self.groups,
+                speeds,
+                self._heuristic(goal, task.laden),
+                s,
+                task.release_s,
+                gl,
+                body,
+                stats,
+            )
+            if found is None:
+                self._park(task.truck, start, task.release_s)
+                raise PlanningError(
+                    f"truck {task.truck!r}: no conflict-free path from {task.start!r} to "
+                    f"{task.goal!r} after t={task.release_s:.1f}s"
+                )
+            visits = [Visit(found[0].resource, task.release_s, found[0].t_out), *found[1:]]
+        self._reserve(task.truck, visits, speeds)
+        plan = self._to_plan(task.truck, visits, speeds)
+        self.plans[task.truck] = plan
+        return plan
+
+    def plan(
+        self,
+        tasks: Sequence[Task],
+        *,
+        max_restarts: int = 5,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PlanningReport:
+        """Plan every task in priority order (the order given), with priority restarts."""
+        t0 = time.perf_counter()
+        self._check(tasks)
+        order = list(tasks)
+        report = PlanningReport()
+        for attempt in range(max_restarts + 1):
+            report = PlanningReport(restarts=attempt, expansions=report.expansions)
+            for task in order:
+                self.table.release(task.truck)
+                self.groups.release(task.truck)
+            for task in order:
+                self._park(task.truck, self.node_of(task.start), task.release_s)
+            stats = SearchStats()
+            for k, task in enumerate(order):
+                try:
+                    report.plans[task.truck] = self.plan_one(task, stats)
+                except PlanningError as exc:
+                    report.failed[task.truck] = str(exc)
+                if progress:
+                    progress(k + 1, len(order))
+            report.expansions += stats.expansions
+            if not report.failed or attempt == max_restarts:
+                break
+            failed = [t for t in order if t.truck in report.failed]
+            order = failed + [t for t in order if t.truck not in report.failed]
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _check(self, tasks: Sequence[Task]) -> None:
+        trucks = [t.truck for t in tasks]
+        dup = sorted({t for t in trucks if trucks.count(t) > 1})
+        if dup:
+            raise PlanningError(f"trucks with more than one task: {', '.join(dup)}")
+        goals: dict[str, str] = {}
+        for t in tasks:
+            goal = self.node_of(t.goal)
+            if goal in goals:
+                raise PlanningError(
+                    f"trucks {goals[goal]!r} and {t.truck!r} are both sent to {t.goal!r}; "
+                    "a spot holds one truck"
+                )
+            goals[goal] = t.truck
+            self.node_of(t.start)

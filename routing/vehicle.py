@@ -1,0 +1,46 @@
+"""Vehicle classes: how fast a truck may go, empty and laden, and how much lane it takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from maps import Lane, LaneKind
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleClass:
+    """A kind of truck: speeds empty and laden, length, safety gap and the lanes it may use.
+
+    The default is the terminal tractor of DESIGN.md: 25 km/h empty, 20 km/h laden, a
+    tractor with a 40-foot chassis about 16 m long, and a 4 m gap to the truck ahead.
+    """
+
+    name: str = "terminal-tractor"
+    empty_speed_mps: float = 25.0 / 3.6
+    laden_speed_mps: float = 20.0 / 3.6
+    length_m: float = 16.0
+    safety_gap_m: float = 4.0
+    allowed_kinds: frozenset[LaneKind] = field(default_factory=lambda: frozenset(LaneKind))
+
+    def __post_init__(self) -> None:
+        for name in ("empty_speed_mps", "laden_speed_mps", "length_m"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"vehicle class {self.name!r}: {name} must be positive")
+        if self.safety_gap_m < 0:
+            raise ValueError(f"vehicle class {self.name!r}: safety_gap_m must not be negative")
+
+    def top_speed(self, laden: bool) -> float:
+        """The vehicle's own limit, empty or laden (m/s)."""
+        return self.laden_speed_mps if laden else self.empty_speed_mps
+
+    def may_use(self, lane: Lane) -> bool:
+        """Whether this class may drive the lane at all (by its kind)."""
+        return lane.kind in self.allowed_kinds
+
+    @property
+    def footprint_m(self) -> float:
+        """Length plus safety gap: the lane a truck occupies in a queue."""
+        return self.length_m + self.safety_gap_m
+
+
+TERMINAL_TRACTOR = VehicleClass()
