@@ -1,0 +1,283 @@
+"""Executing plans with real trucks: a temporal plan graph, occupancy, and a wait-for graph.
+
+Plans are timed, trucks are not: one runs late, one breaks down, a manual driver goes
+his own way. Execution therefore keeps the plans' *order* and drops their clocks
+(Hönig et al. 2019, "action dependency graph"): a truck may enter a resource only after
+every truck planned there before it has released it — its rear plus the safety gap
+clear. Since a conflict-free plan orders every resource consistently with time, the
+dependencies point backwards in planned time and can never close a cycle: a delayed
+truck delays the trucks behind it, but nobody collides and nobody deadlocks.
+
+Trucks that do not follow the graph (`manual`) still never drive into an occupied
+resource, but may take one out of turn; then trucks can wait on each other in a
+circle. `Execution.wait_for()` gives the wait-for graph (an edge from each waiting truck
+to each truck it waits for) and `deadlocks()` its cycles, for the resolver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from routing.plan import Plan, ResourceKind
+
+EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One resource on a truck's way: where its front enters (distance along the way) and leaves."""
+
+    resource: str
+    s_in: float
+    s_out: float
+    speed_mps: float
+    planned_in: float
+    group: str | None = None
+
+
+@dataclass(slots=True)
+class TruckRun:
+    """A truck's way through its passages and how far it has come."""
+
+    truck: str
+    passages: list[Passage]
+    priority: int
+    manual: bool = False
+    at: int = 0
+    """Index of the passage the front is in."""
+    released: int = 0
+    """Passages before this index are released (rear plus gap clear)."""
+    s: float = 0.0
+    """Distance the front has driven along the way."""
+    release_time: dict[int, float] = field(default_factory=dict)
+    """When each released passage was released (rear plus gap clear)."""
+
+    @property
+    def finished(self) -> bool:
+        """At the last passage (its goal)."""
+        return self.at >= len(self.passages) - 1
+
+    @property
+    def next(self) -> Passage | None:
+        """The passage it would enter next."""
+        return None if self.finished else self.passages[self.at + 1]
+
+    def holds(self) -> list[Passage]:
+        """Passages it occupies: released ones excluded, the current one included."""
+        return self.passages[self.released : self.at + 1]
+
+
+def passages_of(plan: Plan) -> list[Passage]:
+    """A plan's node and lane steps as passages along the truck's way."""
+    out: list[Passage] = []
+    s = 0.0
+    groups = [st for st in plan.steps if st.kind is ResourceKind.CONFLICT_GROUP]
+    for step in plan.steps:
+        if step.kind is ResourceKind.CONFLICT_GROUP:
+            continue
+        if step.kind is ResourceKind.NODE:
+            out.append(Passage(f"node:{step.resource}", s, s, 0.0, step.t_enter))
+            continue
+        length = (step.to_m if step.to_m is not None else step.from_m) - step.from_m
+        group = next(
+            (g.resource for g in groups if g.t_enter - EPS <= step.t_enter <= g.t_exit + EPS), None
+        )
+        out.append(
+            Passage(
+                f"lane:{step.resource}@{step.from_m:.3f}",
+                s,
+                s + length,
+                step.speed_mps or 1.0,
+                step.t_enter,
+                group,
+            )
+        )
+        s += length
+    return out
+
+
+@dataclass
+class Execution:
+    """Runtime state of many trucks executing plans: who may move, who holds what."""
+
+    footprint_m: float
+    runs: dict[str, TruckRun] = field(default_factory=dict)
+    _order: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    _prev: dict[tuple[str, int, str], tuple[str, int]] = field(default_factory=dict)
+    _holders: dict[str, set[str]] = field(default_factory=dict)
+    _last_release: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        plans: Mapping[str, Plan] | Iterable[Plan],
+        footprint_m: float,
+        manual: Iterable[str] = (),
+    ) -> Execution:
+        """Execution of plans, priority in the order given; `manual` trucks ignore the order."""
+        plan_list = list(plans.values()) if isinstance(plans, Mapping) else list(plans)
+        ex = cls(footprint_m)
+        manual_set = set(manual)
+        for k, plan in enumerate(plan_list):
+            ex.runs[plan.truck] = TruckRun(
+                plan.truck, passages_of(plan), k, plan.truck in manual_set
+            )
+        ex._build_order()
+        return ex
+
+    def _build_order(self) -> None:
+        order: dict[str, list[tuple[float, int, str, int]]] = {}
+        for run in self.runs.values():
+            for i, p in enumerate(run.passages):
+                order.setdefault(p.resource, []).append((p.planned_in, run.priority, run.truck, i))
+                if p.group and (i == 0 or run.passages[i - 1].group != p.group):
+                    order.setdefault(f"group:{p.group}", []).append(
+                        (p.planned_in, run.priority, run.truck, i)
+                    )
+        self._order = {r: [(t, i) for *_, t, i in sorted(v)] for r, v in order.items()}
+        self._prev = {}
+        for resource, visits in self._order.items():
+            last: tuple[str, int] | None = None
+            for truck, i in visits:
+                if last is not None and last[0] != truck:
+                    self._prev[(truck, i, resource)] = last
+                last = (truck, i)
+        self._holders = {}
+        for run in self.runs.values():
+            for p in run.holds():
+                self._hold(run.truck, p)
+
+    def _hold(self, truck: str, p: Passage) -> None:
+        self._holders.setdefault(p.resource, set()).add(truck)
+        if p.group:
+            self._holders.setdefault(f"group:{p.group}", set()).add(truck)
+
+    def _unhold(self, truck: str, p: Passage, when: float) -> None:
+        run = self.runs[truck]
+        still = run.holds()
+        if not any(q.resource == p.resource for q in still):
+            self._holders.get(p.resource, set()).discard(truck)
+        if p.group and not any(q.group == p.group for q in still):
+            self._holders.get(f"group:{p.group}", set()).discard(truck)
+            self._last_release[f"group:{p.group}"] = max(
+                when, self._last_release.get(f"group:{p.group}", 0.0)
+            )
+        self._last_release[p.resource] = max(when, self._last_release.get(p.resource, 0.0))
+
+    # -- the rules ---------------------------------------------------------------------
+
+    def _released(self, truck: str, index: int, resource: str) -> bool:
+        run = self.runs[truck]
+        if resource.startswith("group:"):
+            g = resource[6:]
+            end = index
+            while end + 1 < len(run.passages) and run.passages[end + 1].group == g:
+                end += 1
+            return run.released > end
+        return run.released > index
+
+    def blockers(self, truck: str) -> list[tuple[str, str]]:
+        """Why a truck may not enter its next passage now: (other truck, resource) pairs."""
+        run = self.runs[truck]
+        nxt = run.next
+        if nxt is None:
+            return []
+        out: set[tuple[str, str]] = set()
+        wanted = [nxt.resource]
+        if nxt.group and run.passages[run.at].group != nxt.group:
+            wanted.append(f"group:{nxt.group}")
+        # Physical: nobody else may occupy what it enters. Manual drivers see only what is
+        # right in front of them, not the far end of a single-track road.
+        for resource in wanted if not run.manual else wanted[:1]:
+            out.update(
+                (other, resource) for other in self._holders.get(resource, ()) if other != truck
+            )
+        if not run.manual:
+            # Planned order: the truck planned there just before must have released it.
+            for resource in wanted:
+                prev = self._prev.get((truck, run.at + 1, resource))
+                if prev is not None and not self._released(prev[0], prev[1], resource):
+                    out.add((prev[0], resource))
+        # Someone facing it inside the single-track road it is in blocks it too.
+        out.update((other, "facing") for other in self.facing(truck))
+        return sorted(out)
+
+    def facing(self, truck: str) -> list[str]:
+        """Trucks in the same single-track road as this one, driving the other way."""
+        run = self.runs[truck]
+        here = run.passages[run.at]
+        if not here.group:
+            return []
+        lane = here.resource.partition("@")[0]
+        out = []
+        for other in self._holders.get(f"group:{here.group}", ()):
+            if other == truck:
+                continue
+            theirs = [p for p in self.runs[other].holds() if p.group == here.group]
+            if any(p.resource.partition("@")[0] != lane for p in theirs):
+                out.append(other)
+        return out
+
+    def may_enter(self, truck: str) -> bool:
+        """Whether a truck may enter its next passage now."""
+        return not self.runs[truck].finished and not self.blockers(truck)
+
+    def drove_to(self, truck: str, s: float, when: Callable[[float], float]) -> None:
+        """The front is at `s`: release what the rear plus gap has cleared, at `when(s_clear)`."""
+        run = self.runs[truck]
+        run.s = s
+        while run.released < run.at and (
+            run.passages[run.released].s_out + self.footprint_m <= s + EPS
+        ):
+            clear_at = run.passages[run.released].s_out + self.footprint_m
+            run.release_time[run.released] = when(clear_at)
+            gone = run.passages[run.released]
+            run.released += 1
+            self._unhold(truck, gone, run.release_time[run.released - 1])
+
+    def free_from(self, truck: str) -> float:
+        """The latest release of what the truck's next passage needs: it may not enter before."""
+        nxt = self.runs[truck].next
+        if nxt is None:
+            return 0.0
+        latest = self._last_release.get(nxt.resource, 0.0)
+        if nxt.group:
+            latest = max(latest, self._last_release.get(f"group:{nxt.group}", 0.0))
+        return latest
+
+    def enter_next(self, truck: str) -> Passage:
+        """Move the front into the next passage (the caller has checked may_enter)."""
+        run = self.runs[truck]
+        run.at += 1
+        self._hold(truck, run.passages[run.at])
+        return run.passages[run.at]
+
+    # -- deadlocks ---------------------------------------------------------------------
+
+    def wait_for(self, waiting: Iterable[str]) -> nx.DiGraph:
+        """Edges from each waiting truck to the trucks it waits for, labelled with resources."""
+        g = nx.DiGraph()
+        for truck in waiting:
+            g.add_node(truck)
+            for other, resource in self.blockers(truck):
+                g.add_edge(truck, other, resource=resource)
+        return g
+
+    def deadlocks(self, waiting: Iterable[str]) -> list[list[str]]:
+        """Circular waits among the waiting trucks (each a cycle of truck ids)."""
+        waiting = list(waiting)
+        g = self.wait_for(waiting)
+        stuck = set(waiting)
+        # Only trucks that are themselves waiting can close a circle.
+        g = g.subgraph([n for n in g if n in stuck]).copy()
+        return [sorted(c) for c in nx.simple_cycles(g)] if g.number_of_edges() else []
+
+    def lowest_priority(self, trucks: Iterable[str]) -> str | None:
+        """The truck that yields in a deadlock: the lowest-priority one that takes orders."""
+        candidates = [self.runs[t] for t in trucks if not self.runs[t].manual]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda r: r.priority).truck
