@@ -16,11 +16,13 @@ to each truck it waits for) and `deadlocks()` its cycles, for the resolver.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
 
+from maps import Yard
 from routing.plan import Plan, ResourceKind
 
 EPS = 1e-9
@@ -46,12 +48,18 @@ class TruckRun:
     passages: list[Passage]
     priority: int
     manual: bool = False
+    sees_groups: bool = False
+    """A manual driver who knows the single-track roads ahead are taken (told to yield)."""
+    yielding_to: set[str] = field(default_factory=set)
+    """Trucks it gave way to: it stays where it is while they hold anything on its way."""
     at: int = 0
     """Index of the passage the front is in."""
     released: int = 0
     """Passages before this index are released (rear plus gap clear)."""
     s: float = 0.0
     """Distance the front has driven along the way."""
+    depart_at: float = 0.0
+    """Not before this time does it leave its start (its planned departure)."""
     release_time: dict[int, float] = field(default_factory=dict)
     """When each released passage was released (rear plus gap clear)."""
 
@@ -70,11 +78,10 @@ class TruckRun:
         return self.passages[self.released : self.at + 1]
 
 
-def passages_of(plan: Plan) -> list[Passage]:
-    """A plan's node and lane steps as passages along the truck's way."""
+def passages_of(plan: Plan, lane_group: Mapping[str, str | None]) -> list[Passage]:
+    """A plan's node and lane steps as passages along the truck's way (groups from the yard)."""
     out: list[Passage] = []
     s = 0.0
-    groups = [st for st in plan.steps if st.kind is ResourceKind.CONFLICT_GROUP]
     for step in plan.steps:
         if step.kind is ResourceKind.CONFLICT_GROUP:
             continue
@@ -82,9 +89,6 @@ def passages_of(plan: Plan) -> list[Passage]:
             out.append(Passage(f"node:{step.resource}", s, s, 0.0, step.t_enter))
             continue
         length = (step.to_m if step.to_m is not None else step.from_m) - step.from_m
-        group = next(
-            (g.resource for g in groups if g.t_enter - EPS <= step.t_enter <= g.t_exit + EPS), None
-        )
         out.append(
             Passage(
                 f"lane:{step.resource}@{step.from_m:.3f}",
@@ -92,7 +96,7 @@ def passages_of(plan: Plan) -> list[Passage]:
                 s + length,
                 step.speed_mps or 1.0,
                 step.t_enter,
-                group,
+                lane_group.get(step.resource),
             )
         )
         s += length
@@ -114,23 +118,50 @@ class Execution:
     def of(
         cls,
         plans: Mapping[str, Plan] | Iterable[Plan],
+        yard: Yard,
         footprint_m: float,
         manual: Iterable[str] = (),
+        parked: Callable[[str], Passage | None] | None = None,
     ) -> Execution:
-        """Execution of plans, priority in the order given; `manual` trucks ignore the order."""
+        """Execution of plans, priority in the order given; `manual` trucks ignore the order.
+
+        `parked(node)` gives the lane cell a truck standing at that node occupies with its
+        body (the siding behind a service point), so it is held until the truck has left.
+        """
         plan_list = list(plans.values()) if isinstance(plans, Mapping) else list(plans)
         ex = cls(footprint_m)
         manual_set = set(manual)
+        groups = {lane.id: lane.conflict_group for lane in yard.lanes.values()}
         for k, plan in enumerate(plan_list):
-            ex.runs[plan.truck] = TruckRun(
-                plan.truck, passages_of(plan), k, plan.truck in manual_set
+            depart = plan.steps[0].t_exit if plan.steps else 0.0
+            ex.add(
+                TruckRun(
+                    plan.truck,
+                    passages_of(plan, groups),
+                    k,
+                    plan.truck in manual_set,
+                    depart_at=depart if math.isfinite(depart) else 0.0,
+                ),
+                parked,
             )
         ex._build_order()
         return ex
 
+    def add(self, run: TruckRun, parked: Callable[[str], Passage | None] | None = None) -> None:
+        """Add a truck; with `parked`, its body behind its start holds the cell it stands on."""
+        body = parked(run.passages[0].resource[5:]) if parked else None
+        if body is not None:
+            run.passages.insert(0, body)
+            run.at = 1
+        self.runs[run.truck] = run
+        for p in run.holds():
+            self._hold(run.truck, p)
+
     def _build_order(self) -> None:
         order: dict[str, list[tuple[float, int, str, int]]] = {}
         for run in self.runs.values():
+            if run.manual:
+                continue  # nobody can wait for an order a driver does not keep
             for i, p in enumerate(run.passages):
                 order.setdefault(p.resource, []).append((p.planned_in, run.priority, run.truck, i))
                 if p.group and (i == 0 or run.passages[i - 1].group != p.group):
@@ -145,10 +176,6 @@ class Execution:
                 if last is not None and last[0] != truck:
                     self._prev[(truck, i, resource)] = last
                 last = (truck, i)
-        self._holders = {}
-        for run in self.runs.values():
-            for p in run.holds():
-                self._hold(run.truck, p)
 
     def _hold(self, truck: str, p: Passage) -> None:
         self._holders.setdefault(p.resource, set()).add(truck)
@@ -191,16 +218,32 @@ class Execution:
             wanted.append(f"group:{nxt.group}")
         # Physical: nobody else may occupy what it enters. Manual drivers see only what is
         # right in front of them, not the far end of a single-track road.
-        for resource in wanted if not run.manual else wanted[:1]:
+        for resource in wanted if not run.manual or run.sees_groups else wanted[:1]:
             out.update(
                 (other, resource) for other in self._holders.get(resource, ()) if other != truck
             )
+        if run.manual and nxt.resource.startswith("node:") and run.at + 2 < len(run.passages):
+            # Drivers do not pull into a junction they cannot leave.
+            after = run.passages[run.at + 2]
+            beyond = [after.resource]
+            if after.group and run.sees_groups:
+                beyond.append(f"group:{after.group}")
+            for resource in beyond:
+                out.update(
+                    (other, resource) for other in self._holders.get(resource, ()) if other != truck
+                )
         if not run.manual:
             # Planned order: the truck planned there just before must have released it.
             for resource in wanted:
                 prev = self._prev.get((truck, run.at + 1, resource))
                 if prev is not None and not self._released(prev[0], prev[1], resource):
                     out.add((prev[0], resource))
+        if run.yielding_to:
+            way = run.passages[run.at + 1 : run.at + 12]
+            keys = {p.resource for p in way} | {f"group:{p.group}" for p in way if p.group}
+            still = {o for o in run.yielding_to if any(o in self._holders.get(k, ()) for k in keys)}
+            run.yielding_to = still
+            out.update((other, "giving way") for other in still)
         # Someone facing it inside the single-track road it is in blocks it too.
         out.update((other, "facing") for other in self.facing(truck))
         return sorted(out)
@@ -254,6 +297,63 @@ class Execution:
         run.at += 1
         self._hold(truck, run.passages[run.at])
         return run.passages[run.at]
+
+    def rewind(self, truck: str, k: int) -> None:
+        """The truck reverses to passage k (behind it): it holds what lies between again."""
+        run = self.runs[truck]
+        gone = run.passages[k + 1 : run.at + 1]
+        run.at = k
+        run.s = run.passages[k].s_out
+        for p in gone:
+            self._unhold(truck, p, 0.0)
+        run.released = min(run.released, k)
+        for i in [i for i in run.release_time if i >= run.released]:
+            del run.release_time[i]
+        for p in run.holds():
+            self._hold(truck, p)
+
+    def yield_to(self, truck: str, others: Iterable[str]) -> None:
+        """From now on the truck comes after `others` wherever their ways cross."""
+        run = self.runs[truck]
+        after: dict[str, float] = {}
+        for other in others:
+            for p in self.runs[other].passages[self.runs[other].at + 1 :]:
+                after[p.resource] = max(after.get(p.resource, -math.inf), p.planned_in)
+        run.passages = [
+            *run.passages[: run.at + 1],
+            *(
+                Passage(
+                    p.resource,
+                    p.s_in,
+                    p.s_out,
+                    p.speed_mps,
+                    max(p.planned_in, after[p.resource] + 1e-3),
+                    p.group,
+                )
+                if p.resource in after
+                else p
+                for p in run.passages[run.at + 1 :]
+            ),
+        ]
+        self._build_order()
+
+    def reroute(self, truck: str, passages: list[Passage]) -> None:
+        """Replace the truck's way after its current passage; the plan order is rebuilt."""
+        run = self.runs[truck]
+        run.passages = [*run.passages[: run.at + 1], *passages]
+        self._build_order()
+
+    def holders(self, resource: str) -> set[str]:
+        """The trucks occupying a resource (a node, lane cell or group:...) now."""
+        return set(self._holders.get(resource, ()))
+
+    def held_twice(self) -> list[tuple[str, list[str]]]:
+        """Nodes and lane cells occupied by more than one truck now (never, if all is well)."""
+        return sorted(
+            (r, sorted(ts))
+            for r, ts in self._holders.items()
+            if len(ts) > 1 and not r.startswith("group:")
+        )
 
     # -- deadlocks ---------------------------------------------------------------------
 

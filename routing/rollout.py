@@ -35,16 +35,22 @@ class Rollout:
     """Per truck: the factor (0, 1] on its planned speeds."""
     breakdowns: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Per truck: (passage index, seconds) — it stands that long at that passage's end."""
+    start_at: dict[str, float] = field(default_factory=dict)
+    """Per truck: when it sets off from its start (default at once)."""
     on_deadlock: DeadlockHandler | None = None
     t: float = 0.0
     entered: dict[str, list[float]] = field(default_factory=dict)
     waiting: set[str] = field(default_factory=set)
     deadlocks_seen: list[list[str]] = field(default_factory=list)
+    collisions: list[tuple[float, str, list[str]]] = field(default_factory=list)
+    """Moments two trucks occupied one node or lane cell (must stay empty)."""
     _broken_until: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for truck, run in self.execution.runs.items():
-            self.entered[truck] = [0.0] + [math.nan] * (len(run.passages) - 1)
+            self.entered[truck] = [0.0] * (run.at + 1) + [math.nan] * (
+                len(run.passages) - run.at - 1
+            )
 
     def step(self) -> None:
         """Advance every truck by dt, then look for circular waits."""
@@ -53,10 +59,15 @@ class Rollout:
         for run in sorted(ex.runs.values(), key=lambda r: r.priority):
             truck = run.truck
             budget = self.dt
+            if self.t + self.dt <= max(self.start_at.get(truck, 0.0), run.depart_at):
+                continue
             factor = self.slowdown.get(truck, 1.0)
             while budget > EPS and not run.finished:
                 p = run.passages[run.at]
                 left = p.s_out - run.s
+                if left > EPS and p.group and ex.facing(truck):
+                    self.waiting.add(truck)  # head-on in a single-track road: nobody passes
+                    break
                 now = self.t + (self.dt - budget)
                 if left > EPS:
                     v = p.speed_mps * factor
@@ -84,6 +95,8 @@ class Rollout:
                 ex.enter_next(truck)
                 self.entered[truck][run.at] = now
         self.t += self.dt
+        for resource, trucks in ex.held_twice():
+            self.collisions.append((self.t, resource, trucks))
         if self.waiting:
             cycles = ex.deadlocks(self.waiting)
             if cycles:
@@ -101,6 +114,12 @@ class Rollout:
             self.step()
         return all(r.finished for r in self.execution.runs.values())
 
+    def rerouted(self, truck: str) -> None:
+        """The truck's way changed after its current passage: keep its entry times so far."""
+        run = self.execution.runs[truck]
+        times = self.entered[truck][: run.at + 1]
+        self.entered[truck] = times + [math.nan] * (len(run.passages) - len(times))
+
     def executed(self) -> list[Plan]:
         """What each truck actually did, as a plan (front-based times), for the checker."""
         plans = []
@@ -109,6 +128,8 @@ class Rollout:
             steps: list[Step] = []
             factor = self.slowdown.get(truck, 1.0)
             for k, p in enumerate(run.passages):
+                if p.s_out <= 0.0 and p.s_in < 0.0:
+                    continue  # the body behind a parked truck, not a step of its way
                 if math.isnan(times[k]):
                     break
                 t_out = (

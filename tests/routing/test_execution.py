@@ -35,7 +35,7 @@ def test_delays_and_breakdowns_cause_no_conflict_and_no_deadlock(haiphong: Yard,
     slow = {t: rng.uniform(0.4, 1.0) for t in trucks if rng.random() < 0.5}
     broken = {t: (rng.randrange(2, 8), rng.uniform(30, 180)) for t in rng.sample(trucks, 4)}
     rollout = Rollout(
-        Execution.of(plans, planner.network.vehicle.footprint_m),  # type: ignore[arg-type]
+        Execution.of(plans, haiphong, planner.network.vehicle.footprint_m),  # type: ignore[arg-type]
         slowdown=slow,
         breakdowns=broken,
     )
@@ -54,7 +54,7 @@ def test_without_the_graph_the_same_delays_collide(haiphong: Yard) -> None:
     rng = random.Random(3)
     trucks = sorted(plans)
     slow = {t: rng.uniform(0.4, 1.0) for t in trucks if rng.random() < 0.5}
-    ex = Execution.of(plans, planner.network.vehicle.footprint_m, manual=trucks)  # type: ignore[arg-type]
+    ex = Execution.of(plans, haiphong, planner.network.vehicle.footprint_m, manual=trucks)  # type: ignore[arg-type]
     rollout = Rollout(ex, slowdown=slow)
     rollout.run(until_s=7200, stop_on_deadlock=True)
     found = check_plans(rollout.executed(), haiphong)
