@@ -255,7 +255,10 @@ class _YardCheck:
                     return
                 start = step.from_m
                 end = lane.length_m if step.to_m is None else step.to_m
-                if lane_progress is None:
+                if lane_progress is None and last_node is None and last_t is None:
+                    # A plan may begin part-way along a lane (re-planned on the move).
+                    lane_at.append((lane.id, s - start, s - start + lane.length_m, step.t_enter))
+                elif lane_progress is None:
                     if lane.start != last_node or start > 1e-3:
                         self.bad(
                             "path",
@@ -342,41 +345,49 @@ class _YardCheck:
     def check_lane(self, lane: str, passages: list[tuple[_Use, _Trajectory]]) -> None:
         """Followers keep the leader's length plus the gap; nobody overtakes."""
         passages.sort(key=lambda p: (p[0].t_in, -p[0].s0))
-        for i, (lead, lead_traj) in enumerate(passages):
-            for follow, follow_traj in passages[i + 1 :]:
-                if follow.t_in >= lead.t_out - EPS:
+        for i, (a, ta) in enumerate(passages):
+            for b, tb in passages[i + 1 :]:
+                if b.t_in >= a.t_out - EPS:
                     break
-                if follow.truck == lead.truck:
-                    continue
-                need = self.length(lead.truck) + self.gap_m
-                t0, t1 = follow.t_in, min(lead.t_out, follow_traj.reach(follow.s1))
-                times = {t0, t1}
-                times.update(t for t in lead_traj.t if t0 < t < t1)
-                times.update(t for t in follow_traj.t if t0 < t < t1)
-                worst, when = math.inf, t0
-                for t in sorted(times):
-                    if math.isinf(t):
-                        continue
-                    d = (lead_traj.at(t) - lead.s0) - (follow_traj.at(t) - follow.s0)
-                    if d < worst:
-                        worst, when = d, t
-                if worst < -EPS:
-                    self.out.append(
-                        Conflict(
-                            "overtaking",
-                            (lead.truck, follow.truck),
-                            lane,
-                            when,
-                            f"{follow.truck} passes {lead.truck}",
-                        )
-                    )
-                elif worst < need - 1e-3:
-                    self.out.append(
-                        Conflict(
-                            "gap",
-                            (lead.truck, follow.truck),
-                            lane,
-                            when,
-                            f"{worst:.2f} m front to front, at least {need:.2f} m needed",
-                        )
-                    )
+                if a.truck != b.truck:
+                    self._pair(lane, a, ta, b, tb)
+
+    def _pair(self, lane: str, a: _Use, ta: _Trajectory, b: _Use, tb: _Trajectory) -> None:
+        """One pair on one lane: the one ahead when both are on it leads (a plan may begin
+        part-way along a lane, entering it late but in front)."""
+
+        def gap(lead: _Use, tl: _Trajectory, follow: _Use, tf: _Trajectory, t: float) -> float:
+            return (tl.at(t) - lead.s0) - (tf.at(t) - follow.s0)
+
+        t0 = max(a.t_in, b.t_in)
+        if gap(a, ta, b, tb, t0) >= 0:
+            lead, tl, follow, tf = a, ta, b, tb
+        else:
+            lead, tl, follow, tf = b, tb, a, ta
+        t1 = min(lead.t_out, tf.reach(follow.s1))
+        times = {t0, t1} | {t for t in (*tl.t, *tf.t) if t0 < t < t1}
+        finite = sorted(t for t in times if not math.isinf(t))
+        if not finite:
+            return
+        worst, when = min((gap(lead, tl, follow, tf, t), t) for t in finite)
+        need = self.length(lead.truck) + self.gap_m
+        if worst < -EPS:
+            self.out.append(
+                Conflict(
+                    "overtaking",
+                    (lead.truck, follow.truck),
+                    lane,
+                    when,
+                    f"{follow.truck} passes {lead.truck}",
+                )
+            )
+        elif worst < need - 1e-3:
+            self.out.append(
+                Conflict(
+                    "gap",
+                    (lead.truck, follow.truck),
+                    lane,
+                    when,
+                    f"{worst:.2f} m front to front, at least {need:.2f} m needed",
+                )
+            )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +73,7 @@ class FleetPlanner:
         self.table = ReservationTable()
         self.groups = ReservationTable()
         self.plans: dict[str, Plan] = {}
+        self.tasks: dict[str, Task] = {}
         self._h_cache: dict[tuple[int, bool, int], list[float]] = {}
 
     # -- places --------------------------------------------------------------------------
@@ -111,17 +112,17 @@ class FleetPlanner:
         if body is not None and self.network.yard.service_point_by_node.get(node):
             self.table.hold(body, t_from, math.inf, truck)
 
-    def _reserve(self, truck: str, visits: list[Visit], speeds: Speeds) -> None:
+    def _reserve(
+        self, truck: str, visits: list[Visit], speeds: Speeds, behind: int | None = None
+    ) -> None:
         cells, clear = self.cells, speeds.clear_after
         for k, v in enumerate(visits):
             end = v.t_out + clear[visits[k + 1].resource] if k + 1 < len(visits) else math.inf
             self.table.hold(v.resource, v.t_in, end, truck)
         first = visits[0]
-        body = (
-            cells.entry_cell(cells.name[first.resource])
-            if cells.kind[first.resource] != CELL and cells.is_stop[first.resource]
-            else None
-        )
+        body = behind
+        if body is None and cells.kind[first.resource] != CELL and cells.is_stop[first.resource]:
+            body = cells.entry_cell(cells.name[first.resource])
         if body is not None and len(visits) > 1:
             self.table.hold(body, first.t_in, first.t_out + clear[visits[1].resource], truck)
         if len(visits) > 1 and cells.kind[visits[-2].resource] == CELL:
@@ -144,9 +145,11 @@ class FleetPlanner:
             end = k
             while end + 1 < len(visits) and (
                 group[visits[end + 1].resource] == g
-                or (self.cells.kind[visits[end + 1].resource] != CELL
-                and end + 2 < len(visits)
-                and group[visits[end + 2].resource] == g)
+                or (
+                    self.cells.kind[visits[end + 1].resource] != CELL
+                    and end + 2 < len(visits)
+                    and group[visits[end + 2].resource] == g
+                )
             ):
                 end += 1
             runs.append((k, end))
@@ -189,17 +192,31 @@ class FleetPlanner:
 
     def plan_one(self, task: Task, stats: SearchStats | None = None) -> Plan:
         """Plan one truck around every hold already reserved; reserve its plan."""
-        stats = stats or SearchStats()
-        start, goal = self.node_of(task.start), self.node_of(task.goal)
+        start = self.node_of(task.start)
+        s = self.cells.node_res[start]
+        body = self.cells.entry_cell(start) if self.cells.is_stop[s] else None
+        self.tasks[task.truck] = task
+        return self._plan_from(task, s, task.release_s, body, stats or SearchStats())
+
+    def _plan_from(
+        self,
+        task: Task,
+        s: int,
+        t0: float,
+        body: int | None,
+        stats: SearchStats,
+        behind: int | None = None,
+    ) -> Plan:
+        """Plan a truck standing at resource `s` from time t0 to its task's goal."""
+        goal = self.node_of(task.goal)
         self.table.release(task.truck)
         self.groups.release(task.truck)
         cells = self.cells
-        s, gl = cells.node_res[start], cells.node_res[goal]
+        gl = cells.node_res[goal]
         speeds = cells.speeds(task.laden)
-        if start == goal:
-            visits = [Visit(s, task.release_s, math.inf)]
+        if s == gl:
+            visits = [Visit(s, t0, math.inf)]
         else:
-            body = cells.entry_cell(start) if cells.is_stop[s] else None
             found = search(
                 cells,
                 self.table,
@@ -207,22 +224,139 @@ class FleetPlanner:
                 speeds,
                 self._heuristic(goal, task.laden),
                 s,
-                task.release_s,
+                t0,
                 gl,
-                body,
+                body if body is not None else behind,
                 stats,
             )
             if found is None:
-                self._park(task.truck, start, task.release_s)
+                self.table.hold(s, t0, math.inf, task.truck)
+                if body is not None:
+                    self.table.hold(body, t0, math.inf, task.truck)
                 raise PlanningError(
-                    f"truck {task.truck!r}: no conflict-free path from {task.start!r} to "
-                    f"{task.goal!r} after t={task.release_s:.1f}s"
+                    f"truck {task.truck!r}: no conflict-free path from {cells.name[s]!r} "
+                    f"to {task.goal!r} after t={t0:.1f}s"
                 )
-            visits = [Visit(found[0].resource, task.release_s, found[0].t_out), *found[1:]]
-        self._reserve(task.truck, visits, speeds)
+            visits = [Visit(found[0].resource, t0, found[0].t_out), *found[1:]]
+        self._reserve(task.truck, visits, speeds, behind)
         plan = self._to_plan(task.truck, visits, speeds)
         self.plans[task.truck] = plan
         return plan
+
+    # -- repair --------------------------------------------------------------------------
+
+    def resource_at(self, plan: Plan, t: float) -> int:
+        """The planner resource where a truck's front is at time t on its plan."""
+        step = [
+            st
+            for st in plan.steps
+            if st.kind is not ResourceKind.CONFLICT_GROUP and st.t_enter <= t
+        ][-1]
+        if step.kind is ResourceKind.NODE:
+            return self.cells.node_res[step.resource]
+        return next(
+            r
+            for r in self.cells.lane_cells[step.resource]
+            if abs(self.cells.from_m[r] - step.from_m) < 1e-6
+        )
+
+    def repair(
+        self,
+        now: float,
+        *,
+        closed: Sequence[str] = (),
+        late: Mapping[str, float] | None = None,
+        broken: Sequence[str] = (),
+        max_rounds: int = 4,
+    ) -> PlanningReport:
+        """Repair only the plans a change touches, from where each truck is at `now`.
+
+        `closed`: lanes just closed (close them on the network first): trucks that would
+        still enter one are re-planned. `late`: trucks that run this many seconds behind
+        their plan: re-planned from where they really are. `broken`: trucks broken down
+        where they stand: their spot is held for ever, as an obstacle, and every truck
+        that would pass it is re-planned around it. Everybody else keeps their plan.
+        """
+        t_start = time.perf_counter()
+        late = dict(late or {})
+        closed_set = set(closed)
+        report = PlanningReport()
+        where: dict[str, int] = {}
+        for truck in broken:
+            spot = self.resource_at(self.plans[truck], now - late.get(truck, 0.0))
+            self.table.release(truck)
+            self.groups.release(truck)
+            self.table.hold(spot, now, math.inf, truck)
+            if self.cells.kind[spot] != CELL:  # standing in a node: its body is behind it
+                prev = self.plans[truck].steps
+                lanes = [st for st in prev if st.kind is ResourceKind.LANE and st.t_enter < now]
+                if lanes:
+                    self.table.hold(
+                        self.resource_at(self.plans[truck], lanes[-1].t_enter), now, math.inf, truck
+                    )
+            where[truck] = spot
+        blocked = {where[t] for t in broken}
+        affected = set(late)
+        for truck, plan in self.plans.items():
+            if truck in broken:
+                continue
+            future = [st for st in plan.steps if st.t_enter > now]
+            if any(st.kind is ResourceKind.LANE and st.resource in closed_set for st in future) or (blocked and any(
+                self._step_resource(st) in blocked
+                for st in future
+                if st.kind is not ResourceKind.CONFLICT_GROUP
+            )):
+                affected.add(truck)
+        order = [t for t in self.plans if t in affected]
+        stats = SearchStats()
+        for _ in range(max_rounds):
+            report.failed.clear()
+            for truck in order:
+                self.table.release(truck)
+                self.groups.release(truck)
+            for truck in order:
+                task = self.tasks[truck]
+                s, behind = self._position(self.plans[truck], now - late.get(truck, 0.0))
+                try:
+                    report.plans[truck] = self._plan_from(task, s, now, None, stats, behind)
+                except PlanningError as exc:
+                    why = f"; broken down: {', '.join(broken)}" if broken else ""
+                    report.failed[truck] = f"{exc}{why}"
+            if not report.failed:
+                break
+            # Whoever holds a failed truck's spot after now gets re-planned too.
+            more = {
+                h[2]
+                for truck in report.failed
+                for h in self.table.holds(self.resource_at(self.plans[truck], now))
+                if h[2] != truck and h[2] not in broken and h[1] > now
+            }
+            if not more - set(order):
+                break
+            order += [t for t in self.plans if t in more and t not in order]
+        report.expansions = stats.expansions
+        report.seconds = time.perf_counter() - t_start
+        return report
+
+    def _position(self, plan: Plan, t: float) -> tuple[int, int | None]:
+        """Where the front is at t, and the resource just behind it (its rear may be there)."""
+        steps = [st for st in plan.steps if st.kind is not ResourceKind.CONFLICT_GROUP]
+        k = max(i for i, st in enumerate(steps) if st.t_enter <= t)
+        here = self._step_resource(steps[k])
+        if k == 0:
+            return here, None
+        # Its rear is still behind only until the front is a footprint into this resource.
+        clear = self.cells.speeds(self.tasks[plan.truck].laden).clear_after[here]
+        return here, (self._step_resource(steps[k - 1]) if steps[k].t_enter + clear > t else None)
+
+    def _step_resource(self, step: Step) -> int:
+        if step.kind is ResourceKind.NODE:
+            return self.cells.node_res[step.resource]
+        return next(
+            r
+            for r in self.cells.lane_cells[step.resource]
+            if abs(self.cells.from_m[r] - step.from_m) < 1e-6
+        )
 
     def plan(
         self,
