@@ -301,11 +301,15 @@ class FleetPlanner:
             if truck in broken:
                 continue
             future = [st for st in plan.steps if st.t_enter > now]
-            if any(st.kind is ResourceKind.LANE and st.resource in closed_set for st in future) or (blocked and any(
+            uses_closed = any(
+                st.kind is ResourceKind.LANE and st.resource in closed_set for st in future
+            )
+            passes_broken = bool(blocked) and any(
                 self._step_resource(st) in blocked
                 for st in future
                 if st.kind is not ResourceKind.CONFLICT_GROUP
-            )):
+            )
+            if uses_closed or passes_broken:
                 affected.add(truck)
         order = [t for t in self.plans if t in affected]
         stats = SearchStats()
