@@ -54,6 +54,12 @@ def route_group() -> None:
     """Paths and traffic: fastest routes, conflict-free fleet plans, MAPF benchmarks."""
 
 
+def _register_mapf() -> None:
+    from routing.mapf.cli import mapf_cmd
+
+    route_group.add_command(mapf_cmd)
+
+
 @route_group.command("path")
 @click.argument("origin", metavar="FROM")
 @click.argument("destination", metavar="TO")
@@ -193,3 +199,6 @@ def plan_cmd(
         click.echo(f"wrote {draw_plans(yard, plans, out)}", err=as_json)
     if report.failed or conflicts:
         raise SystemExit(1)
+
+
+_register_mapf()
