@@ -254,6 +254,15 @@ class Yard:
         except KeyError:
             raise UnknownFeatureError(f"yard {self.id!r} has no service point {sp_id!r}") from None
 
+    def node_of(self, place: str) -> str:
+        """The node of a place: a service point id or a node id."""
+        sp = self.service_points.get(place)
+        if sp is not None:
+            return sp.node
+        if place in self.nodes:
+            return place
+        raise UnknownFeatureError(f"yard {self.id!r} has no service point or node {place!r}")
+
     def lane_between(self, start: str, end: str) -> Lane:
         """The lane from node `start` to node `end`."""
         data = self.graph.get_edge_data(start, end)

@@ -15,7 +15,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse.csgraph import dijkstra
 
-from maps import UnknownFeatureError
 from routing.errors import NoRouteError
 from routing.network import LaneNetwork
 
@@ -46,13 +45,7 @@ class Router:
 
     def resolve(self, place: str) -> str:
         """The node of a place: a service point id or a node id."""
-        yard = self.network.yard
-        sp = yard.service_points.get(place)
-        if sp is not None:
-            return sp.node
-        if place in yard.nodes:
-            return place
-        raise UnknownFeatureError(f"yard {yard.id!r} has no service point or node {place!r}")
+        return self.network.yard.node_of(place)
 
     def tree(
         self, source: str, laden: bool

@@ -28,7 +28,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse.csgraph import dijkstra
 
-from maps import UnknownFeatureError
 from routing.cells import CELL, CellGraph, Speeds
 from routing.errors import PlanningError
 from routing.network import LaneNetwork
@@ -80,13 +79,7 @@ class FleetPlanner:
 
     def node_of(self, place: str) -> str:
         """The node of a service point or node id."""
-        yard = self.network.yard
-        sp = yard.service_points.get(place)
-        if sp is not None:
-            return sp.node
-        if place in yard.nodes:
-            return place
-        raise UnknownFeatureError(f"yard {yard.id!r} has no service point or node {place!r}")
+        return self.network.yard.node_of(place)
 
     def _heuristic(self, goal_node: str, laden: bool) -> list[float]:
         net = self.network
@@ -247,18 +240,7 @@ class FleetPlanner:
 
     def resource_at(self, plan: Plan, t: float) -> int:
         """The planner resource where a truck's front is at time t on its plan."""
-        step = [
-            st
-            for st in plan.steps
-            if st.kind is not ResourceKind.CONFLICT_GROUP and st.t_enter <= t
-        ][-1]
-        if step.kind is ResourceKind.NODE:
-            return self.cells.node_res[step.resource]
-        return next(
-            r
-            for r in self.cells.lane_cells[step.resource]
-            if abs(self.cells.from_m[r] - step.from_m) < 1e-6
-        )
+        return self._position(plan, t)[0]
 
     def repair(
         self,
