@@ -15,6 +15,7 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("maps.cli:map_group", "The yard: show, export and validate lane maps."),
     "route": ("routing.cli:route_group", "Paths and traffic: routes, fleet plans, MAPF."),
+    "jobs": ("fleet.cli:jobs_group", "TOS work queues: check container jobs against the yard."),
 }
 """Subcommand → (module:attribute, one-line help). A command appears here when it works."""
 
