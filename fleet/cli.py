@@ -56,3 +56,55 @@ def check_cmd(file: Path, yard_file: Path | None, terminal_name: str) -> None:
         )
         sys.exit(1)
     click.echo(f"{file}: {len(queue.jobs)} jobs fit yard {yard.id!r}: {summary}")
+
+
+@jobs_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="the dispatcher's journal (SQLite; created if absent)",
+)
+@click.option("--skip-invalid", is_flag=True, help="apply the good lines, report the bad ones")
+@click.option("--yard", "yard_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--terminal",
+    "terminal_name",
+    type=click.Choice(sorted(TERMINALS)),
+    default=DEFAULT_TERMINAL,
+    show_default=True,
+)
+def import_cmd(
+    file: Path, journal_path: Path, skip_invalid: bool, yard_file: Path | None, terminal_name: str
+) -> None:
+    """Add a work queue's jobs to a journal: refused whole if any line is bad, unless skipped."""
+    from datetime import UTC, datetime
+
+    from fleet.journal import Journal
+    from fleet.state import job_added
+
+    yard = _yard(yard_file, terminal_name)
+    queue = read_work_queue(file, yard)
+    for problem in queue.problems:
+        click.echo(str(problem), err=True)
+    if queue.problems and not skip_invalid:
+        click.echo(
+            f"{file}: {len(queue.problems)} problem(s); nothing imported "
+            "(--skip-invalid imports the good lines)",
+            err=True,
+        )
+        sys.exit(1)
+    bad = queue.bad_lines
+    good = [job for job, line in zip(queue.jobs, queue.lines, strict=True) if line not in bad]
+    now = datetime.now(UTC).isoformat()
+    with Journal(journal_path) as journal:
+        stored = journal.append_all(job_added(job, now) for job in good)
+    added = sum(1 for seq in stored if seq is not None)
+    click.echo(
+        f"{journal_path}: {added} job(s) added, {len(good) - added} already there, "
+        f"{len(queue.jobs) + len(bad) - len(good)} line(s) skipped"
+        if skip_invalid
+        else f"{journal_path}: {added} job(s) added, {len(good) - added} already there"
+    )

@@ -9,7 +9,7 @@ both states.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -155,4 +155,24 @@ class Job:
                 f"job {self.job_id}: {state.value} at {at.isoformat()} is before its last step "
                 f"at {self.history[-1].at.isoformat()}"
             )
-        return replace(self, history=(*self.history, Step(state, at, cause, reason)))
+        return self.with_history((*self.history, Step(state, at, cause, reason)))
+
+    def with_history(self, history: tuple[Step, ...]) -> Job:
+        """The same job with another history (a direct call: replay folds millions of these)."""
+        return Job(
+            self.job_id,
+            self.job_type,
+            self.container_no,
+            self.size_ft,
+            self.weight_kg,
+            self.pickup,
+            self.drop,
+            self.vessel_call,
+            self.non_iso,
+            self.qc_seq,
+            self.alt_blocks,
+            self.twin_with,
+            self.priority,
+            self.deadline,
+            history,
+        )

@@ -273,3 +273,32 @@ def test_jobs_check_command(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert f"{bad}:8: CONTAINER_NO: missing" in run.stdout
     assert "Traceback" not in run.stderr
+
+
+def test_jobs_import_is_all_or_nothing_and_idempotent(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fleet.journal import Journal
+    from fleet.state import load
+    from sim.cli import main
+
+    db = tmp_path / "journal.db"
+    bad = write(tmp_path, *GOOD, row(JOB_ID="X", JOB_TYPE="LOAD"), name="bad.csv")
+    runner = CliRunner()
+    refused = runner.invoke(main, ["jobs", "import", str(bad), "--journal", str(db)])
+    assert refused.exit_code == 1 and "nothing imported" in refused.output
+    with Journal(db) as journal:
+        assert journal.count() == 0
+    skipped = runner.invoke(
+        main, ["jobs", "import", str(bad), "--journal", str(db), "--skip-invalid"]
+    )
+    assert skipped.exit_code == 0, skipped.output
+    assert "6 job(s) added" in skipped.output
+    again = runner.invoke(
+        main, ["jobs", "import", str(write(tmp_path, *GOOD)), "--journal", str(db)]
+    )
+    assert "0 job(s) added, 6 already there" in again.output
+    with Journal(db) as journal:
+        state = load(journal)
+    assert sorted(state.jobs) == ["D1", "G1", "L1", "L2", "R1", "S1"]
+    assert state.jobs["L1"].twin_with == "L2"

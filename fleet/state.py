@@ -1,0 +1,168 @@
+"""The fleet state as the journal tells it: jobs with their lives, and who carries which box.
+
+`FleetState.apply` folds one event; `load` rebuilds the state from the last snapshot plus
+the events after it. Events that do not fit the state (a step for an unknown job, an
+illegal step) are kept in `rejected` with the reason, not applied, so a bad message never
+corrupts what was accepted before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fleet.jobs import Job, JobError, JobState, JobType, Place, PlaceKind, Step
+from fleet.journal import Event, Journal
+
+
+def job_record(job: Job) -> dict[str, Any]:
+    """A job as plain JSON-able data (without its history)."""
+    rec = asdict(job)
+    rec.pop("history")
+    rec["deadline"] = job.deadline.isoformat() if job.deadline else None
+    rec["alt_blocks"] = list(job.alt_blocks)
+    return rec
+
+
+def job_from_record(rec: dict[str, Any]) -> Job:
+    """The job a record describes (without history)."""
+    return Job(
+        rec["job_id"],
+        JobType(rec["job_type"]),
+        rec["container_no"],
+        int(rec["size_ft"]),
+        float(rec["weight_kg"]),
+        Place(
+            PlaceKind(rec["pickup"]["kind"]),
+            rec["pickup"]["id"],
+            rec["pickup"]["bay"],
+            rec["pickup"]["row"],
+            rec["pickup"]["tier"],
+        ),
+        Place(
+            PlaceKind(rec["drop"]["kind"]),
+            rec["drop"]["id"],
+            rec["drop"]["bay"],
+            rec["drop"]["row"],
+            rec["drop"]["tier"],
+        ),
+        vessel_call=rec["vessel_call"],
+        non_iso=bool(rec["non_iso"]),
+        qc_seq=rec["qc_seq"],
+        alt_blocks=tuple(rec["alt_blocks"]),
+        twin_with=rec["twin_with"],
+        priority=int(rec["priority"]),
+        deadline=datetime.fromisoformat(rec["deadline"]) if rec["deadline"] else None,
+    )
+
+
+def job_added(job: Job, at: str) -> Event:
+    """The event of a job entering the dispatcher (its id makes re-imports harmless)."""
+    return Event(f"job.added:{job.job_id}", "job.added", at, job_record(job))
+
+
+def job_stepped(
+    event_id: str,
+    job_id: str,
+    state: JobState,
+    at: str,
+    cause: str,
+    reason: str = "",
+    truck: str | None = None,
+) -> Event:
+    """The event of a job taking one step of its life (assigned: with the truck)."""
+    body: dict[str, Any] = {"job": job_id, "state": state.value, "cause": cause}
+    if reason:
+        body["reason"] = reason
+    if truck:
+        body["truck"] = truck
+    return Event(event_id, "job.step", at, body)
+
+
+@dataclass
+class FleetState:
+    """Jobs by id with their lives, the truck carrying each assigned job, what was refused."""
+
+    jobs: dict[str, Job] = field(default_factory=dict)
+    truck_of: dict[str, str] = field(default_factory=dict)
+    seq: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def apply(self, seq: int, event: Event) -> None:
+        """Fold one event into the state (or record why it does not fit)."""
+        self.seq = seq
+        body = event.body
+        if event.kind == "job.added":
+            if body["job_id"] in self.jobs:
+                self.rejected.append((seq, f"job {body['job_id']} already exists"))
+                return
+            self.jobs[body["job_id"]] = job_from_record(body)
+        elif event.kind == "job.step":
+            job = self.jobs.get(body["job"])
+            if job is None:
+                self.rejected.append((seq, f"step for unknown job {body['job']}"))
+                return
+            state = JobState(body["state"])
+            try:
+                self.jobs[job.job_id] = job.step(
+                    state, datetime.fromisoformat(event.at), body["cause"], body.get("reason", "")
+                )
+            except JobError as exc:
+                self.rejected.append((seq, str(exc)))
+                return
+            if state is JobState.ASSIGNED:
+                self.truck_of[job.job_id] = body["truck"]
+            elif state in (JobState.RELEASED, JobState.FAILED, JobState.CANCELLED):
+                self.truck_of.pop(job.job_id, None)
+        else:
+            self.rejected.append((seq, f"unknown event kind {event.kind!r}"))
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """The state as JSON-able data."""
+        return {
+            "seq": self.seq,
+            "jobs": [
+                {
+                    **job_record(j),
+                    "history": [
+                        [s.state.value, s.at.isoformat(), s.cause, s.reason] for s in j.history
+                    ],
+                }
+                for j in self.jobs.values()
+            ],
+            "truck_of": self.truck_of,
+            "rejected": self.rejected,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> FleetState:
+        """The state a snapshot describes."""
+        jobs = {}
+        for rec in data["jobs"]:
+            job = job_from_record(rec)
+            history = tuple(
+                Step(JobState(s), datetime.fromisoformat(at), cause, reason)
+                for s, at, cause, reason in rec["history"]
+            )
+            jobs[job.job_id] = job.with_history(history)
+        return cls(
+            jobs,
+            dict(data["truck_of"]),
+            int(data["seq"]),
+            [(int(a), str(b)) for a, b in data["rejected"]],
+        )
+
+
+def load(journal: Journal) -> FleetState:
+    """The state: the last snapshot, then every event after it."""
+    snap = journal.latest_snapshot()
+    state = FleetState.from_snapshot(snap[1]) if snap else FleetState()
+    for seq, event in journal.events(after=state.seq):
+        state.apply(seq, event)
+    return state
+
+
+def snapshot(journal: Journal, state: FleetState, taken_at: str) -> None:
+    """Save the state as of its last applied event."""
+    journal.save_snapshot(state.seq, taken_at, state.to_snapshot())
