@@ -37,6 +37,7 @@ class TravelTimeTable:
         self._pred = np.empty((len(self.points), len(network.node_ids)), dtype=np.int32)
         self._times = network.lane_times(laden).copy()
         self.last_refreshed_rows = 0
+        self._times_view: npt.NDArray[np.float64] | None = None
         self._compute(np.arange(len(self.points)))
         network.subscribe(self._on_change)
 
@@ -51,12 +52,16 @@ class TravelTimeTable:
         )
         self._dist[rows] = dist
         self._pred[rows] = pred
+        self._times_view = None
         self.last_refreshed_rows = len(rows)
 
     @property
     def times(self) -> npt.NDArray[np.float64]:
-        """The point × point matrix of travel times (inf where unreachable)."""
-        return self._dist[:, self._src]
+        """The point × point matrix of travel times (inf where unreachable; read-only)."""
+        if self._times_view is None:
+            self._times_view = self._dist[:, self._src]
+            self._times_view.flags.writeable = False
+        return self._times_view
 
     def time(self, origin: str, destination: str) -> float:
         """Travel time between two service points."""
