@@ -20,7 +20,7 @@ def test_import_contracts_hold() -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "Contracts: 3 kept, 0 broken." in run.stdout
+    assert "broken" in run.stdout and " 0 broken." in run.stdout
 
 
 def test_every_room_is_typed() -> None:
