@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("maps.cli:map_group", "The yard: show, export and validate lane maps."),
     "route": ("routing.cli:route_group", "Paths and traffic: routes, fleet plans, MAPF."),
     "jobs": ("fleet.cli:jobs_group", "TOS work queues: check container jobs against the yard."),
+    "gnss": ("drivers.gnss.cli:gnss_group", "GNSS receivers: decode NMEA 0183, for debugging."),
 }
 """Subcommand → (module:attribute, one-line help). A command appears here when it works."""
 
