@@ -73,7 +73,8 @@ def test_bench_durable_appends(benchmark: BenchmarkFixture, tmp_path: Path) -> N
 
     assert benchmark.pedantic(run, rounds=3, iterations=1) == APPENDS
     benchmark.extra_info["appends"] = APPENDS
-    benchmark.extra_info["appends_per_s"] = APPENDS / benchmark.stats.stats.median
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["appends_per_s"] = APPENDS / benchmark.stats.stats.median
 
 
 def test_bench_full_replay(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
