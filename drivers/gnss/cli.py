@@ -63,25 +63,93 @@ def _summary(stats: GnssStats) -> str:
 
 
 @gnss_group.command("decode")
-@click.argument("log", type=click.File("rb"))
+@click.argument("log", type=click.File("rb"), required=False)
+@click.option(
+    "--port",
+    metavar="URL",
+    help="read a live port instead: /dev/ttyUSB0, a pty, socket://host:port, loop://",
+)
+@click.option("--baudrate", type=int, default=9600, show_default=True, help="with --port")
+@click.option("--count", type=click.IntRange(min=1), help="with --port: stop after N fixes")
+@click.option("--seconds", type=click.FloatRange(min=0.0), help="with --port: stop after S s")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one per fix, then the stats")
 @click.option(
     "--no-checksum-ok",
     is_flag=True,
     help="accept sentences sent without a checksum (receivers that never send one)",
 )
-def decode_cmd(log: BinaryIO, as_json: bool, no_checksum_ok: bool) -> None:
-    """Decode a receiver's NMEA log (`-` reads stdin): each fix, then accepted/rejected counts."""
+def decode_cmd(
+    log: BinaryIO | None,
+    port: str | None,
+    baudrate: int,
+    count: int | None,
+    seconds: float | None,
+    as_json: bool,
+    no_checksum_ok: bool,
+) -> None:
+    """Decode a receiver's NMEA log (`-` reads stdin) or live port: each fix, then the counts."""
+    if (log is None) == (port is None):
+        raise click.UsageError("give a LOG file or --port URL (one of them)")
     decoder = GnssDecoder(require_checksum=not no_checksum_ok)
+    if port is not None:
+        _from_port(decoder, port, baudrate, count, seconds, as_json)
+        return
+    assert log is not None
     for chunk in _chunks(log):
         for fix in decoder.feed(chunk):
             _emit(fix, as_json)
     for fix in decoder.flush():
         _emit(fix, as_json)
+    _report(decoder, as_json)
+
+
+def _report(decoder: GnssDecoder, as_json: bool, link: str = "") -> None:
     if as_json:
         click.echo(json.dumps({"class": "STATS", **decoder.stats.as_dict()}))
     else:
-        click.echo(_summary(decoder.stats))
+        click.echo(_summary(decoder.stats) + link)
+
+
+def _from_port(
+    decoder: GnssDecoder,
+    url: str,
+    baudrate: int,
+    count: int | None,
+    seconds: float | None,
+    as_json: bool,
+) -> None:
+    """Read a live port through a reconnecting SerialLink until N fixes, S seconds or Ctrl-C."""
+    import queue
+    import time
+
+    from drivers.serialport import SerialLink
+
+    chunks: queue.Queue[bytes] = queue.Queue()
+    deadline = time.monotonic() + seconds if seconds is not None else None
+    fixes = 0
+    link = SerialLink(url, chunks.put, baudrate=baudrate)
+    with link:
+        try:
+            while (count is None or fixes < count) and (
+                deadline is None or time.monotonic() < deadline
+            ):
+                try:
+                    chunk = chunks.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                for fix in decoder.feed(chunk):
+                    _emit(fix, as_json)
+                    fixes += 1
+        except KeyboardInterrupt:
+            pass
+    st = link.stats
+    _report(
+        decoder,
+        as_json,
+        f"; port {url}: {st.bytes} bytes, {st.connects} connect(s), "
+        f"{st.disconnects} disconnect(s)"
+        + (f", last error: {st.last_error}" if st.last_error else ""),
+    )
 
 
 def _emit(fix: Fix, as_json: bool) -> None:
