@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from maps.errors import MapFormatError
 from maps.movingai import check_scenario, read_map, read_scenario
 from routing.mapf.moves import to_moves
 from routing.mapf.solution import MapfResult
-from routing.mapf.solve import solve
+from routing.mapf.solve import Progress, solve
 
 __all__ = ["mapf_cmd"]
 
@@ -27,17 +28,25 @@ _FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 @click.argument("map_file", metavar="MAP", type=_FILE)
 @click.argument("scen_file", metavar="SCEN", type=_FILE)
 @click.option(
-    "--agents", "-n", "count", type=click.IntRange(min=1), required=True,
+    "--agents",
+    "-n",
+    "count",
+    type=click.IntRange(min=1),
+    required=True,
     help="solve for the first N agents of the scenario",
 )
 @click.option(
-    "--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0,
-    show_default=True, help="seconds; unsolved by then means exit status 2",
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="seconds; unsolved by then means exit status 2",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="random seed")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path),
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="write the solution as MAPF tracker moves, one line per agent",
 )
 def mapf_cmd(
@@ -65,7 +74,8 @@ def mapf_cmd(
             )
         agents = scenario[:count]
         check_scenario(grid, agents)
-        result = solve(grid, agents, time_limit, seed=seed)
+        result = solve(grid, agents, time_limit, seed=seed, progress=_progress_line())
+        click.echo("\r" + " " * 64 + "\r", nl=False, err=True)  # clear the status line
     except (MapFormatError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     if result.solved and out is not None:
@@ -112,10 +122,27 @@ def _text(map_file: Path, scen_file: Path, count: int, r: MapfResult, out: Path 
     lines = [
         f"{head} solved in {r.seconds:.1f} s (first solution after"
         f" {r.first_solution_seconds:.1f} s, {r.method})",
-        f"  sum of costs {r.sum_of_costs}  lower bound {r.lower_bound}"
-        f"  ratio {r.soc_over_lb:.3f}",
+        f"  sum of costs {r.sum_of_costs}  lower bound {r.lower_bound}  ratio {r.soc_over_lb:.3f}",
         f"  makespan     {r.makespan}",
     ]
     if out is not None:
         lines.append(f"  moves written to {out}")
     return "\n".join(lines)
+
+
+def _progress_line() -> Callable[[Progress], None]:
+    """A status line on stderr while solving (phase, seconds, sum of costs / lower bound)."""
+    last = [0.0]
+
+    def show(p: Progress) -> None:
+        if p.seconds - last[0] < 0.5:
+            return
+        last[0] = p.seconds
+        ratio = f"{p.sum_of_costs / p.lower_bound:.3f}" if p.sum_of_costs and p.lower_bound else "-"
+        click.echo(
+            f"\r  {p.phase:<10} {p.seconds:6.1f} s  SoC/LB {ratio}  iterations {p.iterations}",
+            nl=False,
+            err=True,
+        )
+
+    return show
