@@ -112,3 +112,16 @@ def test_table_matches_the_router_and_refreshes_only_affected_rows(net: LaneNetw
     net.reopen(route.lanes[4])
     assert 0 < table.last_refreshed_rows < n
     np.testing.assert_allclose(table.times, TravelTimeTable(net).times)
+
+
+def test_a_vehicle_class_keeps_to_the_lane_kinds_it_may_use(haiphong: Yard) -> None:
+    from maps import LaneKind
+    from routing.vehicle import VehicleClass
+
+    # An autonomous ITV barred from the gate lanes (the OCR gate is for road trucks here).
+    itv = VehicleClass("autonomous-itv", allowed_kinds=frozenset(LaneKind) - {LaneKind.GATE})
+    router = Router(LaneNetwork(haiphong, itv))
+    assert router.route("QC01.SP", "J2.TP3").time_s > 0
+    with pytest.raises(NoRouteError, match=r"no route from 'QC01\.SP' to 'GATE\.L1'"):
+        router.route("QC01.SP", "GATE.L1")
+    assert Router(LaneNetwork(haiphong)).route("QC01.SP", "GATE.L1").lanes[-1] == "GATE.L1-in"
