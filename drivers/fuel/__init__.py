@@ -1,0 +1,1 @@
+"""Fuel sensors behind one interface: frames from LLS, Modbus RTU or J1939 → litres."""
