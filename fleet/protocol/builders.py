@@ -15,7 +15,7 @@ from typing import NamedTuple
 from fleet.protocol.actions import Action, ActionParameter, ActionParameterValue, BlockingType
 from fleet.protocol.connection import Connection, ConnectionState
 from fleet.protocol.crane import CRANE_EVENT_VERSION, CraneEvent, CraneEventKind, CraneKind
-from fleet.protocol.extensions import REFUEL, Driver, TruckFacts, TruckTelemetry
+from fleet.protocol.extensions import REFUEL, Driver, LinkInfo, TruckFacts, TruckTelemetry
 from fleet.protocol.factsheet import (
     ActionScope,
     AgvAction,
@@ -245,6 +245,7 @@ def make_connection(
     *,
     header_id: int = 0,
     timestamp: datetime | None = None,
+    boot_id: str | None = None,
 ) -> Connection:
     """ONLINE on connecting; OFFLINE before an orderly goodbye; CONNECTIONBROKEN as last will."""
     return Connection(
@@ -254,6 +255,7 @@ def make_connection(
         manufacturer=manufacturer,
         serial_number=serial_number,
         connection_state=state,
+        yardfleet=LinkInfo(boot_id=boot_id) if boot_id else None,
     )
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "FuelLoss",
     "Gnss",
     "GnssService",
+    "LinkInfo",
     "Travel",
     "TruckFacts",
     "TruckTelemetry",
@@ -188,11 +189,20 @@ class Travel(Wire, kw_only=True):
 
 
 class TruckTelemetry(Wire, kw_only=True):
-    """`yardfleet` in state and visualization: fuel, GNSS quality, travel."""
+    """`yardfleet` in state and visualization: fuel, GNSS quality, travel, the sender's boot."""
 
     fuel: Fuel | None = None
     gnss: Gnss | None = None
     travel: Travel | None = None
+    boot_id: str | None = None
+    """The onboard agent's boot id (see `fleet.protocol.link`): part of the dedupe key."""
+
+
+class LinkInfo(Wire, kw_only=True):
+    """`yardfleet` in connection: which boot of the onboard agent speaks."""
+
+    boot_id: str
+    """A fresh id each time the agent starts (see `fleet.protocol.link`)."""
 
 
 class Driver(enum.StrEnum):
@@ -214,6 +224,8 @@ class TruckFacts(Wire, kw_only=True):
     """Fuel burnt standing with the engine on [L/h]."""
     litres_per_km: NonNegative | None = None
     """Fuel burnt per km driven, on top of idling [L/km]."""
+    boot_id: str | None = None
+    """The onboard agent's boot id (see `fleet.protocol.link`)."""
 
 
 def deviation_range_m(gnss: Gnss) -> float | None:

@@ -523,6 +523,7 @@ EXTRA_FIELDS = {
     "visualization.agvPosition": {"mapDescription"},
     "visualization": {"yardfleet"},
     "factsheet": {"yardfleet"},
+    "connection": {"yardfleet"},
     "factsheet.physicalParameters": {"angularSpeedMin", "angularSpeedMax"},
 }
 # Enum values of the text that the schema lacks.

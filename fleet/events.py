@@ -1,0 +1,124 @@
+"""The journal's vocabulary: every kind of event the dispatcher records, and how to make one.
+
+The state and the KPIs are computed from these events alone, so a live yard and a simulated
+shift (which drives the same dispatcher) produce journals that read the same way.
+
+| kind | body | when |
+| --- | --- | --- |
+| `job.added` | the job (see `fleet.state.job_record`) | a work queue line is accepted |
+| `job.step` | job, state, cause, [reason], [truck] | a job takes a step of its life |
+| `truck.joined` | truck, driver, twin, tank_l, [gang] | a truck enters the fleet |
+| `truck.status` | truck, activity, [node], x, y, litres, odometer_m, [job] | its activity changes |
+| `truck.connection` | truck, state, boot | ONLINE / OFFLINE / CONNECTIONBROKEN |
+| `crane.event` | crane, crane_kind, event, [job], [truck], [seq] | a crane's CraneEvent |
+| `lane.closed` / `lane.opened` | lane, reason | an operator or a fault closes a lane |
+
+A truck's `activity` is one of `ACTIVITIES`; the time between two `truck.status` events of
+a truck is spent in the earlier one's activity, and so is the distance (odometer delta).
+Litres that fall between two events were burnt; litres that rise were filled.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from fleet.journal import Event
+
+
+class Activity(StrEnum):
+    """What a truck is doing, for the time and distance shares of the KPIs."""
+
+    IDLE = "IDLE"
+    """Waiting for work, parked or standing."""
+    EMPTY = "EMPTY"
+    """Driving without a box (to a pickup, to park, to a pump)."""
+    LADEN = "LADEN"
+    """Driving with a box."""
+    SERVICE = "SERVICE"
+    """Standing under a crane or at a gate lane while a box goes on or off."""
+    QUEUED = "QUEUED"
+    """Waiting at a service point for the crane to come to it."""
+    REFUELLING = "REFUELLING"
+    """At a pump, filling."""
+    BROKEN = "BROKEN"
+    """Broken down where it stands."""
+
+
+ACTIVITIES = tuple(a.value for a in Activity)
+
+
+def truck_joined(
+    truck: str, at: str, *, driver: str, twin: bool, tank_l: float, gang: str | None = None
+) -> Event:
+    """A truck enters the fleet (its id makes a re-announcement harmless)."""
+    body: dict[str, Any] = {"truck": truck, "driver": driver, "twin": twin, "tank_l": tank_l}
+    if gang:
+        body["gang"] = gang
+    return Event(f"truck.joined:{truck}", "truck.joined", at, body)
+
+
+def truck_status(
+    event_id: str,
+    truck: str,
+    at: str,
+    *,
+    activity: Activity,
+    x: float,
+    y: float,
+    litres: float,
+    odometer_m: float,
+    node: str | None = None,
+    job: str | None = None,
+) -> Event:
+    """A truck's activity changed (or its position and fuel are worth recording)."""
+    body: dict[str, Any] = {
+        "truck": truck,
+        "activity": activity.value,
+        "x": round(x, 3),
+        "y": round(y, 3),
+        "litres": round(litres, 3),
+        "odometer_m": round(odometer_m, 2),
+    }
+    if node:
+        body["node"] = node
+    if job:
+        body["job"] = job
+    return Event(event_id, "truck.status", at, body)
+
+
+def truck_connection(event_id: str, truck: str, at: str, *, state: str, boot: str) -> Event:
+    """A truck's link came up, was closed in order, or broke."""
+    return Event(event_id, "truck.connection", at, {"truck": truck, "state": state, "boot": boot})
+
+
+def crane_event(
+    event_id: str,
+    crane: str,
+    at: str,
+    *,
+    crane_kind: str,
+    event: str,
+    job: str | None = None,
+    truck: str | None = None,
+    seq: int | None = None,
+) -> Event:
+    """A quay crane or RTG reported READY, MOVESTARTED, MOVEDONE, FAULT or FAULTCLEARED."""
+    body: dict[str, Any] = {"crane": crane, "crane_kind": crane_kind, "event": event}
+    if job:
+        body["job"] = job
+    if truck:
+        body["truck"] = truck
+    if seq is not None:
+        body["seq"] = seq
+    return Event(event_id, "crane.event", at, body)
+
+
+def lane_closed(event_id: str, lane: str, at: str, reason: str) -> Event:
+    """A lane is closed to traffic from now on."""
+    return Event(event_id, "lane.closed", at, {"lane": lane, "reason": reason})
+
+
+def lane_opened(event_id: str, lane: str, at: str, reason: str) -> Event:
+    """A closed lane is open again."""
+    return Event(event_id, "lane.opened", at, {"lane": lane, "reason": reason})
