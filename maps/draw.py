@@ -78,6 +78,7 @@ SERVICE_POINT_COLORS: Mapping[ServicePointKind, str] = {
     ServicePointKind.GATE_LANE: "#ad1457",
     ServicePointKind.FUEL_PUMP: "#a66f00",
     ServicePointKind.PARKING: "#2e7d32",
+    ServicePointKind.QUEUE: "#ef6c00",
 }
 """Dot colour per service point kind."""
 

@@ -59,6 +59,9 @@ Y_QUAY_EDGE = 60.0
 YARD_Y0 = 90.0
 LANDSIDE_GAP_M = 30.0
 QC_SIDING_HALF_M = 18.0
+QC_QUEUE_FROM_M = 24.0
+"""The queue siding under each quay crane leaves the apron lane this far upstream of it."""
+QC_QUEUE_LEN_M = 36.0
 TP_SIDING_OFFSET_M = 12.0
 TP_SIDING_HALF_M = 18.0
 SIDING_MIN_M = 21.0
@@ -270,10 +273,13 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
         )
         for i in range(count):
             qc_x.append((f"QC{len(qc_x) + 1:02d}", berth_id, bx0 + (i + 0.5) * berth_len / count))
+    # The apron loop reaches past the last crane's queue siding.
+    x_max = max(x_max, max(x for *_, x in qc_x) + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M + 12.0)
     under = [x_max, x_min, *xv]
     for qc_id, berth_id, x in qc_x:
         cranes.append(Crane(qc_id, CraneKind.QC, x, 15.0, berth_id))
         under += [x + QC_SIDING_HALF_M, x - QC_SIDING_HALF_M]
+        under += [x + QC_QUEUE_FROM_M, x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M]
     b.road(
         "apron-u",
         [(x, Y_UNDER_CRANE) for x in sorted(set(under), reverse=True)],
@@ -289,6 +295,15 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
             (x + QC_SIDING_HALF_M, Y_UNDER_CRANE),
             (x, Y_QC_STOP),
             (x - QC_SIDING_HALF_M, Y_UNDER_CRANE),
+            LaneKind.SERVICE,
+            slow,
+        )
+        # The next truck waits upstream (the apron lane runs west), off the through lane.
+        b.siding(
+            ServicePoint(f"{qc_id}.Q", ServicePointKind.QUEUE, "", berth_id, qc_id),
+            (x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M, Y_UNDER_CRANE),
+            (x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M / 2, Y_QC_STOP),
+            (x + QC_QUEUE_FROM_M, Y_UNDER_CRANE),
             LaneKind.SERVICE,
             slow,
         )

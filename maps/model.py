@@ -48,6 +48,8 @@ class ServicePointKind(StrEnum):
     GATE_LANE = "gate_lane"
     FUEL_PUMP = "fuel_pump"
     PARKING = "parking"
+    QUEUE = "queue"
+    """A waiting spot next to a quay crane's: the next truck stands there while one is served."""
 
 
 class CraneKind(StrEnum):
