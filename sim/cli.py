@@ -16,7 +16,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("maps.cli:map_group", "The yard: show, export and validate lane maps."),
     "route": ("routing.cli:route_group", "Paths and traffic: routes, fleet plans, MAPF."),
     "jobs": ("fleet.cli:jobs_group", "TOS work queues: check container jobs against the yard."),
+    "dispatcher": (
+        "fleet.dispatcher_cli:dispatcher_group",
+        "The dispatcher: serve trucks over ZeroMQ, KPIs from a journal.",
+    ),
     "gnss": ("drivers.gnss.cli:gnss_group", "GNSS receivers: decode NMEA 0183, for debugging."),
+    "fuel": (
+        "drivers.fuel.cli:fuel_group",
+        "Fuel sensors: read LLS, J1939 (SLCAN) and Modbus level sensors live.",
+    ),
 }
 """Subcommand → (module:attribute, one-line help). A command appears here when it works."""
 
