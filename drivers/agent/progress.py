@@ -1,0 +1,94 @@
+"""Node and edge progress of the order from map-matched positions.
+
+A released node of the order is passed when the truck's position comes within the
+node's deviation range (`allowedDeviationXY`, else the configured tolerance); the
+position is the fix snapped onto its matched lane when it matched (lane-level, free of
+the receiver's sideways noise), the raw fix otherwise. Passing a node passes every
+node and edge before it, so a fix lost at a node does not stall the order. A node's
+position comes from the order, else from the yard (order node ids are yard node ids).
+The truck is `driving` above `moving_mps`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drivers.agent.orders import OrderBook
+
+__all__ = ["Progress", "Whereabouts"]
+
+NodeLookup = Callable[[str], tuple[float, float] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Whereabouts:
+    """One map-matched fix: where, how fast, on which lane and how far along it."""
+
+    x: float
+    y: float
+    speed_mps: float | None
+    lane_id: str | None = None
+    offset_m: float | None = None
+    snap_x: float | None = None
+    snap_y: float | None = None
+
+    @property
+    def point(self) -> tuple[float, float]:
+        """The position progress is judged by: snapped when matched, raw otherwise."""
+        if self.lane_id is not None and self.snap_x is not None and self.snap_y is not None:
+            return self.snap_x, self.snap_y
+        return self.x, self.y
+
+
+class Progress:
+    """Advances an OrderBook from fixes; `update` says whether anything changed."""
+
+    def __init__(self, tolerance_m: float, node_xy: NodeLookup, *, moving_mps: float = 0.5) -> None:
+        self.tolerance_m = tolerance_m
+        self.node_xy = node_xy
+        self.moving_mps = moving_mps
+        self.driving = False
+        self.distance_since_last_node: float | None = None
+
+    def update(self, book: OrderBook, where: Whereabouts) -> bool:
+        """Pass the nodes the truck has reached; True when the state changed (send it now)."""
+        changed = False
+        driving = where.speed_mps is not None and where.speed_mps >= self.moving_mps
+        if driving != self.driving:
+            self.driving, changed = driving, True
+        px, py = where.point
+        for state in book.node_states:
+            if not state.released:
+                break
+            xy = self._xy(book, state.node_id, state.sequence_id)
+            if xy is None:
+                continue
+            if math.hypot(px - xy[0], py - xy[1]) <= self._tolerance(book, state.sequence_id):
+                changed = book.traverse(state.sequence_id) or changed
+                break
+        self.distance_since_last_node = self._along_edge(book, where)
+        return changed
+
+    def _xy(self, book: OrderBook, node_id: str, sequence_id: int) -> tuple[float, float] | None:
+        node = book.node(sequence_id)
+        if node is not None and node.node_position is not None:
+            return node.node_position.x, node.node_position.y
+        return self.node_xy(node_id)
+
+    def _tolerance(self, book: OrderBook, sequence_id: int) -> float:
+        node = book.node(sequence_id)
+        reach = (
+            None
+            if node is None or node.node_position is None
+            else (node.node_position.allowed_deviation_x_y)
+        )
+        return self.tolerance_m if reach is None or reach <= 0 else reach
+
+    def _along_edge(self, book: OrderBook, where: Whereabouts) -> float | None:
+        """Metres along the edge being driven when the truck is matched onto it."""
+        if not book.edge_states or where.lane_id is None:
+            return None
+        edge = book.edge_states[0]
+        return where.offset_m if edge.edge_id == where.lane_id else None
