@@ -90,3 +90,59 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
         click.echo(json.dumps(kpis.as_dict(), indent=2))
     else:
         _print_table(kpis, journal)
+
+
+@dispatcher_group.command("serve")
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="the dispatcher's journal (SQLite; created if absent)",
+)
+@click.option(
+    "--bind",
+    default="tcp://127.0.0.1:5555",
+    show_default=True,
+    help="ZeroMQ endpoint the trucks connect to (port * takes a free one)",
+)
+@click.option(
+    "--broken-after",
+    "broken_after_s",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=15.0,
+    show_default=True,
+    help="seconds of silence after which a truck's link is recorded as broken",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.0),
+    default=None,
+    help="stop after this many seconds (for tests and demos)",
+)
+def serve_cmd(journal_path: Path, bind: str, broken_after_s: float, seconds: float | None) -> None:
+    """Serve trucks over ZeroMQ: journal what they send, then ack; until SIGTERM or Ctrl-C."""
+    import logging
+    import signal
+    import sqlite3
+
+    import zmq
+
+    from fleet.journal import Journal
+    from fleet.server import Server
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        journal = Journal(journal_path)
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"{journal_path}: cannot open the journal ({exc})") from None
+    with journal:
+        try:
+            server = Server(journal, bind, broken_after_s=broken_after_s, echo=click.echo)
+        except zmq.ZMQError as exc:
+            raise click.ClickException(f"cannot bind {bind}: {exc}") from None
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: server.stop())
+        click.echo(f"listening on {server.endpoint}, journal {journal_path}")
+        stats = server.run(seconds)
+        click.echo(f"stopped: {stats.line()}")
