@@ -41,7 +41,14 @@ def calibrated(
 
 @dataclass(slots=True)
 class FuelStats:
-    """Running counts for one sensor stream, so a flaky sensor shows in `fuel read` output."""
+    """Running counts for one sensor stream, so a flaky sensor shows in `fuel read` output.
+
+    `frames` are accepted frames; `unknown` are well-formed ones we do not use (another
+    command or address, a J1939 PGN we do not read); `malformed` have a valid start but
+    senseless contents (an SLCAN line with bad hex or length, a Modbus byte count that does
+    not match); `exceptions` are Modbus exception responses; `not_available` are J1939
+    values sent as "not available" or "error"; `errors` are bugs caught so the driver runs on.
+    """
 
     bytes: int = 0
     frames: int = 0
@@ -51,6 +58,9 @@ class FuelStats:
     exceptions: int = 0
     timeouts: int = 0
     garbage_bytes: int = 0
+    malformed: int = 0
+    not_available: int = 0
+    errors: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts as a JSON-ready dict."""
