@@ -1,0 +1,197 @@
+"""Recording bags: read back with rosbags and with the independent `mcap` reader."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zstandard
+from mcap.reader import make_reader
+from mcap.records import Chunk
+from mcap.stream_reader import StreamReader
+from rosbags.highlevel import AnyReader
+from rosbags.rosbag2.errors import WriterError
+
+from sim.bags.reader import BagError, fix_topics, messages, read_fixes, topics
+from sim.bags.recorder import BagRecorder
+from sim.bags.types import JOB_EVENT, NAVSATFIX, TRUCK_STATE, typestore
+
+T0 = 1_780_000_000.0
+TRUCKS = ["TT01", "TT02", "ITV_03"]
+COV = [1.5, 0.0, 0.0, 0.0, 1.5, 0.0, 0.0, 0.0, 4.0]
+
+
+def record(path: Path, seconds: int = 20, step_s: float = 0.1) -> BagRecorder:
+    """Three trucks sending fixes at 10 Hz (kept at 1 Hz), states at 1 Hz and two job events."""
+    with BagRecorder(path, trucks=TRUCKS, yard_id="haiphong") as bag:
+        for k in range(round(seconds / step_s)):
+            t = T0 + k * step_s
+            for i, truck in enumerate(TRUCKS):
+                bag.fix(truck, t, 20.84 + i * 1e-3 + k * 1e-6, 106.93, 3.0, 0, COV)
+            if k % 10 == 0:
+                bag.truck_state(
+                    "TT01",
+                    t,
+                    activity="EMPTY",
+                    x_m=10.0 + k,
+                    y_m=-5.0,
+                    lat=20.84,
+                    lon=106.93,
+                    speed_mps=5.0,
+                    heading_deg=90.0,
+                    fuel_l=180.5,
+                    laden=False,
+                    job_id="J1",
+                    lane_id="main-01",
+                )
+        bag.job_event("J1", T0 + 1, state="assigned", truck="TT01")
+        bag.job_event("J1", T0 + 2, state="to_pickup", truck="TT01", cause="")
+    return bag
+
+
+def test_rosbags_reads_back_every_topic_and_type(tmp_path: Path) -> None:
+    bag = record(tmp_path / "shift")
+    assert bag.written == 3 * 20 + 20 + 2
+    assert bag.throttled == 3 * 200 - 3 * 20
+    with AnyReader([tmp_path / "shift"]) as reader:
+        counts = {c.topic: (c.msgtype, c.msgcount) for c in reader.connections}
+        assert counts == {
+            "/yardfleet/TT01/gnss/fix": (NAVSATFIX, 20),
+            "/yardfleet/TT02/gnss/fix": (NAVSATFIX, 20),
+            "/yardfleet/ITV_03/gnss/fix": (NAVSATFIX, 20),
+            "/yardfleet/TT01/state": (TRUCK_STATE, 20),
+            "/yardfleet/jobs/events": (JOB_EVENT, 2),
+        }
+        stamps: dict[str, list[int]] = {}
+        for conn, t_ns, raw in reader.messages():
+            msg: Any = reader.deserialize(raw, conn.msgtype)
+            assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == t_ns
+            stamps.setdefault(conn.topic, []).append(t_ns)
+            if conn.msgtype == NAVSATFIX:
+                assert msg.status.status == 0
+                assert msg.altitude == 3.0
+                assert msg.position_covariance.tolist() == COV
+                assert msg.position_covariance_type == 2
+                assert msg.header.frame_id == "gnss"
+            elif conn.msgtype == TRUCK_STATE:
+                assert (msg.truck_id, msg.activity, msg.job_id, msg.lane_id) == (
+                    "TT01",
+                    "EMPTY",
+                    "J1",
+                    "main-01",
+                )
+                assert msg.fuel_l == pytest.approx(180.5)
+                assert msg.header.frame_id == "haiphong"
+            else:
+                assert (msg.job_id, msg.truck_id) == ("J1", "TT01")
+        # 1 Hz: one fix per truck per second, on the second.
+        assert stamps["/yardfleet/TT02/gnss/fix"] == [round((T0 + s) * 1e9) for s in range(20)]
+
+
+def test_our_reader_yields_fixes_and_our_messages(tmp_path: Path) -> None:
+    record(tmp_path / "shift")
+    fixes = list(read_fixes(tmp_path / "shift", topics={"/yardfleet/TT02/gnss/fix"}))
+    assert len(fixes) == 20
+    assert fixes[0].lat == pytest.approx(20.841)
+    assert fixes[0].covariance == tuple(COV)
+    assert [f.t_ns for f in fixes] == sorted(f.t_ns for f in fixes)
+    assert [t.topic for t in fix_topics(tmp_path / "shift")] == [
+        "/yardfleet/ITV_03/gnss/fix",
+        "/yardfleet/TT01/gnss/fix",
+        "/yardfleet/TT02/gnss/fix",
+    ]
+    events = [m.state for _, _, m in messages(tmp_path / "shift", JOB_EVENT)]
+    assert events == ["assigned", "to_pickup"]
+
+
+def test_mcap_reader_sees_zstd_chunks_schemas_channels_and_counts(tmp_path: Path) -> None:
+    record(tmp_path / "shift")
+    (mcap_file,) = (tmp_path / "shift").glob("*.mcap")
+    with mcap_file.open("rb") as f:
+        reader = make_reader(f)
+        assert reader.get_header().profile == "ros2"
+        summary = reader.get_summary()
+        assert summary is not None
+        assert summary.chunk_indexes
+        assert {c.compression for c in summary.chunk_indexes} == {"zstd"}
+        schemas = {s.name: s for s in summary.schemas.values()}
+        assert set(schemas) == {NAVSATFIX, TRUCK_STATE, JOB_EVENT}
+        assert {s.encoding for s in schemas.values()} == {"ros2msg"}
+        assert "float64 latitude" in schemas[NAVSATFIX].data.decode()
+        assert "string truck_id" in schemas[TRUCK_STATE].data.decode()
+        channels = {c.topic: c for c in summary.channels.values()}
+        assert {c.message_encoding for c in channels.values()} == {"cdr"}
+        assert summary.statistics is not None
+        counts = summary.statistics.channel_message_counts
+        assert {topic: counts[c.id] for topic, c in channels.items()} == {
+            "/yardfleet/TT01/gnss/fix": 20,
+            "/yardfleet/TT02/gnss/fix": 20,
+            "/yardfleet/ITV_03/gnss/fix": 20,
+            "/yardfleet/TT01/state": 20,
+            "/yardfleet/jobs/events": 2,
+        }
+        store = typestore()
+        seen = 0
+        for schema, _channel, message in reader.iter_messages():
+            assert schema is not None
+            data: Any = store.deserialize_cdr(message.data, schema.name)
+            if schema.name == NAVSATFIX:
+                assert math.isclose(data.longitude, 106.93)
+            seen += 1
+        assert seen == 82
+    # The chunks themselves are plain zstd frames that any zstd library opens.
+    with mcap_file.open("rb") as f:
+        chunks = [r for r in StreamReader(f, emit_chunks=True).records if isinstance(r, Chunk)]
+    assert chunks
+    for chunk in chunks:
+        assert chunk.compression == "zstd"
+        raw = zstandard.ZstdDecompressor().decompress(
+            chunk.data, max_output_size=chunk.uncompressed_size
+        )
+        assert len(raw) == chunk.uncompressed_size
+        assert len(chunk.data) < chunk.uncompressed_size
+
+
+def test_ctrl_c_mid_recording_leaves_a_readable_bag(tmp_path: Path) -> None:
+    path = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt), BagRecorder(path, trucks=["TT01"]) as bag:
+        for k in range(100):
+            bag.fix("TT01", T0 + k, 20.84, 106.93)
+            if k == 41:
+                raise KeyboardInterrupt
+    assert (path / "metadata.yaml").exists()
+    assert len(list(read_fixes(path))) == 42
+    with next(path.glob("*.mcap")).open("rb") as f:
+        assert sum(1 for _ in make_reader(f).iter_messages()) == 42
+
+
+def test_rate_and_truck_names(tmp_path: Path) -> None:
+    with BagRecorder(tmp_path / "b", fix_rate_hz=None) as bag:
+        assert all(bag.fix("TT09", T0 + k * 0.1, 20.84, 106.93) for k in range(10))
+        with pytest.raises(ValueError, match="topic segment"):
+            bag.fix("ITV-3", T0, 20.84, 106.93)
+        with pytest.raises(ValueError, match="9 values"):
+            bag.fix("TT09", T0 + 5, 20.84, 106.93, covariance=[1.0, 2.0])
+        with pytest.raises(ValueError, match="UTC time"):
+            bag.fix("TT09", math.nan, 20.84, 106.93)
+        bag.fix("TT09", T0 + 6, 20.84, 106.93, covariance=np.arange(9.0).tolist())
+    fixes = list(read_fixes(tmp_path / "b"))
+    assert len(fixes) == 11
+    assert fixes[-1].covariance_type == 3  # off-diagonal terms: KNOWN
+    assert fixes[0].covariance_type == 0
+    with pytest.raises(ValueError, match="fix_rate_hz"):
+        BagRecorder(tmp_path / "c", fix_rate_hz=0.0)
+    with pytest.raises(WriterError, match="exists"), BagRecorder(tmp_path / "b"):
+        pass
+
+
+def test_reader_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(BagError, match="no such bag"):
+        topics(tmp_path / "missing")
+    junk = tmp_path / "junk.bag"
+    junk.write_bytes(b"not a bag")
+    with pytest.raises(BagError, match=r"junk\.bag"):
+        list(read_fixes(junk))
