@@ -148,6 +148,27 @@ def summary(stats: FuelStats) -> str:
     is_flag=True,
     help="watch for drops as if the truck stood still (no J1939 speed needed)",
 )
+@click.option(
+    "--drop-litres",
+    type=click.FloatRange(min=0.0),
+    default=10.0,
+    show_default=True,
+    help="a fall of more than this while standing is a possible theft or leak",
+)
+@click.option(
+    "--drop-window",
+    type=click.FloatRange(min=1.0),
+    default=300.0,
+    show_default=True,
+    help="seconds within which the fall counts",
+)
+@click.option(
+    "--still-below",
+    type=click.FloatRange(min=0.0),
+    default=1.0,
+    show_default=True,
+    help="km/h below which the truck stands",
+)
 @click.option("--count", type=click.IntRange(min=1), help="stop after N readings")
 @click.option("--seconds", type=click.FloatRange(min=0.0), help="stop after S seconds")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one per reading, then stats")
@@ -162,6 +183,9 @@ def read_cmd(
     timeout_s: float,
     can_bitrate: int,
     still: bool,
+    drop_litres: float,
+    drop_window: float,
+    still_below: float,
     count: int | None,
     seconds: float | None,
     as_json: bool,
@@ -188,7 +212,7 @@ def read_cmd(
             register_map=regs,
             on_reading=readings.put,
             can_bitrate=can_bitrate,
-            theft=TheftConfig(),
+            theft=TheftConfig(min_drop_l=drop_litres, window_s=drop_window, still_kmh=still_below),
             on_event=readings.put,
         )
     except ValueError as exc:

@@ -95,6 +95,7 @@ class FuelRunner:
         self._theft = TheftDetector(theft) if theft is not None else None
         self._chunks: queue.Queue[bytes] = queue.Queue()
         self._stop = threading.Event()
+        self._started = False
         self._thread = threading.Thread(target=self._run, name=f"fuel {url}", daemon=True)
         self._request = b""
         self._open_sequence: list[bytes] = []
@@ -151,6 +152,7 @@ class FuelRunner:
 
     def start(self) -> FuelRunner:
         """Open the port and start reading (returns at once)."""
+        self._started = True
         self.link.start()
         self._thread.start()
         return self
@@ -158,8 +160,9 @@ class FuelRunner:
     def stop(self, timeout_s: float = 2.0) -> None:
         """Stop reading, close the adapter's channel and the port, report an open drop event."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
+        if not self._started:
+            return
+        self._thread.join(timeout_s)
         if self._open_sequence:
             self.link.write(j1939.CLOSE_COMMAND)
         self.link.stop(timeout_s)

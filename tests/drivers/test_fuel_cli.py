@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from drivers.fuel.cli import fuel_group
@@ -98,7 +99,10 @@ def test_fuel_read_as_a_subprocess_on_a_pty(tmp_path: Path) -> None:
     assert "1 timeouts" in lines[4] and "1 connect(s)" in lines[4]
 
 
-def test_fuel_read_j1939_json_lines_with_a_drop_event(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("thresholds", "events"), [([], 1), (["--drop-litres", "50"], 0)])
+def test_fuel_read_j1939_json_lines_with_a_drop_event(
+    tmp_path: Path, thresholds: list[str], events: int
+) -> None:
     table = tmp_path / "tank.csv"
     table.write_text("level,litres\n0,0\n100,300\n", encoding="utf-8")
     master, slave = os.openpty()
@@ -125,7 +129,7 @@ def test_fuel_read_j1939_json_lines_with_a_drop_event(tmp_path: Path) -> None:
         result = CliRunner().invoke(
             fuel_group,
             ["read", "--port", os.ttyname(slave), "--protocol", "j1939", "--calibration",
-             str(table), "--count", "8", "--seconds", "20", "--json"],
+             str(table), "--count", "8", "--seconds", "20", "--json", *thresholds],
         )  # fmt: skip
     finally:
         stop.set()
@@ -139,7 +143,8 @@ def test_fuel_read_j1939_json_lines_with_a_drop_event(tmp_path: Path) -> None:
     assert fuel[0]["litres"] == 150.0 and fuel[0]["valid"] and fuel[0]["source"] == "j1939:23"
     assert fuel[0]["speed_kmh"] == 0.0 and fuel[0]["battery_v"] is None
     drops = [d for d in docs if d["class"] == "FUEL_DROP"]
-    assert len(drops) == 1 and abs(drops[0]["litres_lost"] - 42.0) < 1e-6
+    assert len(drops) == events
+    assert all(abs(d["litres_lost"] - 42.0) < 1e-6 for d in drops)  # 14 % of 300 L
     stats = docs[-1]
     assert stats["class"] == "STATS" and stats["frames"] == 9 and stats["unknown"] == 1
 

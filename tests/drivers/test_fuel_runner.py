@@ -284,3 +284,4 @@ def test_bad_arguments_are_refused() -> None:
         FuelRunner("loop://", "can")
     with pytest.raises(ValueError, match="Modbus address"):
         FuelRunner("loop://", "modbus", address=0)
+    FuelRunner("loop://", "lls").stop()  # stopping one never started is harmless
