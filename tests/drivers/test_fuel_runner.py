@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -285,3 +286,33 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="Modbus address"):
         FuelRunner("loop://", "modbus", address=0)
     FuelRunner("loop://", "lls").stop()  # stopping one never started is harmless
+
+
+def test_an_slcan_adapter_unplugged_and_back_is_opened_again(tmp_path: Path) -> None:
+    adapter = tmp_path / "can0"
+
+    def plug() -> tuple[int, int]:
+        master, slave = os.openpty()
+        adapter.unlink(missing_ok=True)
+        adapter.symlink_to(os.ttyname(slave))
+        return master, slave
+
+    fds = plug()
+    readings: list[FuelReading] = []
+    runner = FuelRunner(str(adapter), "j1939", timeout_s=30.0, on_reading=readings.append)
+    with runner:
+        assert read_until(fds[0], b"O\r").endswith(b"S5\rO\r")
+        os.write(fds[0], fuel_level_line(100))
+        until(lambda: len(readings) == 1)
+        for fd in fds:  # pull the USB adapter out
+            os.close(fd)
+        adapter.unlink()
+        until(lambda: runner.link_stats.disconnects == 1)
+        fds = plug()  # and back in: the channel is opened again, no restart
+        assert read_until(fds[0], b"O\r").endswith(b"C\rS5\rO\r")
+        os.write(fds[0], fuel_level_line(50))
+        until(lambda: len(readings) == 2)
+    for fd in fds:
+        os.close(fd)
+    assert [r.level_raw for r in readings] == [40.0, 20.0]
+    assert runner.link_stats.connects == 2
