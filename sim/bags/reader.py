@@ -54,6 +54,8 @@ class TopicInfo:
 
 def _open(path: Path) -> AnyReader:
     """An AnyReader on `path`, or a BagError naming it."""
+    if path.name == "metadata.yaml":  # a rosbag2 directory named by its metadata file
+        path = path.parent
     if not path.exists():
         raise BagError(f"{path}: no such bag (a rosbag2 directory or a ROS 1 .bag file)")
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -128,7 +129,12 @@ class BagRecorder:
         """Finish the bag: MCAP summary and metadata.yaml. Closing twice does nothing."""
         writer, self._writer = self._writer, None
         if writer is not None:
-            writer.close()
+            try:
+                writer.close()
+            except BaseException:
+                with suppress(Exception):
+                    writer.abort()
+                raise
 
     def __enter__(self) -> Self:
         self.open()

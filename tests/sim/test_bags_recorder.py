@@ -17,7 +17,7 @@ from rosbags.rosbag2.errors import WriterError
 
 from sim.bags.reader import BagError, fix_topics, messages, read_fixes, topics
 from sim.bags.recorder import BagRecorder
-from sim.bags.types import JOB_EVENT, NAVSATFIX, TRUCK_STATE, typestore
+from sim.bags.types import JOB_EVENT, NAVSATFIX, TRUCK_STATE, msg_files, typestore
 
 T0 = 1_780_000_000.0
 TRUCKS = ["TT01", "TT02", "ITV_03"]
@@ -195,3 +195,13 @@ def test_reader_errors_name_the_file(tmp_path: Path) -> None:
     junk.write_bytes(b"not a bag")
     with pytest.raises(BagError, match=r"junk\.bag"):
         list(read_fixes(junk))
+
+
+def test_message_definitions_are_shipped_and_documented() -> None:
+    defs = msg_files()
+    assert set(defs) == {TRUCK_STATE, JOB_EVENT}
+    for name, text in defs.items():
+        fields = [line for line in text.splitlines() if line and not line.startswith("#")]
+        assert fields[0].startswith("std_msgs/Header header"), name
+        assert all("#" in line for line in fields), f"{name}: a field without a comment"
+        assert name in typestore().types
