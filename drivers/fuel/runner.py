@@ -274,7 +274,10 @@ class FuelRunner:
         if last is not None:
             reading = replace(last, time=time.time(), valid=False, reason=reason)
         else:
-            reading = FuelReading(time.time(), None, None, None, False, self.protocol, reason)
+            source = (
+                self.protocol if self.protocol == "j1939" else f"{self.protocol}:{self.address}"
+            )
+            reading = FuelReading(time.time(), None, None, None, False, source, reason)
         self._publish(reading, watch=False)
 
     def _publish(self, reading: FuelReading, *, watch: bool = True) -> None:

@@ -200,5 +200,5 @@ def test_a_port_that_never_opens_reports_it(tmp_path: Path) -> None:
          "--timeout", "0.1"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "no answer from LLS sensor 1" in result.output
+    assert "lls:1  -- L  INVALID (no answer from LLS sensor 1" in result.output
     assert "0 connect(s)" in result.output and "last error: open" in result.output
