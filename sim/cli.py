@@ -21,10 +21,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "The dispatcher: serve trucks over ZeroMQ, KPIs from a journal.",
     ),
     "gnss": ("drivers.gnss.cli:gnss_group", "GNSS receivers: decode NMEA 0183, for debugging."),
-    "fuel": (
-        "drivers.fuel.cli:fuel_group",
-        "Fuel sensors: read LLS, J1939 (SLCAN) and Modbus level sensors live.",
-    ),
     "agent": (
         "drivers.agent.cli:agent_command",
         "The onboard driver agent: GNSS + fuel over serial, state to the dispatcher over ZeroMQ.",
