@@ -96,8 +96,10 @@ class Link:
     def stop(self, timeout_s: float = 2.0) -> None:
         """Close the socket (unsent messages stay in the spool) and end the thread."""
         self._stop.set()
-        self._thread.join(timeout_s)
-        self._context.term()
+        if self._thread.ident is not None:
+            self._thread.join(timeout_s)
+        if not self._thread.is_alive():  # term() would wait for a socket still open
+            self._context.term()
 
     def wait_empty(self, timeout_s: float) -> bool:
         """Wait until every spooled message is acknowledged, at most `timeout_s`."""
