@@ -1,4 +1,4 @@
-"""The fleet state as the journal tells it: jobs with their lives, and who carries which box.
+"""The fleet state as the journal tells it: jobs, trucks, cranes and closed lanes.
 
 `FleetState.apply` folds one event; `load` rebuilds the state from the last snapshot plus
 the events after it. Events that do not fit the state (a step for an unknown job, an
@@ -88,6 +88,12 @@ class FleetState:
     truck_of: dict[str, str] = field(default_factory=dict)
     seq: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    trucks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per truck: what it joined with, its last status and its link (see fleet.events)."""
+    cranes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per crane: its kind, last event and moves done."""
+    closed_lanes: dict[str, str] = field(default_factory=dict)
+    """Closed lane → why."""
 
     def apply(self, seq: int, event: Event) -> None:
         """Fold one event into the state (or record why it does not fit)."""
@@ -115,6 +121,33 @@ class FleetState:
                 self.truck_of[job.job_id] = body["truck"]
             elif state in (JobState.RELEASED, JobState.FAILED, JobState.CANCELLED):
                 self.truck_of.pop(job.job_id, None)
+        elif event.kind.startswith(("truck.", "crane.", "lane.")):
+            self._fold_fleet(seq, event)
+        elif not event.kind.startswith("msg."):  # msg.*: raw inputs kept for the record
+            self.rejected.append((seq, f"unknown event kind {event.kind!r}"))
+
+    def _fold_fleet(self, seq: int, event: Event) -> None:
+        body = event.body
+        if event.kind == "truck.joined":
+            self.trucks.setdefault(body["truck"], {}).update(body, joined_at=event.at)
+        elif event.kind in ("truck.status", "truck.connection"):
+            truck = self.trucks.get(body["truck"])
+            if truck is None:
+                self.rejected.append((seq, f"{event.kind} for unknown truck {body['truck']}"))
+                return
+            key = "status" if event.kind == "truck.status" else "connection"
+            truck[key] = {**body, "at": event.at}
+        elif event.kind == "crane.event":
+            crane = self.cranes.setdefault(
+                body["crane"], {"crane_kind": body["crane_kind"], "moves": 0}
+            )
+            crane["last"] = {**body, "at": event.at}
+            if body["event"] == "MOVEDONE":
+                crane["moves"] += 1
+        elif event.kind == "lane.closed":
+            self.closed_lanes[body["lane"]] = body.get("reason", "")
+        elif event.kind == "lane.opened":
+            self.closed_lanes.pop(body["lane"], None)
         else:
             self.rejected.append((seq, f"unknown event kind {event.kind!r}"))
 
@@ -133,6 +166,9 @@ class FleetState:
             ],
             "truck_of": self.truck_of,
             "rejected": self.rejected,
+            "trucks": self.trucks,
+            "cranes": self.cranes,
+            "closed_lanes": self.closed_lanes,
         }
 
     @classmethod
@@ -151,6 +187,9 @@ class FleetState:
             dict(data["truck_of"]),
             int(data["seq"]),
             [(int(a), str(b)) for a, b in data["rejected"]],
+            dict(data.get("trucks", {})),
+            dict(data.get("cranes", {})),
+            dict(data.get("closed_lanes", {})),
         )
 
 

@@ -265,10 +265,12 @@ class FleetPlanner:
         report = PlanningReport()
         where: dict[str, int] = {}
         for truck in broken:
-            spot = self.resource_at(self.plans[truck], now - late.get(truck, 0.0))
+            spot, rear = self._position(self.plans[truck], now - late.get(truck, 0.0))
             self.table.release(truck)
             self.groups.release(truck)
             self.table.hold(spot, now, math.inf, truck)
+            if rear is not None:  # its rear still stands in what it was leaving
+                self.table.hold(rear, now, math.inf, truck)
             if self.cells.kind[spot] != CELL:  # standing in a node: its body is behind it
                 prev = self.plans[truck].steps
                 lanes = [st for st in prev if st.kind is ResourceKind.LANE and st.t_enter < now]

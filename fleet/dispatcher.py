@@ -1,0 +1,705 @@
+"""The dispatcher: typed messages in; jobs, conflict-free plans and orders out; all journaled.
+
+Inputs are what a live yard sends — trucks' VDA 5050 `State`, cranes' `CraneEvent`s,
+operator commands (close or open a lane), work queues — and every change they cause is an
+event in the journal (see `fleet.events`), folded into `FleetState`. Each input returns the
+`Dispatch`es it caused: a truck, its new plan (`routing.Plan`) and the order that drives it.
+
+A truck's work goes in legs: to the pickup (or, if a crane is busy, to its queue siding),
+then laden to the drop, then the next job; a truck with nothing to do leaves the crane or
+block for a parking spot; one low on fuel goes to a pump when the strategy says so. Every
+leg is planned by routing's `FleetPlanner` around every other truck's plan, so plans never
+conflict; a breakdown or a closed lane repairs only the plans it touches.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from fleet.events import Activity, crane_event, lane_closed, lane_opened, truck_joined, truck_status
+from fleet.jobs import Job, JobState, JobType, PlaceKind
+from fleet.journal import Event, Journal
+from fleet.orders import order_for, work_action
+from fleet.protocol import REFUEL, Action, ActionStatus, CraneEvent, Order, State, make_action
+from fleet.spots import Spots
+from fleet.state import FleetState, job_added, job_stepped
+from fleet.strategies import DispatchView, JobView, Strategy, TruckView
+from maps import Yard
+from routing.errors import PlanningError, RoutingError
+from routing.network import LaneNetwork
+from routing.plan import Plan
+from routing.planner import FleetPlanner, Task
+from routing.table import TravelTimeTable
+from routing.vehicle import VehicleClass
+
+log = logging.getLogger(__name__)
+
+SERVICE_ESTIMATE_S = 90.0
+"""How long a truck is expected to stand under a crane, for soon-idle look-ahead."""
+
+
+class Phase(StrEnum):
+    """Where a truck is in its work."""
+
+    IDLE = "IDLE"
+    TO_PICKUP = "TO_PICKUP"
+    AT_PICKUP = "AT_PICKUP"
+    TO_DROP = "TO_DROP"
+    AT_DROP = "AT_DROP"
+    TO_QUEUE = "TO_QUEUE"
+    QUEUED = "QUEUED"
+    WAITING = "WAITING"
+    TO_PARK = "TO_PARK"
+    TO_PUMP = "TO_PUMP"
+    REFUELLING = "REFUELLING"
+
+
+@dataclass
+class Truck:
+    """A truck as the dispatcher keeps it."""
+
+    id: str
+    driver: str
+    twin: bool
+    tank_l: float
+    litres: float
+    spot: str | None
+    gang: str | None = None
+    phase: Phase = Phase.IDLE
+    goal: str | None = None
+    job: str | None = None
+    then: str | None = None
+    drop: str | None = None
+    laden: bool = False
+    broken_at: float | None = None
+    hold_until: float = 0.0
+    eta: float = 0.0
+    x: float = 0.0
+    y: float = 0.0
+    odometer_m: float = 0.0
+    legs: int = 0
+    activity: Activity | None = None
+    actions: list[Action] = field(default_factory=list)
+    """The work at the end of the current leg (kept when the leg's plan is repaired)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """A truck's new plan and the order that drives it; `purpose` says what the leg is for."""
+
+    truck: str
+    plan: Plan
+    order: Order
+    purpose: str
+
+
+@dataclass
+class DispatcherConfig:
+    """Knobs of one terminal's dispatcher."""
+
+    manufacturer: str = "YardFleet"
+    fuel_threshold: float = 0.25
+    fuel_critical: float = 0.10
+    horizon_s: float = 600.0
+    lookahead: int = 6
+    crane_cycle_s: float = 120.0
+    """A quay crane's cycle until its moves tell better (a moving mean of their spacing)."""
+    vehicle: VehicleClass = field(default_factory=VehicleClass)
+
+
+class Dispatcher:
+    """One yard's dispatcher; feed it messages, carry out what it returns."""
+
+    def __init__(
+        self,
+        yard: Yard,
+        journal: Journal,
+        strategy: Strategy,
+        origin: datetime,
+        config: DispatcherConfig | None = None,
+    ) -> None:
+        self.yard = yard
+        self.journal = journal
+        self.strategy = strategy
+        self.origin = origin
+        self.config = config or DispatcherConfig()
+        self.network = LaneNetwork(yard, self.config.vehicle)
+        self.planner = FleetPlanner(self.network)
+        self.spots = Spots(yard)
+        points = sorted(yard.service_points)
+        self.empty = TravelTimeTable(self.network, False, points)
+        self.laden = TravelTimeTable(self.network, True, points)
+        self.state = FleetState()
+        self.trucks: dict[str, Truck] = {}
+        self.open_jobs: dict[str, Job] = {}
+        self.block_load: dict[str, float] = {}
+        self.problems: list[str] = []
+        self._header = 0
+        self._events = 0
+        self._freed = False
+        self._last_problem: dict[str, str] = {}
+        self.stranded: dict[str, float] = {}
+        """Trucks whose repaired plan failed: where they stand is their plan at this time."""
+        self.crane_cycle: dict[str, float] = {}
+        self.last_move: dict[str, float] = {}
+
+    # -- journal ---------------------------------------------------------------------
+
+    def at(self, now: float) -> datetime:
+        """Shift seconds as a UTC time."""
+        return self.origin + timedelta(seconds=now)
+
+    def _iso(self, now: float) -> str:
+        return self.at(now).isoformat()
+
+    def _record(self, event: Event) -> None:
+        seq = self.journal.append(event)
+        if seq is not None:
+            self.state.apply(seq, event)
+
+    def _eid(self, kind: str) -> str:
+        self._events += 1
+        return f"{kind}:{self._events}"
+
+    def _step(
+        self, job_id: str, state: JobState, now: float, cause: str, truck: str | None = None
+    ) -> None:
+        self._record(
+            job_stepped(self._eid("job.step"), job_id, state, self._iso(now), cause, truck=truck)
+        )
+
+    def _status(self, t: Truck, now: float, driving: bool, force: bool = False) -> None:
+        activity = self._activity(t, driving)
+        if activity is t.activity and not force:
+            return
+        t.activity = activity
+        self._record(
+            truck_status(
+                self._eid("truck.status"),
+                t.id,
+                self._iso(now),
+                activity=activity,
+                x=t.x,
+                y=t.y,
+                litres=t.litres,
+                odometer_m=t.odometer_m,
+                node=self.yard.node_of(t.spot) if t.spot else None,
+                job=t.job,
+            )
+        )
+
+    @staticmethod
+    def _activity(t: Truck, driving: bool) -> Activity:
+        if t.broken_at is not None:
+            return Activity.BROKEN
+        if driving:
+            return Activity.LADEN if t.laden else Activity.EMPTY
+        if t.phase is Phase.REFUELLING:
+            return Activity.REFUELLING
+        if t.phase in (Phase.AT_PICKUP, Phase.AT_DROP):
+            return Activity.SERVICE
+        if t.phase in (Phase.QUEUED, Phase.WAITING):
+            return Activity.QUEUED
+        return Activity.IDLE
+
+    # -- inputs ----------------------------------------------------------------------
+
+    def add_truck(
+        self,
+        truck: str,
+        spot: str,
+        now: float,
+        *,
+        driver: str = "HUMAN",
+        twin: bool = False,
+        tank_l: float = 400.0,
+        litres: float = 400.0,
+        gang: str | None = None,
+    ) -> None:
+        """A truck joins the fleet, standing at a service point."""
+        if truck in self.trucks:
+            raise ValueError(f"truck {truck} already in the fleet")
+        self.yard.service_point(spot)
+        self.spots.book(spot, truck)
+        node = self.yard.node(self.yard.node_of(spot))
+        t = Truck(truck, driver, twin, tank_l, litres, spot, gang, x=node.x, y=node.y)
+        self.trucks[truck] = t
+        self.planner.plan_one(Task(truck, spot, spot, release_s=now))
+        self._record(
+            truck_joined(truck, self._iso(now), driver=driver, twin=twin, tank_l=tank_l, gang=gang)
+        )
+        self._status(t, now, False, force=True)
+
+    def add_jobs(self, jobs: Sequence[Job], now: float, cause: str = "work queue") -> list[str]:
+        """Jobs from a work queue: recorded, released, open for dispatch; problems returned."""
+        problems = []
+        for job in jobs:
+            try:
+                for place in (job.pickup, job.drop):
+                    self.spots.nominal(place)
+            except (KeyError, ValueError) as exc:
+                problems.append(f"job {job.job_id}: {exc}")
+                continue
+            if job.job_id in self.state.jobs:
+                problems.append(f"job {job.job_id}: already known")
+                continue
+            self._record(job_added(job, self._iso(now)))
+            self._step(job.job_id, JobState.RELEASED, now, cause)
+            self.open_jobs[job.job_id] = job
+        return problems
+
+    def tick(self, now: float) -> list[Dispatch]:
+        """Look again: trucks waiting for a spot, idle trucks and open jobs."""
+        out = self._retry_waiting(now)
+        stranded = {
+            t: now - at for t, at in self.stranded.items() if self.trucks[t].broken_at is None
+        }
+        if stranded:
+            out += self._repair(now, late=stranded)
+        out += self._decide(now)
+        return self._settle(out, now)
+
+    def _settle(self, out: list[Dispatch], now: float) -> list[Dispatch]:
+        """After an input: spots given back go to the trucks waiting for them, queue first."""
+        rounds = 0
+        while self._freed and rounds < 8:
+            self._freed = False
+            rounds += 1
+            out += self._retry_waiting(now)
+        return out
+
+    def on_state(self, state: State, now: float) -> list[Dispatch]:
+        """A truck's state: position, fuel, arrival, breakdown, a finished refuel."""
+        return self._settle(self._on_state(state, now), now)
+
+    def on_crane_event(self, event: CraneEvent, now: float) -> list[Dispatch]:
+        """A crane's event: MOVEDONE moves the job of the truck under it on."""
+        return self._settle(self._on_crane_event(event, now), now)
+
+    def close_lane(self, lane: str, now: float, reason: str) -> list[Dispatch]:
+        """Close a lane to traffic: plans through it are repaired at once."""
+        return self._settle(self._close_lane(lane, now, reason), now)
+
+    def open_lane(self, lane: str, now: float, reason: str) -> list[Dispatch]:
+        """Open a closed lane again (plans made meanwhile stay; new ones may use it)."""
+        return self._settle(self._open_lane(lane, now, reason), now)
+
+    def _on_state(self, state: State, now: float) -> list[Dispatch]:
+        t = self.trucks.get(state.serial_number or "")
+        if t is None:
+            msg = f"state from unknown truck {state.serial_number!r} ignored"
+            self.problems.append(msg)
+            log.warning(msg)
+            return []
+        if state.agv_position is not None:
+            t.x, t.y = state.agv_position.x, state.agv_position.y
+        ext = state.yardfleet
+        if ext is not None and ext.fuel is not None:
+            t.litres = ext.fuel.litres
+        if ext is not None and ext.travel is not None:
+            t.odometer_m = ext.travel.odometer * 1000.0
+        out: list[Dispatch] = []
+        broken = any(e.error_type == "breakdown" for e in state.errors)
+        if broken and t.broken_at is None:
+            t.broken_at = now
+            self._status(t, now, False)
+            if state.driving or t.spot is None:
+                out += self._repair(now, broken=[t.id])
+            return out
+        if not broken and t.broken_at is not None:
+            late = now - t.broken_at
+            t.broken_at = None
+            if t.spot is None:
+                out += self._repair(now, late={t.id: late})
+        if state.driving:
+            if t.spot is not None and t.goal != t.spot:
+                t.spot = None
+            self._status(t, now, True)
+            return out
+        arrived = (
+            t.goal is not None
+            and t.spot is None
+            and state.last_node_id == self.yard.node_of(t.goal)
+        )
+        if arrived:
+            out += self._arrive(t, now)
+        elif t.phase is Phase.REFUELLING and any(
+            a.action_type == REFUEL and a.action_status is ActionStatus.FINISHED
+            for a in state.action_states
+        ):
+            t.phase = Phase.IDLE
+            out += self._free(t, now)
+        self._status(t, now, False)
+        return out
+
+    def _on_crane_event(self, event: CraneEvent, now: float) -> list[Dispatch]:
+        self._record(
+            crane_event(
+                self._eid("crane.event"),
+                event.crane_id,
+                self._iso(now),
+                crane_kind=event.crane_kind.value,
+                event=event.event.value,
+                job=event.job_id,
+                truck=event.truck_id,
+                seq=event.sequence,
+            )
+        )
+        if event.event.value != "MOVEDONE" or not event.truck_id:
+            return []
+        if event.crane_kind.value == "QC":
+            last = self.last_move.get(event.crane_id)
+            if last is not None and now > last:
+                old = self.crane_cycle.get(event.crane_id, self.config.crane_cycle_s)
+                self.crane_cycle[event.crane_id] = 0.8 * old + 0.2 * min(now - last, 3 * old)
+            self.last_move[event.crane_id] = now
+        t = self.trucks.get(event.truck_id)
+        if t is None or t.job is None or (event.job_id and event.job_id != t.job):
+            msg = f"{event.crane_id}: MOVEDONE for truck {event.truck_id} job {event.job_id}"
+            self.problems.append(msg + " that is not there; ignored")
+            return []
+        job = self.state.jobs[t.job]
+        out: list[Dispatch] = []
+        if t.phase is Phase.AT_PICKUP:
+            self._step(job.job_id, JobState.LOADED, now, f"crane {event.crane_id} MOVEDONE")
+            t.laden = True
+            if job.drop.kind is PlaceKind.YARD:
+                self.block_load[job.drop.id] = max(0.0, self.block_load.get(job.drop.id, 0) - 1)
+            out += self._go(t, now, drop=True)
+        elif t.phase is Phase.AT_DROP:
+            self._step(job.job_id, JobState.DONE, now, f"crane {event.crane_id} MOVEDONE")
+            if job.drop.kind is PlaceKind.YARD:
+                self.block_load[job.drop.id] = max(0.0, self.block_load.get(job.drop.id, 0) - 1)
+            t.laden = False
+            t.job, t.drop = None, None
+            t.phase = Phase.IDLE
+            out += self._free(t, now)
+        self._status(t, now, False)
+        return out
+
+    def _close_lane(self, lane: str, now: float, reason: str) -> list[Dispatch]:
+        self.yard.lane(lane)
+        self.network.close(lane)
+        self._record(lane_closed(self._eid("lane.closed"), lane, self._iso(now), reason))
+        return self._repair(now, closed=[lane])
+
+    def _open_lane(self, lane: str, now: float, reason: str) -> list[Dispatch]:
+        self.yard.lane(lane)
+        self.network.reopen(lane)
+        self._record(lane_opened(self._eid("lane.opened"), lane, self._iso(now), reason))
+        return self._retry_waiting(now)
+
+    # -- decisions -------------------------------------------------------------------
+
+    def _view(self, now: float) -> DispatchView:
+        trucks = []
+        for t in self.trucks.values():
+            if t.broken_at is not None:
+                continue
+            if t.phase is Phase.IDLE and t.spot:
+                trucks.append(TruckView(t.id, t.spot, 0.0, t.litres, t.tank_l, t.gang))
+            elif t.phase is Phase.TO_PARK and t.goal:
+                free_in = max(0.0, t.eta - now)
+                trucks.append(TruckView(t.id, t.goal, free_in, t.litres, t.tank_l, t.gang))
+            elif t.phase in (Phase.TO_DROP, Phase.AT_DROP) and t.then is None and t.goal:
+                free_in = max(0.0, t.eta - now) + SERVICE_ESTIMATE_S
+                trucks.append(TruckView(t.id, t.goal, free_in, t.litres, t.tank_l, t.gang))
+        ahead: dict[str, int] = {}
+        for t in self.trucks.values():
+            if t.job is None:
+                continue
+            crane = self.state.jobs[t.job].crane
+            served = (
+                t.phase in (Phase.TO_DROP, Phase.AT_DROP)
+                and t.laden
+                and self.state.jobs[t.job].job_type is not JobType.LOAD
+            )
+            if crane and not served:
+                ahead[crane] = ahead.get(crane, 0) + 1 + (t.then is not None)
+        nth: dict[str, int] = {}
+        jobs = []
+        for job in sorted(self.open_jobs.values(), key=lambda j: (j.qc_seq or 0, j.job_id)):
+            ready = 0.0
+            crane = job.crane
+            if crane:
+                k = nth[crane] = nth.get(crane, -1) + 1
+                cycle = self.crane_cycle.get(crane, self.config.crane_cycle_s)
+                since = now - self.last_move.get(crane, now)
+                ready = max(0.0, (ahead.get(crane, 0) + k) * cycle - since)
+                if ready > self.config.horizon_s:
+                    continue
+            pickup = self.spots.nominal(job.pickup)
+            drop = self.spots.nominal(job.drop)
+            alts = tuple(
+                self.spots.tps_by_bay(b, job.drop.bay)[0]
+                for b in job.alt_blocks
+                if b in self.spots.block_tps
+            )
+            jobs.append(
+                JobView(
+                    job.job_id,
+                    job.job_type,
+                    pickup,
+                    drop,
+                    crane,
+                    job.qc_seq,
+                    ready,
+                    job.priority,
+                    alts,
+                )
+            )
+        return DispatchView(
+            trucks,
+            jobs,
+            self.empty,
+            self.laden,
+            self.block_load,
+            self.spots.pumps,
+            self.config.fuel_threshold,
+            self.config.fuel_critical,
+            self.config.horizon_s,
+            self.config.lookahead,
+        )
+
+    def _decide(self, now: float) -> list[Dispatch]:
+        if not any(t.phase in (Phase.IDLE, Phase.TO_PARK) for t in self.trucks.values()):
+            return []
+        out: list[Dispatch] = []
+        for d in self.strategy.decide(self._view(now)):
+            t = self.trucks[d.truck]
+            if t.phase not in (Phase.IDLE, Phase.TO_PARK) or t.broken_at is not None:
+                continue
+            if t.phase is Phase.TO_PARK and t.goal != t.spot:
+                continue  # still driving there: it takes work when it stands
+            if d.refuel_at:
+                out += self._leg(t, now, d.refuel_at, Phase.TO_PUMP, "refuel")
+                continue
+            if d.job is None or d.job not in self.open_jobs:
+                continue
+            job = self.open_jobs.pop(d.job)
+            t.job, t.drop = job.job_id, d.drop
+            t.hold_until = now + d.not_before_s
+            self._step(job.job_id, JobState.ASSIGNED, now, f"strategy {self.strategy.id}", t.id)
+            if job.drop.kind is PlaceKind.YARD:
+                self.block_load[job.drop.id] = self.block_load.get(job.drop.id, 0.0) + 1
+            if d.then and d.then in self.open_jobs:
+                self.open_jobs.pop(d.then)
+                t.then = d.then
+                self._step(d.then, JobState.ASSIGNED, now, "dual cycle", t.id)
+            out += self._go(t, now, drop=False)
+        return out
+
+    def _free(self, t: Truck, now: float) -> list[Dispatch]:
+        """The truck has finished what it did: its next job, a new decision, or a parking spot."""
+        if t.then is not None:
+            t.job, t.then, t.drop = t.then, None, None
+            return self._go(t, now, drop=False)
+        out = self._decide(now)
+        if t.phase is Phase.IDLE and t.spot not in self.spots.parking:
+            spot = self._nearest(t, self.spots.parking)
+            if spot is not None:
+                out += self._leg(t, now, spot, Phase.TO_PARK, "park")
+        out += self._retry_waiting(now)
+        return out
+
+    def _nearest(self, t: Truck, spots: Sequence[str]) -> str | None:
+        free = [s for s in spots if self.spots.free(s, t.id)]
+        if not free or t.spot is None:
+            return free[0] if free else None
+        row = self.empty.index[t.spot]
+        return min(free, key=lambda s: float(self.empty.times[row, self.empty.index[s]]))
+
+    # -- legs ------------------------------------------------------------------------
+
+    def _target(self, t: Truck, drop: bool) -> tuple[str, str, str, str] | None:
+        """(spot, action, station type, station) of the job's next end, a free spot chosen."""
+        assert t.job is not None
+        job = self.state.jobs[t.job]
+        place = job.drop if drop else job.pickup
+        action = "drop" if drop else "pick"
+        if place.kind is PlaceKind.QUAY_CRANE:
+            return self.spots.qc_spot[place.id], action, "QC", place.id
+        if place.kind is PlaceKind.GATE:
+            return place.id, action, "GATE", place.id
+        chosen = t.drop if drop and t.drop else self.spots.nominal(place)
+        block = self.yard.service_point(chosen).area or place.id
+        spot = self.spots.first_free(self.spots.candidates(chosen), t.id)
+        if spot is None:
+            return None
+        return spot, action, "RTG", block
+
+    def _go(self, t: Truck, now: float, *, drop: bool) -> list[Dispatch]:
+        """Send the truck to its job's pickup or drop (or the crane's queue, or let it wait)."""
+        assert t.job is not None
+        job = self.state.jobs[t.job]
+        target = self._target(t, drop)
+        to_phase = Phase.TO_DROP if drop else Phase.TO_PICKUP
+        if target is not None and (target[0] == t.spot or self.spots.free(target[0], t.id)):
+            spot, action, station_type, station = target
+            actions = [work_action(action, job.container_no, station_type, station, job.job_id)]
+            if spot == t.spot:
+                return self._arrive_at_work(t, now, to_phase, actions)
+            release = max(now, t.hold_until) if drop else now
+            if drop:
+                self._step(job.job_id, JobState.TO_DROP, now, "laden, driving")
+            out = self._leg(t, now, spot, to_phase, action, actions, release)
+            if not drop and t.phase is Phase.TO_PICKUP:
+                self._step(job.job_id, JobState.TO_PICKUP, now, "order sent")
+            return out
+        crane = job.drop.id if drop else job.pickup.id
+        queue = self.spots.qc_queue.get(crane)
+        if queue and t.spot != queue and self.spots.free(queue, t.id):
+            if drop:
+                self._step(job.job_id, JobState.TO_DROP, now, "laden, to the crane's queue")
+            return self._leg(t, now, queue, Phase.TO_QUEUE, "queue")
+        t.laden = drop
+        if t.spot == queue:
+            t.phase = Phase.QUEUED
+            return []
+        if t.spot in self.spots.crane_of_spot or t.spot in self.spots.queue_spots:
+            room = self._nearest(t, self.spots.parking)  # never wait where a crane needs room
+            if room is not None:
+                return self._leg(t, now, room, Phase.TO_QUEUE, "make room")
+        t.phase = Phase.WAITING
+        return []
+
+    def _arrive_at_work(
+        self, t: Truck, now: float, to_phase: Phase, actions: list[Action]
+    ) -> list[Dispatch]:
+        """The job's next end is where the truck stands: an order to work right there."""
+        assert t.job is not None and t.spot is not None
+        if to_phase is Phase.TO_PICKUP:
+            self._step(t.job, JobState.TO_PICKUP, now, "already there")
+            self._step(t.job, JobState.AT_PICKUP, now, "already there")
+            t.phase = Phase.AT_PICKUP
+        else:
+            self._step(t.job, JobState.TO_DROP, now, "already there")
+            self._step(t.job, JobState.AT_DROP, now, "already there")
+            t.phase = Phase.AT_DROP
+        t.goal = t.spot
+        plan = self.planner.plan_one(Task(t.id, t.spot, t.spot, laden=t.laden, release_s=now))
+        return [self._dispatch(t, plan, now, actions, "work here")]
+
+    def _dispatch(
+        self, t: Truck, plan: Plan, now: float, actions: list[Action] | None, purpose: str
+    ) -> Dispatch:
+        t.legs += 1
+        self._header += 1
+        order = order_for(
+            plan,
+            self.yard,
+            manufacturer=self.config.manufacturer,
+            order_id=f"{t.id}-{t.legs}",
+            update=0,
+            header_id=self._header,
+            at=self.at(now),
+            actions=actions,
+        )
+        return Dispatch(t.id, plan, order, purpose)
+
+    def _problem(self, t: Truck, text: str, now: float) -> None:
+        """Note a problem once per truck until it changes (times aside)."""
+        key = re.sub(r" after t=[0-9.]+s", "", text)
+        if self._last_problem.get(t.id) != key:
+            self._last_problem[t.id] = key
+            self.problems.append(f"t={now:.0f}s {text}")
+
+    def _leg(
+        self,
+        t: Truck,
+        now: float,
+        spot: str,
+        phase: Phase,
+        purpose: str,
+        actions: list[Action] | None = None,
+        release: float | None = None,
+    ) -> list[Dispatch]:
+        """Plan the truck from where it stands to `spot`; book it, give back the old one."""
+        if t.spot is None:
+            return []
+        try:
+            plan = self.planner.plan_one(
+                Task(t.id, t.spot, spot, laden=t.laden, release_s=release or now)
+            )
+        except (PlanningError, RoutingError) as exc:
+            self._problem(t, str(exc), now)
+            self.planner.plan_one(Task(t.id, t.spot, t.spot, release_s=now))
+            t.phase = Phase.WAITING
+            return []
+        if spot in self.spots.pumps:
+            actions = [make_action(REFUEL, action_id=f"{t.id}:refuel:{t.legs}")]
+        self.spots.book(spot, t.id)
+        if t.spot != spot and self.spots.give_back(t.spot, t.id):
+            self._freed = True
+        t.goal, t.phase, t.eta = spot, phase, plan.t_end
+        t.actions = list(actions or [])
+        return [self._dispatch(t, plan, now, actions, purpose)]
+
+    def _arrive(self, t: Truck, now: float) -> list[Dispatch]:
+        assert t.goal is not None
+        t.spot = t.goal
+        if t.phase is Phase.TO_PICKUP and t.job:
+            t.phase = Phase.AT_PICKUP
+            self._step(t.job, JobState.AT_PICKUP, now, "truck state: arrived")
+        elif t.phase is Phase.TO_DROP and t.job:
+            t.phase = Phase.AT_DROP
+            self._step(t.job, JobState.AT_DROP, now, "truck state: arrived")
+        elif t.phase is Phase.TO_QUEUE:
+            t.phase = Phase.QUEUED
+            return self._go(t, now, drop=t.laden)
+        elif t.phase is Phase.TO_PUMP:
+            t.phase = Phase.REFUELLING
+        elif t.phase is Phase.TO_PARK:
+            t.phase = Phase.IDLE
+            return self._decide(now)
+        return []
+
+    def _retry_waiting(self, now: float) -> list[Dispatch]:
+        out: list[Dispatch] = []
+        order = sorted(self.trucks.values(), key=lambda t: t.phase is not Phase.QUEUED)
+        for t in order:
+            if t.phase in (Phase.WAITING, Phase.QUEUED) and t.broken_at is None and t.spot:
+                if t.job is None:
+                    t.phase = Phase.IDLE
+                    continue
+                out += self._go(t, now, drop=t.laden)
+        return out
+
+    def _repair(
+        self,
+        now: float,
+        *,
+        closed: Sequence[str] = (),
+        late: dict[str, float] | None = None,
+        broken: Sequence[str] = (),
+    ) -> list[Dispatch]:
+        report = self.planner.repair(now, closed=closed, late=late, broken=broken)
+        for truck, why in report.failed.items():
+            t = self.trucks[truck]
+            self._problem(t, f"repair failed for {truck}: {why}; it stands and retries", now)
+            if truck not in self.stranded:
+                self.stranded[truck] = now - (late or {}).get(truck, 0.0)
+        for truck in report.plans:
+            self.stranded.pop(truck, None)
+        out = []
+        for truck, plan in report.plans.items():
+            t = self.trucks[truck]
+            self._header += 1
+            order = order_for(
+                plan,
+                self.yard,
+                manufacturer=self.config.manufacturer,
+                order_id=f"{t.id}-{t.legs}",
+                update=1,
+                header_id=self._header,
+                at=self.at(now),
+                actions=t.actions,
+            )
+            t.eta = plan.t_end
+            out.append(Dispatch(truck, plan, order, "repair"))
+        return out
