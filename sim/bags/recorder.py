@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 import re
+import signal
+import threading
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -46,6 +48,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _SLACK_S = 1e-6
 """Clock slack of the throttle, so that steps of 0.1 s summed in floats still make 1 s."""
 _NO_COVARIANCE = np.zeros(9)
+_COVARIANCES_KEPT = 1024
 _MAX_T_S = 2**63 / 1e9
 """The last time a bag's int64 nanoseconds can hold (2262)."""
 
@@ -105,6 +108,10 @@ class BagRecorder:
         self._state_conn: dict[str, Connection] = {}
         self._job_conn: Connection | None = None
         self._last_fix_s: dict[str, float] = {}
+        self._covariances: dict[tuple[float, ...], tuple[Any, int]] = {}
+        self._writing = False
+        self._ctrl_c = False
+        self._previous_sigint: Any = None
         self.written = 0
         """Messages written so far."""
         self.throttled = 0
@@ -122,12 +129,14 @@ class BagRecorder:
             writer.set_custom_data("yardfleet.yard", self.yard_id)
         writer.open()
         self._writer = writer
+        self._hold_ctrl_c()
         for truck in self._trucks:
             self._fix_connection(truck)
 
     def close(self) -> None:
         """Finish the bag: MCAP summary and metadata.yaml. Closing twice does nothing."""
         writer, self._writer = self._writer, None
+        self._release_ctrl_c()
         if writer is not None:
             try:
                 writer.close()
@@ -177,13 +186,11 @@ class BagRecorder:
         if covariance is None:
             cov, cov_type = _NO_COVARIANCE, COVARIANCE_TYPE_UNKNOWN
         else:
-            # Plain indexing, not numpy fancy indexing: this runs for every fix.
-            c = covariance
-            if len(c) != 9:
-                raise ValueError(f"covariance of {truck} must have 9 values (got {len(c)})")
-            off_diagonal = c[1] or c[2] or c[3] or c[5] or c[6] or c[7]
-            cov_type = COVARIANCE_TYPE_KNOWN if off_diagonal else COVARIANCE_TYPE_DIAGONAL_KNOWN
-            cov = np.asarray(c, dtype=np.float64)
+            key = tuple(covariance)
+            known = self._covariances.get(key)
+            if known is None:
+                known = self._covariance(truck, key)
+            cov, cov_type = known
         sec, nanosec = divmod(stamp, 1_000_000_000)
         msg = self._navsatfix(
             header=self._header(stamp=self._time(sec=sec, nanosec=nanosec), frame_id=self.frame_id),
@@ -256,6 +263,19 @@ class BagRecorder:
 
     # -- helpers ----------------------------------------------------------------------
 
+    def _covariance(self, truck: str, key: tuple[float, ...]) -> tuple[Any, int]:
+        """A covariance as a read-only array with its type, remembered: fixes repeat them."""
+        if len(key) != 9:
+            raise ValueError(f"covariance of {truck} must have 9 values (got {len(key)})")
+        cov = np.array(key, dtype=np.float64)
+        cov.setflags(write=False)
+        off_diagonal = any(key[i] for i in (1, 2, 3, 5, 6, 7))
+        known = (cov, COVARIANCE_TYPE_KNOWN if off_diagonal else COVARIANCE_TYPE_DIAGONAL_KNOWN)
+        if len(self._covariances) >= _COVARIANCES_KEPT:
+            self._covariances.clear()
+        self._covariances[key] = known
+        return known
+
     def _header_at(self, stamp_ns: int, frame_id: str) -> Any:
         sec, nanosec = divmod(stamp_ns, 1_000_000_000)
         return self._header(stamp=self._time(sec=sec, nanosec=nanosec), frame_id=frame_id)
@@ -273,5 +293,37 @@ class BagRecorder:
     def _write(self, conn: Connection, stamp_ns: int, msg: object, msgtype: str) -> None:
         if self._writer is None:
             raise RuntimeError(f"bag {self.path} is not open (use `with BagRecorder(...)`)")
-        self._writer.write(conn, stamp_ns, self._store.serialize_cdr(msg, msgtype))
+        data = self._store.serialize_cdr(msg, msgtype)
+        self._writing = True
+        try:
+            self._writer.write(conn, stamp_ns, data)
+        finally:
+            self._writing = False
         self.written += 1
+        if self._ctrl_c:
+            self._ctrl_c = False
+            raise KeyboardInterrupt
+
+    # -- Ctrl-C -----------------------------------------------------------------------
+    # A Ctrl-C landing inside rosbags' write could leave half a record in the MCAP chunk.
+    # While a bag is open (in the main thread, with Python's default handler), a Ctrl-C
+    # raises KeyboardInterrupt at once as usual, except during a write: then it is held
+    # until the record is complete.
+
+    def _hold_ctrl_c(self) -> None:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous_sigint = signal.signal(signal.SIGINT, self._on_ctrl_c)
+
+    def _release_ctrl_c(self) -> None:
+        previous, self._previous_sigint = self._previous_sigint, None
+        if previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous)
+
+    def _on_ctrl_c(self, signum: int, frame: FrameType | None) -> None:
+        if self._writing:
+            self._ctrl_c = True
+        else:
+            signal.default_int_handler(signum, frame)

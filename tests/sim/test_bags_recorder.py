@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from mcap.reader import make_reader
 from mcap.records import Chunk
 from mcap.stream_reader import StreamReader
 from rosbags.highlevel import AnyReader
+from rosbags.rosbag2 import Writer
 from rosbags.rosbag2.errors import WriterError
 
 from sim.bags.reader import BagError, fix_topics, messages, read_fixes, topics
@@ -205,3 +207,35 @@ def test_message_definitions_are_shipped_and_documented() -> None:
         assert fields[0].startswith("std_msgs/Header header"), name
         assert all("#" in line for line in fields), f"{name}: a field without a comment"
         assert name in typestore().types
+
+
+def test_ctrl_c_inside_a_write_waits_for_the_record_to_be_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Writer.write
+    calls = [0]
+
+    def write(self: Writer, conn: Any, t_ns: int, data: Any) -> None:
+        calls[0] += 1
+        if calls[0] == 5:
+            signal.raise_signal(signal.SIGINT)  # as if Ctrl-C came in the middle of it
+            calls.append(-1)  # still running: the interrupt was held
+        original(self, conn, t_ns, data)
+
+    monkeypatch.setattr(Writer, "write", write)
+    path = tmp_path / "held"
+    with pytest.raises(KeyboardInterrupt), BagRecorder(path, trucks=["TT01"]) as bag:
+        for k in range(10):
+            bag.fix("TT01", T0 + k, 20.84, 106.93)
+    assert calls == [5, -1]
+    assert len(list(read_fixes(path))) == 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_between_writes_interrupts_at_once(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), BagRecorder(tmp_path / "b", trucks=["TT01"]) as bag:
+        bag.fix("TT01", T0, 20.84, 106.93)
+        signal.raise_signal(signal.SIGINT)
+        pytest.fail("Ctrl-C was not raised")
+    assert len(list(read_fixes(tmp_path / "b"))) == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
