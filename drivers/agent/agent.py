@@ -11,13 +11,12 @@ OFFLINE, then waits (bounded) until the dispatcher has acknowledged the whole sp
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -61,7 +60,10 @@ from maps.matching import MapMatcher
 from maps.model import Yard
 from maps.terminals import terminal
 
-__all__ = ["Agent", "FuelSource", "load_map"]
+if TYPE_CHECKING:
+    from drivers.fuel.runner import FuelRunner
+
+__all__ = ["Agent", "load_map"]
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +75,14 @@ MAX_JUMP_M = 100.0
 """A jump between fixes longer than this is not driven distance (a lost fix, a re-fix)."""
 
 
-class FuelSource(Protocol):
-    """What the agent needs of a fuel runner (`drivers.fuel.runner.FuelRunner`)."""
-
-    def start(self) -> object: ...
-    def stop(self) -> object: ...
-
-
 def load_map(config: AgentConfig) -> Yard:
     """The yard the configuration names: an embedded terminal or a GeoJSON file."""
     cfg = config.map
-    yard = terminal(cfg.terminal) if cfg.terminal is not None else load_yard(cast(Any, cfg.file))
+    if cfg.terminal is not None:
+        yard = terminal(cfg.terminal)
+    else:
+        assert cfg.file is not None  # the configuration has one of the two
+        yard = load_yard(cfg.file)
     if yard.version != cfg.map_version:
         raise ConfigError(
             f"{config.source}: [map] map_version: {cfg.map_version!r}, but the yard "
@@ -95,13 +94,7 @@ def load_map(config: AgentConfig) -> Yard:
 class Agent:
     """One truck's onboard agent; `start()`, then `stop()` (from a signal handler's caller)."""
 
-    def __init__(
-        self,
-        config: AgentConfig,
-        *,
-        yard: Yard | None = None,
-        fuel_factory: Callable[..., FuelSource] | None = None,
-    ) -> None:
+    def __init__(self, config: AgentConfig, *, yard: Yard | None = None) -> None:
         self.config = config
         self.yard = yard if yard is not None else load_map(config)
         self.boot_id = new_boot_id()
@@ -128,8 +121,7 @@ class Agent:
         self.gnss_port = SerialLink(
             config.gnss.port, self._on_gnss_bytes, baudrate=config.gnss.baudrate, max_backoff_s=1.0
         )
-        self.fuel: FuelSource | None = None
-        self._fuel_factory = fuel_factory
+        self.fuel: FuelRunner | None = None
         fuel = config.fuel
         self.calibration = (
             None
@@ -198,14 +190,13 @@ class Agent:
         self.spool.close()
         return flushed
 
-    def _make_fuel(self) -> FuelSource | None:
+    def _make_fuel(self) -> FuelRunner | None:
         cfg = self.config.fuel
         if cfg is None:
             return None
-        factory = self._fuel_factory
-        if factory is None:  # imported late: a truck without a fuel sensor never loads it
-            factory = cast(Any, importlib.import_module("drivers.fuel.runner")).FuelRunner
-        return factory(
+        from drivers.fuel.runner import FuelRunner  # late: no sensor, no protocol modules
+
+        return FuelRunner(
             cfg.port,
             cfg.protocol,
             address=cfg.address,

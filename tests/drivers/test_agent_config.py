@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from drivers.agent.cli import agent_command
 from drivers.agent.config import ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).parents[2] / "drivers" / "agent" / "onboard.example.toml"
@@ -73,3 +75,18 @@ def test_missing_tables_and_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
     assert tomllib.loads(EXAMPLE.read_text())["truck"]["manufacturer"] == "YardFleet"
+
+
+def test_the_command_refuses_a_bad_file_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "onboard.toml"
+    config.write_text(
+        '[truck]\nserial_number = "TT07"\n[map]\nterminal = "haiphong"\n'
+        '[gnss]\nport = "/dev/null"\nbaudrate = "fast"\n'
+        '[dispatcher]\nendpoint = "tcp://127.0.0.1:1"\n'
+    )
+    result = CliRunner().invoke(agent_command, ["--config", str(config)])
+    assert result.exit_code == 1
+    assert "[gnss] baudrate: expected an integer, got 'fast'" in result.output
+    config.write_text(config.read_text().replace('"fast"', "9600") + "[map]\nx = 1\n")
+    result = CliRunner().invoke(agent_command, ["--config", str(config)])
+    assert result.exit_code == 1 and "not TOML" in result.output  # [map] twice

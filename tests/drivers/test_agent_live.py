@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import queue
 import select
@@ -24,13 +25,15 @@ from typing import Any
 
 import pytest
 import zmq
+from jsonschema.validators import validator_for
 
 from drivers.agent.agent import Agent
 from drivers.agent.config import AgentConfig, parse_config
 from drivers.fuel.lls import crc8_maxim
-from fleet.protocol.builders import Waypoint, make_order
+from fleet.protocol.builders import Waypoint, make_action, make_instant_actions, make_order
 from fleet.protocol.codec import Message, decode, encode
 from fleet.protocol.connection import Connection, ConnectionState
+from fleet.protocol.factsheet import Factsheet
 from fleet.protocol.link import Ack, DedupeKey, dedupe_key, encode_ack
 from fleet.protocol.state import State
 from fleet.protocol.topics import parse_topic, topic
@@ -38,6 +41,7 @@ from fleet.protocol.visualization import Visualization
 from maps.terminals import terminal
 
 REPO = Path(__file__).parents[2]
+SCHEMAS = REPO.resolve().parent / "shared" / "vda5050" / "2.1"
 TRUCK, MAKER = "TT07", "YardFleet"
 LANE_Y = 90.0
 """Lane drive01-01 of the default terminal runs east along y = 90 m from n0047 (x = 91 m)
@@ -64,6 +68,8 @@ class Dispatcher:
         """Every message as it arrived, resends included."""
         self.applied: dict[DedupeKey, Message] = {}
         """Messages applied once each, in the order they were first seen."""
+        self.bodies: dict[str, bytes] = {}
+        """The last JSON received per topic name, as it came."""
         self.ack = True
         self.restarts = 0
         self._outbox: queue.Queue[list[bytes]] = queue.Queue()
@@ -125,9 +131,10 @@ class Dispatcher:
                 assert identity == TRUCK.encode()
                 name = parse_topic(address.decode()).topic.value
                 message = decode(address.decode(), body)
-                assert isinstance(message, State | Visualization | Connection)
+                assert isinstance(message, State | Visualization | Connection | Factsheet)
                 key = dedupe_key(name, message)
                 with self._lock:
+                    self.bodies[name] = body
                     self.received.append((name, message))
                     self.applied.setdefault(key, message)
                 if self.ack:
@@ -135,6 +142,17 @@ class Dispatcher:
                     sock.send_multipart([identity, *encode_ack(ack)])
         finally:
             sock.close(0)
+
+
+def check_schema(name: str, body: bytes) -> None:
+    """A message as sent validates against the official VDA 5050 2.1 schema."""
+    path = SCHEMAS / f"{name}.schema"
+    if not path.is_file():
+        return  # ../shared is not laid out here; tests/fleet checks the builders anyway
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    cls = validator_for(schema)
+    errors = list(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(json.loads(body)))
+    assert not errors, "\n".join(f"{name} {e.json_path}: {e.message}" for e in errors)
 
 
 def _try_bind(sock: zmq.Socket[bytes], port: int) -> bool:
@@ -383,6 +401,15 @@ def test_online_state_with_gnss_and_fuel_visualization_orders_and_offline(
             assert state.last_node_sequence_id == 2 and state.driving
             assert [(n.node_id, n.released) for n in state.node_states] == [("n0091", False)]
             assert [e.edge_id for e in state.edge_states] == ["drive01-02"]
+            # Instant actions: a factsheet on request, and the actions' states in state.
+            request = make_action("factsheetRequest", action_id="fs-1")
+            dispatcher.send(make_instant_actions(MAKER, TRUCK, [request]), "instantActions")
+            until(lambda: bool(dispatcher.of(Factsheet)), why="factsheet")
+            sheet = dispatcher.of(Factsheet)[0]
+            assert sheet.yardfleet is not None and sheet.yardfleet.boot_id == agent.boot_id
+            until(lambda: "fs-1" in {a.action_id for a in dispatcher.of(State)[-1].action_states})
+            for name in ("state", "visualization", "connection", "factsheet"):
+                check_schema(name, dispatcher.bodies[name])
             assert agent.stop() is True
         last = dispatcher.of(Connection)[-1]
         assert last.connection_state is ConnectionState.OFFLINE
