@@ -212,7 +212,7 @@ class Dispatcher:
     def add_truck(
         self,
         truck: str,
-        spot: str,
+        spot: str | None,
         now: float,
         *,
         driver: str = "HUMAN",
@@ -221,15 +221,23 @@ class Dispatcher:
         litres: float = 400.0,
         gang: str | None = None,
     ) -> None:
-        """A truck joins the fleet, standing at a service point."""
+        """A truck joins the fleet, standing at a service point (None: somewhere, only seen).
+
+        A truck without a spot is tracked (its states are journaled) but gets no work
+        until it stands at a service point; a replayed bag's trucks join like this.
+        """
         if truck in self.trucks:
             raise ValueError(f"truck {truck} already in the fleet")
-        self.yard.service_point(spot)
-        self.spots.book(spot, truck)
-        node = self.yard.node(self.yard.node_of(spot))
-        t = Truck(truck, driver, twin, tank_l, litres, spot, gang, x=node.x, y=node.y)
+        x = y = 0.0
+        if spot is not None:
+            self.yard.service_point(spot)
+            self.spots.book(spot, truck)
+            node = self.yard.node(self.yard.node_of(spot))
+            x, y = node.x, node.y
+        t = Truck(truck, driver, twin, tank_l, litres, spot, gang, x=x, y=y)
         self.trucks[truck] = t
-        self.planner.plan_one(Task(truck, spot, spot, release_s=now))
+        if spot is not None:
+            self.planner.plan_one(Task(truck, spot, spot, release_s=now))
         self._record(
             truck_joined(truck, self._iso(now), driver=driver, twin=twin, tank_l=tank_l, gang=gang)
         )
@@ -393,6 +401,29 @@ class Dispatcher:
         self.network.reopen(lane)
         self._record(lane_opened(self._eid("lane.opened"), lane, self._iso(now), reason))
         return self._retry_waiting(now)
+
+    def waits_for(self) -> list[tuple[str, str]]:
+        """Who waits for whom: a truck waiting for a spot → each truck holding such a spot."""
+        edges = []
+        for t in self.trucks.values():
+            if t.phase not in (Phase.WAITING, Phase.QUEUED) or t.job is None:
+                continue
+            job = self.state.jobs[t.job]
+            place = job.drop if t.laden else job.pickup
+            if place.kind is PlaceKind.QUAY_CRANE:
+                spots = [self.spots.qc_spot[place.id]]
+                queue = self.spots.qc_queue.get(place.id)
+                if queue and t.spot != queue:
+                    spots.append(queue)
+            elif place.kind is PlaceKind.YARD:
+                spots = self.spots.tps_by_bay(place.id, place.bay)
+            else:
+                spots = [place.id]
+            for spot in spots:
+                holder = self.spots.holder(spot)
+                if holder and holder != t.id:
+                    edges.append((t.id, holder))
+        return edges
 
     # -- decisions -------------------------------------------------------------------
 

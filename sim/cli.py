@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fleet.dispatcher_cli:dispatcher_group",
         "The dispatcher: serve trucks over ZeroMQ, KPIs from a journal.",
     ),
+    "sim": ("sim.sim_cli:sim_group", "Simulated shifts: run, compare strategies, replay bags."),
     "gnss": ("drivers.gnss.cli:gnss_group", "GNSS receivers: decode NMEA 0183, for debugging."),
     "agent": (
         "drivers.agent.cli:agent_command",

@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import numpy as np
 
 from fleet.dispatcher import Dispatch, Dispatcher, DispatcherConfig
@@ -94,6 +95,7 @@ class ShiftResult:
     interrupted: bool
     problems: list[str]
     positions: dict[str, list[tuple[float, float, float]]]
+    deadlocks: list[tuple[float, list[str]]]
 
 
 class Shift:
@@ -167,6 +169,8 @@ class Shift:
         self.positions: dict[str, list[tuple[float, float, float]]] = {}
         self._crane_header = 0
         self.busy_cranes: set[str] = set()
+        self.deadlocks: dict[frozenset[str], float] = {}
+        """Each circle of trucks waiting on each other, and when it was first seen."""
 
     # -- the clock -------------------------------------------------------------------
 
@@ -209,6 +213,7 @@ class Shift:
             interrupted,
             list(self.dispatcher.problems),
             self.positions,
+            [(t, sorted(c)) for c, t in self.deadlocks.items()],
         )
 
     def _setup(self) -> None:
@@ -268,7 +273,19 @@ class Shift:
 
     def _tick(self) -> None:
         self._apply(self.dispatcher.tick(self.now))
+        self._look_for_deadlocks()
         self.at(self.now + TICK_S, self._tick)
+
+    def _look_for_deadlocks(self) -> None:
+        """Trucks waiting on each other in a circle (none may move on by itself)."""
+        edges = self.dispatcher.waits_for()
+        if not edges:
+            return
+        graph = nx.DiGraph(edges)
+        for cycle in nx.simple_cycles(graph):
+            key = frozenset(cycle)
+            if key not in self.deadlocks:
+                self.deadlocks[key] = self.now
 
     # -- trucks ----------------------------------------------------------------------
 
