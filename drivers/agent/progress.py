@@ -3,8 +3,10 @@
 A released node of the order is passed when the truck's position comes within the
 node's deviation range (`allowedDeviationXY`, else the configured tolerance); the
 position is the fix snapped onto its matched lane when it matched (lane-level, free of
-the receiver's sideways noise), the raw fix otherwise. Passing a node passes every
-node and edge before it, so a fix lost at a node does not stall the order. A node's
+the receiver's sideways noise), the raw fix otherwise. Once the truck has left the
+last node it passed, reaching a later node passes every node and edge before it, so a
+fix lost at a node does not stall the order; until then only the next node counts, so
+an order that loops back (A → B → A) is not cut short where it starts. A node's
 position comes from the order, else from the yard (order node ids are yard node ids).
 The truck is `driving` above `moving_mps`.
 """
@@ -51,6 +53,8 @@ class Progress:
         self.moving_mps = moving_mps
         self.driving = False
         self.distance_since_last_node: float | None = None
+        self._left: tuple[int, bool] = (-1, False)
+        """(sequenceId of the last node passed, whether the truck has left it since)."""
 
     def update(self, book: OrderBook, where: Whereabouts) -> bool:
         """Pass the nodes the truck has reached; True when the state changed (send it now)."""
@@ -59,17 +63,32 @@ class Progress:
         if driving != self.driving:
             self.driving, changed = driving, True
         px, py = where.point
+        left = self._has_left(book, px, py)
         for state in book.node_states:
             if not state.released:
                 break
             xy = self._xy(book, state.node_id, state.sequence_id)
-            if xy is None:
-                continue
-            if math.hypot(px - xy[0], py - xy[1]) <= self._tolerance(book, state.sequence_id):
+            if xy is not None and (
+                math.hypot(px - xy[0], py - xy[1]) <= self._tolerance(book, state.sequence_id)
+            ):
                 changed = book.traverse(state.sequence_id) or changed
                 break
+            if not left:
+                break  # still at the last node: only the next one may be reached
         self.distance_since_last_node = self._along_edge(book, where)
         return changed
+
+    def _has_left(self, book: OrderBook, px: float, py: float) -> bool:
+        """Whether the truck has been out of the last passed node's range since passing it."""
+        seq = book.last_node_sequence_id
+        seen, left = self._left
+        if seen != seq:
+            left = False
+        if not left:
+            xy = self._xy(book, book.last_node_id, seq) if book.last_node_id else None
+            left = xy is None or math.hypot(px - xy[0], py - xy[1]) > self._tolerance(book, seq)
+        self._left = (seq, left)
+        return left
 
     def _xy(self, book: OrderBook, node_id: str, sequence_id: int) -> tuple[float, float] | None:
         node = book.node(sequence_id)

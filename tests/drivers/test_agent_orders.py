@@ -192,3 +192,17 @@ def test_progress_judges_by_the_snapped_position_and_the_order_deviation() -> No
     snapped = Whereabouts(x=99.5, y=3.0, speed_mps=1.0, lane_id="A-B", snap_x=99.5, snap_y=0.0)
     progress.update(book, snapped)
     assert book.last_node_id == "B" and not book.executing()
+
+
+def test_an_order_looping_back_to_its_start_is_not_cut_short() -> None:
+    book = OrderBook("haiphong")
+    a_again = Waypoint("A", 0.0, 0.0, lane_id="B-A")
+    book.receive_order(order(A, B, a_again), (0.0, 0.0))
+    progress = Progress(5.0, XY.get)
+    progress.update(book, where(0.0))  # still at A: the A at the end is not reached
+    assert book.last_node_sequence_id == 0
+    progress.update(book, where(100.0))
+    progress.update(book, where(99.0))
+    assert book.last_node_sequence_id == 2
+    progress.update(book, where(1.0))
+    assert book.last_node_sequence_id == 4 and not book.node_states
