@@ -23,6 +23,7 @@ from sim.bags.picture import draw_replay
 from sim.bags.reader import BagError, fix_topics
 from sim.bags.replay import DEFAULT_MAX_DISTANCE_M, ReplayedFix, ReplayReport, replay
 from sim.bags.topicmap import TopicMap, TopicMapError
+from sim.feed import DispatcherFeed
 
 INTERRUPTED_EXIT = 130
 
@@ -134,7 +135,10 @@ def replay_command(
     )
     task = progress.add_task("replay", total=total or None, truck="")
 
+    feed = DispatcherFeed(yard, out / "journal.db")
+
     def advance(fix: ReplayedFix) -> None:
+        feed(fix)
         progress.update(task, advance=1, truck=fix.truck)
 
     try:
@@ -149,8 +153,11 @@ def replay_command(
             )
     except BagError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        feed.close()
     out.mkdir(parents=True, exist_ok=True)
     data = report.to_dict()
+    data["dispatcher"] = {"journal": str(out / "journal.db"), "states": feed.states}
     (out / "replay.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     picture = draw_replay(yard, report, out / "replay.png")
     if as_json:

@@ -244,7 +244,9 @@ class Shift:
                 gang=gangs[k % len(gangs)],
             )
             node = self.yard.node_of(spots[k])
-            self.executed.follow(tid, Plan.of(tid, [_stay(node)]), 0.0)
+            stay = Plan.of(tid, [_stay(node)])
+            self.executed.follow(tid, stay, 0.0)
+            truck.track = Track.of(stay)
         work = shift_work(sc, self.yard)
         now_jobs = [a.job for a in work if a.at_s <= 0.0]
         for p in self.dispatcher.add_jobs(now_jobs, 0.0):
