@@ -139,7 +139,8 @@ class Agent:
         self._where: Whereabouts | None = None
         self._gnss: Gnss | None = None
         self._theta = 0.0
-        self._fuel_reading: FuelReading | None = None
+        self._fuel_reading: FuelReading | None = None  # the latest, valid or not
+        self._fuel_valid: FuelReading | None = None  # the latest valid one
         self._loss_until = 0.0
         self._odometer = 0.0
         self._seen_drops = 0
@@ -170,13 +171,13 @@ class Agent:
 
     def stop(self, flush_timeout_s: float | None = None) -> bool:
         """Stop reading, send a last state and OFFLINE, flush the spool; True if all was acked."""
-        timeout = (
-            self.config.dispatcher.flush_timeout_s if flush_timeout_s is None else (flush_timeout_s)
-        )
+        timeout = self.config.dispatcher.flush_timeout_s
+        if flush_timeout_s is not None:
+            timeout = flush_timeout_s
         self._stopping.set()
         if self._started:
             self._state_thread.join(2.0)
-        self.gnss_port.stop()
+            self.gnss_port.stop()
         if self.fuel is not None:
             self.fuel.stop()
         self._publish_state()
@@ -239,7 +240,7 @@ class Agent:
         )
 
     def _fuel_now(self) -> Fuel | None:
-        reading = self._fuel_reading
+        reading = self._fuel_valid
         if reading is None:
             return None
         loss = FuelLoss.THEFT if time.monotonic() < self._loss_until else FuelLoss.NONE
@@ -261,6 +262,15 @@ class Agent:
                 Error(
                     error_type="gnssPortDown",
                     error_description=f"GNSS port {self.config.gnss.port} is not open",
+                    error_level=ErrorLevel.WARNING,
+                )
+            )
+        fuel = self._fuel_reading
+        if fuel is not None and not fuel.valid:
+            errors.append(
+                Error(
+                    error_type="fuelSensorFault",
+                    error_description=f"fuel sensor {fuel.source}: {fuel.reason}",
                     error_level=ErrorLevel.WARNING,
                 )
             )
@@ -413,6 +423,7 @@ class Agent:
             self._fuel_reading = reading
             if not reading.valid or reading.litres is None:
                 return
+            self._fuel_valid = reading
             where = self._where
             speed_kmh = 0.0 if where is None or where.speed_mps is None else where.speed_mps * 3.6
             events = self.theft.feed(reading.time, reading.litres, speed_kmh)

@@ -232,6 +232,7 @@ class FuelSensor:
         self.level = level
         self.address = address
         self.requests = 0
+        self.silent = False
         self.master, self.slave = os.openpty()
         path.symlink_to(os.ttyname(self.slave))
         self._stop = threading.Event()
@@ -252,6 +253,8 @@ class FuelSensor:
                 request, buf = buf[:4], buf[4:]
                 if request[:3] != bytes((0x31, self.address, 0x06)):
                     buf = request[1:] + buf
+                    continue
+                if self.silent:
                     continue
                 self.requests += 1
                 level = self.level
@@ -296,6 +299,7 @@ def agent_config(
             "address": 1,
             "calibration": "tank.csv",
             "poll_s": 0.05,
+            "timeout_s": 0.3,
         }
     return doc
 
@@ -376,6 +380,21 @@ def test_online_state_with_gnss_and_fuel_visualization_orders_and_offline(
             assert state.agv_position is not None and state.maps is not None
             assert state.maps[0].map_version == "1"
             assert state.yardfleet.boot_id == agent.boot_id
+
+            # A silent sensor is reported; the last good litres stay.
+            tank.silent = True
+
+            def fault() -> bool:
+                return any(
+                    e.error_type == "fuelSensorFault" for e in dispatcher.of(State)[-1].errors
+                )
+
+            until(fault, why="fuelSensorFault")
+            state = dispatcher.of(State)[-1]
+            assert state.yardfleet is not None and state.yardfleet.fuel is not None
+            assert state.yardfleet.fuel.litres == pytest.approx(150.0, abs=0.1)
+            tank.silent = False
+            until(lambda: not fault(), why="the sensor answers again")
 
             # An order from where the truck stands: n0047 → n0069 released, n0091 horizon.
             route = [
