@@ -77,6 +77,7 @@ class Spool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # a new file gives space back
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -190,18 +191,21 @@ class Spool:
             return 0
         removed = 0
         freed = 0
-        with self._lock, self._db:
-            for header_id in header_ids:
-                row = self._db.execute(
-                    "DELETE FROM spool WHERE topic = ? AND boot_id = ? AND header_id = ?"
-                    " RETURNING size",
-                    (topic, boot_id, header_id),
-                ).fetchall()
-                removed += len(row)
-                freed += sum(r[0] for r in row)
+        with self._lock:
+            with self._db:
+                for header_id in header_ids:
+                    rows = self._db.execute(
+                        "DELETE FROM spool WHERE topic = ? AND boot_id = ? AND header_id = ?"
+                        " RETURNING size",
+                        (topic, boot_id, header_id),
+                    ).fetchall()
+                    removed += len(rows)
+                    freed += sum(r[0] for r in rows)
             self._used -= freed
             self._count -= removed
             self.stats.acked += removed
+            if removed and not self._count:  # drained: give the backlog's pages back
+                self._db.executescript("PRAGMA incremental_vacuum;")  # every step
         return removed
 
     def close(self) -> None:

@@ -80,3 +80,16 @@ def test_when_full_drops_the_oldest_visualization_first_and_state_never(tmp_path
     assert spool.stats.dropped_by_topic == {"visualization": 6}
     assert spool.stats.over_bound == 1
     assert spool.used_bytes == 6 * row > spool.max_bytes
+
+
+def test_a_drained_backlog_gives_its_disk_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite"
+    spool = Spool(path)
+    for i in range(1000):
+        spool.append("state", "t/state", i, BOOT, body(1000))
+    spool.close()
+    full = path.stat().st_size
+    spool = Spool(path)
+    assert spool.ack("state", list(range(1000)), BOOT) == 1000
+    spool.close()
+    assert full > 1_000_000 and path.stat().st_size < full // 20
