@@ -24,8 +24,18 @@ from enum import StrEnum
 from fleet.events import Activity, crane_event, lane_closed, lane_opened, truck_joined, truck_status
 from fleet.jobs import Job, JobState, JobType, PlaceKind
 from fleet.journal import Event, Journal
-from fleet.orders import order_for, work_action
-from fleet.protocol import REFUEL, Action, ActionStatus, CraneEvent, Order, State, make_action
+from fleet.orders import order_for, route_of, work_action
+from fleet.protocol import (
+    REFUEL,
+    Action,
+    ActionStatus,
+    CraneEvent,
+    InstantActions,
+    Order,
+    State,
+    make_action,
+    make_instant_actions,
+)
 from fleet.spots import Spots
 from fleet.state import FleetState, job_added, job_stepped
 from fleet.strategies import DispatchView, JobView, Strategy, TruckView
@@ -94,7 +104,8 @@ class Dispatch:
 
     truck: str
     plan: Plan
-    order: Order
+    order: Order | InstantActions
+    """The order that drives the plan; a pause (instant action) when it must stand."""
     purpose: str
 
 
@@ -264,9 +275,7 @@ class Dispatcher:
     def tick(self, now: float) -> list[Dispatch]:
         """Look again: trucks waiting for a spot, idle trucks and open jobs."""
         out = self._retry_waiting(now)
-        stranded = {
-            t: now - at for t, at in self.stranded.items() if self.trucks[t].broken_at is None
-        }
+        stranded = {t: 0.0 for t in self.stranded if self.trucks[t].broken_at is None}
         if stranded:
             out += self._repair(now, late=stranded)
         out += self._decide(now)
@@ -619,19 +628,30 @@ class Dispatcher:
     def _dispatch(
         self, t: Truck, plan: Plan, now: float, actions: list[Action] | None, purpose: str
     ) -> Dispatch:
+        """The Dispatch of a plan: its order, or — standing on a lane — a pause."""
         t.legs += 1
         self._header += 1
-        order = order_for(
-            plan,
-            self.yard,
-            manufacturer=self.config.manufacturer,
-            order_id=f"{t.id}-{t.legs}",
-            update=0,
-            header_id=self._header,
-            at=self.at(now),
-            actions=actions,
-        )
-        return Dispatch(t.id, plan, order, purpose)
+        message: Order | InstantActions
+        if not route_of(plan, self.yard):
+            message = make_instant_actions(
+                self.config.manufacturer,
+                t.id,
+                [make_action("startPause", action_id=f"{t.id}:pause:{t.legs}")],
+                header_id=self._header,
+                timestamp=self.at(now),
+            )
+        else:
+            message = order_for(
+                plan,
+                self.yard,
+                manufacturer=self.config.manufacturer,
+                order_id=f"{t.id}-{t.legs}",
+                update=0,
+                header_id=self._header,
+                at=self.at(now),
+                actions=actions,
+            )
+        return Dispatch(t.id, plan, message, purpose)
 
     def _problem(self, t: Truck, text: str, now: float) -> None:
         """Note a problem once per truck until it changes (times aside)."""
@@ -710,14 +730,15 @@ class Dispatcher:
         broken: Sequence[str] = (),
     ) -> list[Dispatch]:
         report = self.planner.repair(now, closed=closed, late=late, broken=broken)
+        out = []
         for truck, why in report.failed.items():
             t = self.trucks[truck]
             self._problem(t, f"repair failed for {truck}: {why}; it stands and retries", now)
-            if truck not in self.stranded:
-                self.stranded[truck] = now - (late or {}).get(truck, 0.0)
+            self.stranded[truck] = now
+            plan = self.planner.stand(truck, now - (late or {}).get(truck, 0.0))
+            out.append(self._dispatch(t, plan, now, None, "stand"))
         for truck in report.plans:
             self.stranded.pop(truck, None)
-        out = []
         for truck, plan in report.plans.items():
             t = self.trucks[truck]
             self._header += 1

@@ -326,6 +326,21 @@ class FleetPlanner:
         report.seconds = time.perf_counter() - t_start
         return report
 
+    def stand(self, truck: str, now: float) -> Plan:
+        """Stop a truck where its plan has it at `now`, for ever: its new plan (a repair that
+        failed leaves a truck no way on; standing still, it stays out of everyone's way)."""
+        s, behind = self._position(self.plans[truck], now)
+        self.table.release(truck)
+        self.groups.release(truck)
+        speeds = self.cells.speeds(self.tasks[truck].laden)
+        visits = [Visit(s, now, math.inf)]
+        self._reserve(truck, visits, speeds)
+        if behind is not None:
+            self.table.hold(behind, now, math.inf, truck)
+        plan = self._to_plan(truck, visits, speeds)
+        self.plans[truck] = plan
+        return plan
+
     def _position(self, plan: Plan, t: float) -> tuple[int, int | None]:
         """Where the front is at t, and the resource just behind it (its rear may be there)."""
         steps = [st for st in plan.steps if st.kind is not ResourceKind.CONFLICT_GROUP]

@@ -187,7 +187,7 @@ def compare_command(
         raise click.ClickException(
             "\n  ".join([f"bad scenario {exc.source}:", *exc.problems])
         ) from None
-    console = Console(stderr=as_json)
+    console = Console(stderr=as_json, width=150)
     total = len(names) * len(sizes) * seeds
     progress = Progress(
         TextColumn("compare"),

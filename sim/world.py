@@ -303,7 +303,8 @@ class Shift:
         truck.plan_t0 = self.now
         truck.odo_base_m -= truck.track.driven(self.now)
         truck.version += 1
-        truck.order_actions = list(d.order.nodes[-1].actions) if d.order.nodes else []
+        nodes = getattr(d.order, "nodes", None)
+        truck.order_actions = list(nodes[-1].actions) if nodes else []
         self.executed.follow(d.truck, d.plan, self.now)
         v = truck.version
         dep = truck.track.departure
