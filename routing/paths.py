@@ -85,9 +85,7 @@ class Router:
         while idx[-1] != net.node_index[a]:
             idx.append(int(pred[idx[-1]]))
         idx.reverse()
-        lanes = tuple(
-            net.lane_ids[net.lane_of_edge(u, v)] for u, v in itertools.pairwise(idx)
-        )
+        lanes = tuple(net.lane_ids[net.lane_of_edge(u, v)] for u, v in itertools.pairwise(idx))
         length = float(sum(net.lane_length[net.lane_index[lane]] for lane in lanes))
         return Route(
             origin,

@@ -55,8 +55,14 @@ class _Planner:
         goal = inst.goals[a]
         if self.hints.pop(goal, None) is not None:
             res.park[goal], res.parker[goal] = NEVER, -1
-        args = (inst.neighbours, self.dist[a], inst.starts[a], goal, self.bound,
-                self.max_expansions)
+        args = (
+            inst.neighbours,
+            self.dist[a],
+            inst.starts[a],
+            goal,
+            self.bound,
+            self.max_expansions,
+        )
         path = sipp_path(res, *args)
         if path is None and self.hints:
             for cell in self.hints:

@@ -101,12 +101,20 @@ def solve(
     lb = inst.lower_bound()
     for i, (table, start) in enumerate(zip(inst.tables(), inst.starts, strict=True)):
         if table[start] >= UNREACHABLE:
-            return _unsolved(t0, 0, 0, f"{agents[i].where(i)}: its goal cannot be reached from"
-                             " its start (no solution exists)")
+            return _unsolved(
+                t0,
+                0,
+                0,
+                f"{agents[i].where(i)}: its goal cannot be reached from"
+                " its start (no solution exists)",
+            )
     run = _Run(inst, t0, time_limit_s, random.Random(seed), progress, lb)
     stats = LacamStats()
     configs = lacam(
-        inst, run.deadline, run.rng, stats=stats,
+        inst,
+        run.deadline,
+        run.rng,
+        stats=stats,
         on_iteration=lambda k: run.report("lacam", None, k) if k % 4096 == 0 else None,
     )
     if configs is None:
@@ -135,8 +143,17 @@ def solve(
         return _unsolved(t0, lb, iterations, "planner produced an invalid solution: " + problems[0])
     run.report("done", _cost(paths), iterations)
     return MapfResult(
-        True, solution, _cost(paths), max(len(p) - 1 for p in paths), lb,
-        time.perf_counter() - t0, iterations, _cost(first), first_s, method, message,
+        True,
+        solution,
+        _cost(paths),
+        max(len(p) - 1 for p in paths),
+        lb,
+        time.perf_counter() - t0,
+        iterations,
+        _cost(first),
+        first_s,
+        method,
+        message,
         history=run.history,
     )
 
@@ -237,6 +254,13 @@ def _validation_margin(time_limit_s: float, agents: int) -> float:
 def _unsolved(t0: float, lb: int, iterations: int, message: str) -> MapfResult:
     """An unsolved result: no paths, costs zero, the reason in `message`."""
     return MapfResult(
-        False, [], 0, 0, lb, time.perf_counter() - t0, iterations, message=message,
+        False,
+        [],
+        0,
+        0,
+        lb,
+        time.perf_counter() - t0,
+        iterations,
+        message=message,
         first_solution_seconds=math.nan,
     )
