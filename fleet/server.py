@@ -69,6 +69,8 @@ HEARTBEAT_MS = 1000
 HEARTBEAT_TIMEOUT_MS = 5000
 BATCH = 256
 """At most this many messages per journal transaction (one commit, then their acks)."""
+SEND_QUEUE = 100_000
+"""Messages (acks, orders) queued per truck before sending to it fails (ZMQ_SNDHWM)."""
 TICK_S = 0.1
 """How often the server looks for silent trucks and for a stop request."""
 
@@ -103,6 +105,7 @@ class ServerStats:
     duplicates: int = 0
     errors: int = 0
     acked: int = 0
+    acks_dropped: int = 0
     visualizations: int = 0
     sent: int = 0
     undeliverable: int = 0
@@ -180,6 +183,7 @@ class Server:
         sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_MS)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
         sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
+        sock.setsockopt(zmq.SNDHWM, SEND_QUEUE)
         sock.setsockopt(zmq.LINGER, 1000)
         try:
             sock.bind(bind)
@@ -298,6 +302,9 @@ class Server:
             )
         else:
             assert isinstance(message, State | Factsheet)
+            if isinstance(message, State) and message.agv_position is not None:
+                p = message.agv_position
+                self.poses[truck] = Pose(p.x, p.y, p.theta, p.map_id, now)
             body = {"truck": truck, "boot": key.boot_id, "message": msgspec.to_builtins(message)}
             event = Event(event_id, f"msg.{name}", at, body)
         return _Taken(sender, truck, name, message, event, message.header_id, key.boot_id)
@@ -333,8 +340,9 @@ class Server:
                     [sender, *link.encode_ack(link.Ack(name, ids, boot))], zmq.NOBLOCK
                 )
                 self.stats.acked += len(ids)
-            except zmq.ZMQError as exc:  # gone already: it resends, and is acked then
-                log.debug("ack to %r not sent: %s", sender, exc)
+            except zmq.ZMQError as exc:  # gone, or not reading: it resends, is acked then
+                self.stats.acks_dropped += len(ids)
+                log.warning("ack to %r not sent: %s", sender, exc)
 
     # --- links -----------------------------------------------------------------------
 
