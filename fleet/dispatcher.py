@@ -321,6 +321,8 @@ class Dispatcher:
         if ext is not None and ext.travel is not None:
             t.odometer_m = ext.travel.odometer * 1000.0
         out: list[Dispatch] = []
+        if state.driving and t.spot is not None and t.goal != t.spot:
+            t.spot = None  # it has left its spot
         broken = any(e.error_type == "breakdown" for e in state.errors)
         if broken and t.broken_at is None:
             t.broken_at = now

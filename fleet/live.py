@@ -1,0 +1,66 @@
+"""The dispatcher core behind the live server: messages from the wire in, orders out.
+
+`LiveDispatcher` is the server's `Handler`: each stored message goes to the
+`Dispatcher`, whose plans go back to the trucks as VDA 5050 orders (or a pause). A
+truck joins on its first state or factsheet; it gets work once it stands at a service
+point (its `lastNodeId` is a service point's node). Crane adapters' events move the
+jobs on. The journal is the server's: every change the dispatcher makes lands in it
+next to the messages that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from fleet.dispatcher import Dispatch, Dispatcher
+from fleet.journal import Journal
+from fleet.protocol import CraneEvent, Factsheet, State
+from fleet.protocol.codec import Message
+from fleet.strategies import strategy as make_strategy
+from maps import Yard
+
+log = logging.getLogger(__name__)
+
+
+class LiveDispatcher:
+    """A `fleet.server.Handler` running the dispatcher core on live messages."""
+
+    def __init__(self, yard: Yard, journal: Journal, strategy: str = "pooled-optimal") -> None:
+        self.origin = datetime.now(UTC)
+        self.dispatcher = Dispatcher(yard, journal, make_strategy(strategy), self.origin)
+        self.yard = yard
+
+    def _now(self, at: float) -> float:
+        return max(0.0, at - self.origin.timestamp())
+
+    def on_message(
+        self, truck: str, topic: str, message: Message, at: float
+    ) -> list[tuple[str, Message]]:
+        """Feed one stored message to the dispatcher; the orders it makes, per truck."""
+        now = self._now(at)
+        d = self.dispatcher
+        out: list[Dispatch] = []
+        try:
+            if isinstance(message, State | Factsheet) and truck not in d.trucks:
+                d.add_truck(truck, self._spot_of(message), now)
+            if isinstance(message, State):
+                out = d.on_state(message, now)
+            elif isinstance(message, CraneEvent):
+                out = d.on_crane_event(message, now)
+        except (KeyError, ValueError) as exc:  # bad content: named, the server keeps going
+            log.error("%s %s: %s", truck, topic, exc)
+            d.problems.append(f"{truck} {topic}: {exc}")
+            return []
+        return [(x.truck, x.order) for x in out]
+
+    def tick(self, at: float) -> list[tuple[str, Message]]:
+        """Look again (waiting trucks, open jobs); call every few seconds."""
+        return [(x.truck, x.order) for x in self.dispatcher.tick(self._now(at))]
+
+    def _spot_of(self, message: State | Factsheet) -> str | None:
+        if isinstance(message, State) and message.last_node_id:
+            sp = self.yard.service_point_by_node.get(message.last_node_id)
+            if sp is not None and self.dispatcher.spots.free(sp.id, message.serial_number or ""):
+                return sp.id
+        return None

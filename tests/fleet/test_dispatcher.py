@@ -1,0 +1,210 @@
+"""The dispatcher core on the Hai Phong yard, driven by typed messages, with a real journal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from fleet.dispatcher import Dispatch, Dispatcher, Phase
+from fleet.jobs import Job, JobState, JobType, Place, PlaceKind
+from fleet.journal import Journal
+from fleet.protocol import (
+    CraneEventKind,
+    CraneKind,
+    Error,
+    ErrorLevel,
+    Order,
+    State,
+    make_crane_event,
+    make_state,
+    starter_battery,
+)
+from fleet.state import load
+from fleet.strategies import strategy
+from maps import Yard
+from routing.plan import ResourceKind
+
+ORIGIN = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def dispatcher(haiphong: Yard, tmp_path: Path) -> Dispatcher:
+    return Dispatcher(haiphong, Journal(tmp_path / "j.db"), strategy("pooled-optimal"), ORIGIN)
+
+
+def dsch(job_id: str, crane: str = "QC01", seq: int = 1, block: str = "A1") -> Job:
+    return Job(
+        job_id,
+        JobType.DSCH,
+        "MSKU1234565",
+        40,
+        20_000.0,
+        Place(PlaceKind.QUAY_CRANE, crane),
+        Place(PlaceKind.YARD, block, 10, 2, 1),
+        qc_seq=seq,
+    )
+
+
+def state(
+    d: Dispatcher,
+    truck: str,
+    now: float,
+    *,
+    node: str = "",
+    driving: bool = False,
+    errors: list[Error] | None = None,
+) -> State:
+    return make_state(
+        "YardFleet",
+        truck,
+        starter_battery(25.0),
+        timestamp=d.at(now),
+        last_node_id=node,
+        driving=driving,
+        errors=errors or [],
+    )
+
+
+def goal_node(x: Dispatch) -> str:
+    return [s for s in x.plan.steps if s.kind is ResourceKind.NODE][-1].resource
+
+
+def arrive(d: Dispatcher, x: Dispatch, now: float) -> list[Dispatch]:
+    d.on_state(state(d, x.truck, now, driving=True), now)
+    return d.on_state(state(d, x.truck, x.plan.t_end, node=goal_node(x)), x.plan.t_end)
+
+
+def move_done(
+    d: Dispatcher, crane: str, kind: CraneKind, truck: str, job: str, now: float
+) -> list[Dispatch]:
+    msg = make_crane_event(
+        crane, kind, CraneEventKind.MOVEDONE, truck_id=truck, job_id=job, timestamp=d.at(now)
+    )
+    return d.on_crane_event(msg, now)
+
+
+def test_a_discharge_move_from_crane_to_block_step_by_step(dispatcher: Dispatcher) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    [to_crane] = d.tick(0.0)
+    assert to_crane.truck == "TT01"
+    assert goal_node(to_crane) == d.yard.node_of("QC01.SP")
+    assert isinstance(to_crane.order, Order)
+    actions = to_crane.order.nodes[-1].actions
+    assert [a.action_type for a in actions] == ["pick"]
+    assert d.state.jobs["J1"].state is JobState.TO_PICKUP
+    assert d.state.truck_of["J1"] == "TT01"
+
+    assert arrive(d, to_crane, 1.0) == []
+    assert d.state.jobs["J1"].state is JobState.AT_PICKUP
+    [to_block] = move_done(d, "QC01", CraneKind.QC, "TT01", "J1", to_crane.plan.t_end + 60)
+    assert d.state.jobs["J1"].state is JobState.TO_DROP
+    drop = to_block.order.nodes[-1] if isinstance(to_block.order, Order) else None
+    assert drop is not None and drop.actions[0].action_type == "drop"
+    assert d.yard.service_point_by_node[goal_node(to_block)].area == "A1"
+
+    arrive(d, to_block, to_block.plan.t_start + 1)
+    assert d.state.jobs["J1"].state is JobState.AT_DROP
+    after = move_done(d, "RTG01", CraneKind.RTG, "TT01", "J1", to_block.plan.t_end + 90)
+    assert d.state.jobs["J1"].state is JobState.DONE
+    # Nothing left to do: it leaves the block's transfer point for a parking spot.
+    assert [x.purpose for x in after] == ["park"]
+    assert d.trucks["TT01"].phase is Phase.TO_PARK
+
+
+def test_the_journal_holds_the_whole_story(dispatcher: Dispatcher, tmp_path: Path) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0, tank_l=250.0, litres=200.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    [x] = d.tick(0.0)
+    arrive(d, x, 1.0)
+    d.journal.close()
+    with Journal(tmp_path / "j.db") as j:
+        st = load(j)
+    assert st.jobs["J1"].state is JobState.AT_PICKUP
+    assert st.truck_of == {"J1": "TT01"}
+    assert st.trucks["TT01"]["tank_l"] == 250.0
+    assert st.trucks["TT01"]["status"]["activity"] == "SERVICE"
+    assert st.rejected == []
+
+
+def test_a_busy_crane_sends_the_next_truck_to_its_queue_siding(dispatcher: Dispatcher) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_truck("TT02", "PARK.S02", 0.0)
+    d.add_jobs([dsch("J1", seq=1), dsch("J2", seq=2)], 0.0)
+    out = d.tick(0.0)
+    goals = sorted(d.yard.service_point_by_node[goal_node(x)].id for x in out)
+    assert goals == ["QC01.Q", "QC01.SP"]
+    queued = next(x for x in out if goal_node(x) == d.yard.node_of("QC01.Q"))
+    first = next(x for x in out if x is not queued)
+    arrive(d, queued, 1.0)
+    assert d.trucks[queued.truck].phase is Phase.QUEUED
+    arrive(d, first, 1.0)
+    # The crane is done with the first truck: it leaves, the queued one moves up at once.
+    out = move_done(
+        d,
+        "QC01",
+        CraneKind.QC,
+        first.truck,
+        d.trucks[first.truck].job or "",
+        max(first.plan.t_end, queued.plan.t_end) + 60,
+    )
+    moved = [x for x in out if x.truck == queued.truck]
+    assert moved and goal_node(moved[0]) == d.yard.node_of("QC01.SP")
+
+
+def test_bad_messages_are_named_and_change_nothing(dispatcher: Dispatcher) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    d.tick(0.0)
+    before = (dict(d.state.truck_of), d.state.jobs["J1"].state)
+    assert d.on_state(state(d, "TT99", 5.0), 5.0) == []
+    assert move_done(d, "QC01", CraneKind.QC, "TT77", "J1", 6.0) == []
+    assert move_done(d, "QC01", CraneKind.QC, "TT01", "NOPE", 7.0) == []
+    assert (dict(d.state.truck_of), d.state.jobs["J1"].state) == before
+    assert any("TT99" in p for p in d.problems)
+    assert any("TT77" in p for p in d.problems)
+    problems = d.add_jobs([dsch("J1"), dsch("J9", crane="QC99")], 8.0)
+    assert any("J1" in p and "already" in p for p in problems)
+    assert any("J9" in p for p in problems)
+    assert "J9" not in d.state.jobs
+
+
+def test_a_closed_lane_repairs_the_plans_through_it(dispatcher: Dispatcher) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1", crane="QC06")], 0.0)
+    [x] = d.tick(0.0)
+    lanes = [s.resource for s in x.plan.steps if s.kind is ResourceKind.LANE]
+    middle = lanes[len(lanes) // 2]
+    out = d.close_lane(middle, 1.0, "road works")
+    assert [r.truck for r in out] == ["TT01"]
+    assert middle not in {s.resource for s in out[0].plan.steps}
+    assert goal_node(out[0]) == goal_node(x)
+    assert d.state.closed_lanes == {middle: "road works"}
+    with pytest.raises(KeyError):
+        d.close_lane("no-such-lane", 2.0, "x")
+
+
+def test_a_breakdown_stops_a_truck_and_the_others_go_around_it(dispatcher: Dispatcher) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_truck("TT02", "PARK.S02", 0.0)
+    d.add_jobs([dsch("J1", crane="QC06", seq=1), dsch("J2", crane="QC05", seq=1)], 0.0)
+    out = d.tick(0.0)
+    assert len(out) == 2
+    broken = out[0].truck
+    mid = (out[0].plan.t_start + out[0].plan.t_end) / 2
+    engine = Error(error_type="breakdown", error_level=ErrorLevel.FATAL)
+    d.on_state(state(d, broken, mid, driving=True, errors=[engine]), mid)
+    assert d.trucks[broken].broken_at == mid
+    # Repaired: it gets a plan on from where it stopped, to the same goal.
+    later = d.on_state(state(d, broken, mid + 600), mid + 600)
+    mine = [x for x in later if x.truck == broken]
+    assert mine and goal_node(mine[-1]) == goal_node(out[0])
+    assert d.trucks[broken].broken_at is None
