@@ -587,7 +587,7 @@ class Dispatcher:
             if spot == t.spot:
                 return self._arrive_at_work(t, now, to_phase, actions)
             release = max(now, t.hold_until) if drop else now
-            if drop:
+            if drop and self.state.jobs[job.job_id].state is not JobState.TO_DROP:
                 self._step(job.job_id, JobState.TO_DROP, now, "laden, driving")
             out = self._leg(t, now, spot, to_phase, action, actions, release)
             if not drop and t.phase is Phase.TO_PICKUP:
@@ -596,7 +596,7 @@ class Dispatcher:
         crane = job.drop.id if drop else job.pickup.id
         queue = self.spots.qc_queue.get(crane)
         if queue and t.spot != queue and self.spots.free(queue, t.id):
-            if drop:
+            if drop and self.state.jobs[job.job_id].state is not JobState.TO_DROP:
                 self._step(job.job_id, JobState.TO_DROP, now, "laden, to the crane's queue")
             return self._leg(t, now, queue, Phase.TO_QUEUE, "queue")
         t.laden = drop

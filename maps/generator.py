@@ -273,13 +273,24 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
         )
         for i in range(count):
             qc_x.append((f"QC{len(qc_x) + 1:02d}", berth_id, bx0 + (i + 0.5) * berth_len / count))
+    # A queue siding upstream (east) of a crane where the next crane leaves room for it.
+    xs = sorted(x for *_, x in qc_x)
+    queued = {
+        qc_id
+        for qc_id, _, x in qc_x
+        if all(
+            other <= x or other - QC_SIDING_HALF_M >= x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M + 2.0
+            for other in xs
+        )
+    }
     # The apron loop reaches past the last crane's queue siding.
     x_max = max(x_max, max(x for *_, x in qc_x) + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M + 12.0)
     under = [x_max, x_min, *xv]
     for qc_id, berth_id, x in qc_x:
         cranes.append(Crane(qc_id, CraneKind.QC, x, 15.0, berth_id))
         under += [x + QC_SIDING_HALF_M, x - QC_SIDING_HALF_M]
-        under += [x + QC_QUEUE_FROM_M, x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M]
+        if qc_id in queued:
+            under += [x + QC_QUEUE_FROM_M, x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M]
     b.road(
         "apron-u",
         [(x, Y_UNDER_CRANE) for x in sorted(set(under), reverse=True)],
@@ -299,6 +310,8 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
             slow,
         )
         # The next truck waits upstream (the apron lane runs west), off the through lane.
+        if qc_id not in queued:
+            continue
         b.siding(
             ServicePoint(f"{qc_id}.Q", ServicePointKind.QUEUE, "", berth_id, qc_id),
             (x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M, Y_UNDER_CRANE),

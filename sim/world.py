@@ -76,6 +76,8 @@ class SimTruck:
     header: int = 0
     finished_actions: list[ActionState] = field(default_factory=list)
     pending_break: float | None = None
+    frozen: tuple[float, float, float] | None = None
+    """Where it stands broken down (x, y, heading), while it has no plan."""
 
     def odometer(self, t: float) -> float:
         """Metres driven by time t."""
@@ -335,6 +337,8 @@ class Shift:
         x = y = theta = 0.0
         if truck.track is not None:
             x, y, theta, _ = truck.track.pose(self.yard, self.now)
+        elif truck.frozen is not None:
+            x, y, theta = truck.frozen
         truck.header += 1
         theta = (theta + math.pi) % (2 * math.pi) - math.pi
         state = make_state(
@@ -500,6 +504,9 @@ class Shift:
         )
         self._state(truck, driving=True, errors=[breakdown])
         truck.broken = True
+        if truck.track is not None:
+            x, y, theta, _ = truck.track.pose(self.yard, self.now)
+            truck.frozen = (x, y, theta)
         truck.track = None
         self.at(self.now + for_s, lambda: self._repaired(truck))
 
@@ -511,20 +518,24 @@ class Shift:
 
     def _sample(self) -> None:
         for truck in self.trucks.values():
-            if truck.track is None:
-                continue
-            x, y, _, _ = truck.track.pose(self.yard, self.now)
-            self.positions.setdefault(truck.id, []).append((self.now, x, y))
+            xy = self._xy(truck)
+            if xy is not None:
+                self.positions.setdefault(truck.id, []).append((self.now, *xy))
         self.at(self.now + self.sample_every_s, self._sample)
 
     def _fixes(self) -> None:
         assert self.on_fix is not None
         for truck in self.trucks.values():
-            if truck.track is None:
-                continue
-            x, y, _, _ = truck.track.pose(self.yard, self.now)
-            self.on_fix(truck.id, self.now, x, y, not truck.gnss_lost)
+            xy = self._xy(truck)
+            if xy is not None:
+                self.on_fix(truck.id, self.now, xy[0], xy[1], not truck.gnss_lost)
         self.at(self.now + self.fix_every_s, self._fixes)
+
+    def _xy(self, truck: SimTruck) -> tuple[float, float] | None:
+        if truck.track is not None:
+            x, y, _, _ = truck.track.pose(self.yard, self.now)
+            return x, y
+        return None if truck.frozen is None else truck.frozen[:2]
 
     def _settle(self, end: float) -> None:
         for truck in self.trucks.values():
