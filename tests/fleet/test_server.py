@@ -361,3 +361,20 @@ def test_cli_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert "TT07 connected" in text
     assert "stopped: received 2, stored 2, duplicates 0, errors 0, acked 2" in text
     assert ConnectionState.ONLINE.value in "".join(b for _, b in stored(db).values())
+
+
+def test_cli_serve_names_a_bad_endpoint_or_journal(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    runner = CliRunner()
+    db = str(tmp_path / "j.db")
+    bad_bind = runner.invoke(
+        main, ["dispatcher", "serve", "--journal", db, "--bind", "tcp://127.0.0.1:port"]
+    )
+    assert bad_bind.exit_code == 1
+    assert "cannot bind tcp://127.0.0.1:port" in bad_bind.output
+    assert "Traceback" not in bad_bind.output
+    bad_journal = runner.invoke(main, ["dispatcher", "serve", "--journal", str(tmp_path)])
+    assert bad_journal.exit_code != 0 and "Traceback" not in bad_journal.output
