@@ -15,14 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the embedded default terminal: export, validate and draw the Hai Phong yard.
+# The main job on the embedded default terminal: an 8-hour simulated shift at Hai Phong
+# (KPI table, report.json, pictures, the dispatcher's journal), after drawing the yard.
 demo: $(STAMP)
 	mkdir -p $(OUT)
 	$(BIN)/yardfleet map export --terminal haiphong --out $(OUT)/haiphong.geojson
 	$(BIN)/yardfleet map validate $(OUT)/haiphong.geojson
 	$(BIN)/yardfleet map show $(OUT)/haiphong.geojson --out $(OUT)/haiphong.png
-	$(BIN)/yardfleet map show $(OUT)/haiphong.geojson --out $(OUT)/haiphong.svg
-	@echo "demo: open $(OUT)/haiphong.png (or .svg) to see the yard"
+	$(BIN)/yardfleet sim run --out $(OUT)/shift
+	@echo "demo: see $(OUT)/shift/report.json and the pictures in $(OUT)/shift/ (crane_rate.png, truck_states.png, traffic.png)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
