@@ -277,6 +277,10 @@ class Server:
             self.stats.errors += 1
             self._error(f"refused a message from {who!r} on topic {topic_text!r}: {exc}")
             return None
+        except Exception as exc:  # whatever else a message does to us, the server goes on
+            self.stats.errors += 1
+            self._error(f"could not take a message from {who!r} on {topic_text!r}: {exc!r}")
+            return None
 
     def _truck(
         self, sender: bytes, truck: str, topic_text: str, message: Message, now: float
