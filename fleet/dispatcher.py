@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from fleet.events import Activity, crane_event, lane_closed, lane_opened, truck_joined, truck_status
-from fleet.jobs import Job, JobState, JobType, PlaceKind
+from fleet.jobs import FINAL, Job, JobState, JobType, PlaceKind
 from fleet.journal import Event, Journal
 from fleet.orders import order_for, route_of, work_action
 from fleet.protocol import (
@@ -37,7 +38,7 @@ from fleet.protocol import (
     make_instant_actions,
 )
 from fleet.spots import Spots
-from fleet.state import FleetState, job_added, job_stepped
+from fleet.state import FleetState, job_added, job_stepped, load
 from fleet.strategies import DispatchView, JobView, Strategy, TruckView
 from maps import Yard
 from routing.errors import PlanningError, RoutingError
@@ -153,6 +154,8 @@ class Dispatcher:
         self._header = 0
         self._events = 0
         self._freed = False
+        self._boot = uuid.uuid4().hex[:12]
+        self._carried: dict[str, str] = {}
         self._last_problem: dict[str, str] = {}
         self.stranded: dict[str, float] = {}
         """Trucks whose repaired plan failed: where they stand is their plan at this time."""
@@ -174,8 +177,9 @@ class Dispatcher:
             self.state.apply(seq, event)
 
     def _eid(self, kind: str) -> str:
+        """A new event id, unique across restarts (this run's boot id, then a counter)."""
         self._events += 1
-        return f"{kind}:{self._events}"
+        return f"{kind}:{self._boot}:{self._events}"
 
     def _step(
         self, job_id: str, state: JobState, now: float, cause: str, truck: str | None = None
@@ -247,12 +251,52 @@ class Dispatcher:
             x, y = node.x, node.y
         t = Truck(truck, driver, twin, tank_l, litres, spot, gang, x=x, y=y)
         self.trucks[truck] = t
+        self._take_up(t)
         if spot is not None:
             self.planner.plan_one(Task(truck, spot, spot, release_s=now))
         self._record(
             truck_joined(truck, self._iso(now), driver=driver, twin=twin, tank_l=tank_l, gang=gang)
         )
         self._status(t, now, False, force=True)
+
+    def resume(self, now: float = 0.0) -> int:
+        """Take up the journal's story after a restart: its jobs, and who carries which.
+
+        Jobs not yet under way (planned, released, assigned, to pickup) are open again
+        (an assignment from before is released: the truck may be elsewhere by now); a job
+        whose box is at or on a truck stays with that truck, taken up when it reports.
+        Returns how many events were read.
+        """
+        self.state = load(self.journal)
+        again = (JobState.PLANNED, JobState.ASSIGNED, JobState.TO_PICKUP)
+        for job_id in list(self.state.jobs):
+            if self.state.jobs[job_id].state in again:
+                self._step(job_id, JobState.RELEASED, now, "dispatcher restarted")
+            job = self.state.jobs[job_id]
+            if job.state is JobState.RELEASED:
+                self.open_jobs[job_id] = job
+            elif job.state not in FINAL and job_id in self.state.truck_of:
+                self._carried[self.state.truck_of[job_id]] = job_id
+        for lane in self.state.closed_lanes:
+            if lane in self.yard.lanes:
+                self.network.close(lane)
+        return self.state.seq
+
+    def _take_up(self, t: Truck) -> None:
+        """A truck that joins after a restart gets back the job whose box it carries."""
+        job_id = self._carried.pop(t.id, None)
+        if job_id is None:
+            return
+        job = self.state.jobs[job_id]
+        t.job = job_id
+        if job.state is JobState.AT_PICKUP and t.spot:
+            t.phase, t.goal = Phase.AT_PICKUP, t.spot
+        elif job.state is JobState.AT_DROP and t.spot:
+            t.phase, t.goal = Phase.AT_DROP, t.spot
+            t.laden = True
+        else:
+            t.laden = job.state in (JobState.LOADED, JobState.TO_DROP, JobState.AT_DROP)
+            t.phase = Phase.WAITING
 
     def add_jobs(self, jobs: Sequence[Job], now: float, cause: str = "work queue") -> list[str]:
         """Jobs from a work queue: recorded, released, open for dispatch; problems returned."""
@@ -294,9 +338,15 @@ class Dispatcher:
         """A truck's state: position, fuel, arrival, breakdown, a finished refuel."""
         return self._settle(self._on_state(state, now), now)
 
-    def on_crane_event(self, event: CraneEvent, now: float) -> list[Dispatch]:
-        """A crane's event: MOVEDONE moves the job of the truck under it on."""
-        return self._settle(self._on_crane_event(event, now), now)
+    def on_crane_event(
+        self, event: CraneEvent, now: float, *, journaled: bool = False
+    ) -> list[Dispatch]:
+        """A crane's event: MOVEDONE moves the job of the truck under it on.
+
+        `journaled`: the event is in the journal already (the live server stores what
+        arrives before handing it over), so it is not recorded twice.
+        """
+        return self._settle(self._on_crane_event(event, now, journaled), now)
 
     def close_lane(self, lane: str, now: float, reason: str) -> list[Dispatch]:
         """Close a lane to traffic: plans through it are repaired at once."""
@@ -356,19 +406,20 @@ class Dispatcher:
         self._status(t, now, False)
         return out
 
-    def _on_crane_event(self, event: CraneEvent, now: float) -> list[Dispatch]:
-        self._record(
-            crane_event(
-                self._eid("crane.event"),
-                event.crane_id,
-                self._iso(now),
-                crane_kind=event.crane_kind.value,
-                event=event.event.value,
-                job=event.job_id,
-                truck=event.truck_id,
-                seq=event.sequence,
+    def _on_crane_event(self, event: CraneEvent, now: float, journaled: bool) -> list[Dispatch]:
+        if not journaled:
+            self._record(
+                crane_event(
+                    self._eid("crane.event"),
+                    event.crane_id,
+                    self._iso(now),
+                    crane_kind=event.crane_kind.value,
+                    event=event.event.value,
+                    job=event.job_id,
+                    truck=event.truck_id,
+                    seq=event.sequence,
+                )
             )
-        )
         if event.event.value != "MOVEDONE" or not event.truck_id:
             return []
         if event.crane_kind.value == "QC":

@@ -120,7 +120,30 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
     default=None,
     help="stop after this many seconds (for tests and demos)",
 )
-def serve_cmd(journal_path: Path, bind: str, broken_after_s: float, seconds: float | None) -> None:
+@click.option("--terminal", default="haiphong", show_default=True, help="an embedded yard")
+@click.option(
+    "--yard",
+    "yard_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="a GeoJSON yard instead of --terminal",
+)
+@click.option("--strategy", default="pooled-optimal", show_default=True, help="dispatch strategy")
+@click.option(
+    "--dispatch/--no-dispatch",
+    default=True,
+    show_default=True,
+    help="run the dispatcher core (plans and orders); --no-dispatch only journals and acks",
+)
+def serve_cmd(
+    journal_path: Path,
+    bind: str,
+    broken_after_s: float,
+    seconds: float | None,
+    terminal: str,
+    yard_file: Path | None,
+    strategy: str,
+    dispatch: bool,
+) -> None:
     """Serve trucks over ZeroMQ: journal what they send, then ack; until SIGTERM or Ctrl-C."""
     import logging
     import signal
@@ -137,8 +160,26 @@ def serve_cmd(journal_path: Path, bind: str, broken_after_s: float, seconds: flo
     except sqlite3.Error as exc:
         raise click.ClickException(f"{journal_path}: cannot open the journal ({exc})") from None
     with journal:
+        handler = None
+        if dispatch:
+            from fleet.live import LiveDispatcher
+            from fleet.strategies import STRATEGIES
+            from maps import YardError, load_yard
+            from maps import terminal as embedded
+
+            if strategy not in STRATEGIES:
+                raise click.BadParameter(
+                    f"{strategy!r} (known: {', '.join(STRATEGIES)})", param_hint="--strategy"
+                )
+            try:
+                yard = load_yard(yard_file) if yard_file else embedded(terminal)
+            except (YardError, OSError) as exc:
+                raise click.ClickException(str(exc)) from None
+            handler = LiveDispatcher(yard, journal, strategy)
         try:
-            server = Server(journal, bind, broken_after_s=broken_after_s, echo=click.echo)
+            server = Server(
+                journal, bind, broken_after_s=broken_after_s, echo=click.echo, handler=handler
+            )
         except zmq.ZMQError as exc:
             raise click.ClickException(f"cannot bind {bind}: {exc}") from None
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -29,6 +29,7 @@ class LiveDispatcher:
     def __init__(self, yard: Yard, journal: Journal, strategy: str = "pooled-optimal") -> None:
         self.origin = datetime.now(UTC)
         self.dispatcher = Dispatcher(yard, journal, make_strategy(strategy), self.origin)
+        self.dispatcher.resume()
         self.yard = yard
 
     def _now(self, at: float) -> float:
@@ -42,12 +43,16 @@ class LiveDispatcher:
         d = self.dispatcher
         out: list[Dispatch] = []
         try:
+            joined = False
             if isinstance(message, State | Factsheet) and truck not in d.trucks:
                 d.add_truck(truck, self._spot_of(message), now)
+                joined = True
             if isinstance(message, State):
                 out = d.on_state(message, now)
+            if joined:
+                out += d.tick(now)  # a new truck may take work (or its box) at once
             elif isinstance(message, CraneEvent):
-                out = d.on_crane_event(message, now)
+                out = d.on_crane_event(message, now, journaled=True)
         except (KeyError, ValueError) as exc:  # bad content: named, the server keeps going
             log.error("%s %s: %s", truck, topic, exc)
             d.problems.append(f"{truck} {topic}: {exc}")

@@ -72,6 +72,8 @@ BATCH = 256
 SEND_QUEUE = 100_000
 """Messages (acks, orders) queued per truck before sending to it fails (ZMQ_SNDHWM)."""
 TICK_S = 0.1
+HANDLER_TICK_S = 5.0
+"""How often a handler that has a `tick` is asked to look again."""
 """How often the server looks for silent trucks and for a stop request."""
 
 
@@ -169,6 +171,7 @@ class Server:
         """Bind now (so a port in use fails here); `tcp://127.0.0.1:*` takes a free port."""
         self.journal = journal
         self.handler: Handler = handler or NullHandler()
+        self._last_tick = 0.0
         self.broken_after_s = broken_after_s
         self.stats = ServerStats()
         self.poses: dict[str, Pose] = {}
@@ -212,6 +215,7 @@ class Server:
                 if poller.poll(max(1, int(timeout * 1000))):
                     self._serve_batch()
                 self._check_silence()
+                self._tick_handler()
         finally:
             self._socket.close()
         return self.stats
@@ -403,6 +407,22 @@ class Server:
                     boot_id=lk.boot or None,
                 )
                 self._hand_over(truck, "connection", will, now)
+
+    def _tick_handler(self) -> None:
+        """Let a handler with a `tick(at)` look again now and then (waiting trucks, jobs)."""
+        tick = getattr(self.handler, "tick", None)
+        now = time.time()
+        if tick is None or now - self._last_tick < HANDLER_TICK_S:
+            return
+        self._last_tick = now
+        try:
+            outgoing = tick(now)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("the handler's tick failed")
+            return
+        for truck, reply in outgoing:
+            self.send(truck, reply)
 
     # --- sending ---------------------------------------------------------------------
 
