@@ -91,8 +91,8 @@ def test_bench_default_shift(benchmark: BenchmarkFixture, tmp_path: Path) -> Non
         _shift, args=(scenario, tmp_path / "default"), rounds=1, iterations=1
     )
     _check_and_print("default shift", report, benchmark)
-    if benchmark.stats is not None and SCALE >= 1.0:
-        assert report.data["wall_seconds"] <= DEFAULT_TARGET_S
+    if benchmark.stats is not None and SCALE >= 1.0:  # the whole run: shift, checks, KPIs
+        assert benchmark.stats.stats.max <= DEFAULT_TARGET_S
 
 
 def test_bench_large_shift(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
@@ -109,5 +109,5 @@ def test_bench_large_shift(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
         _shift, args=(scenario, tmp_path / "large"), rounds=1, iterations=1
     )
     _check_and_print("100 trucks, 8 cranes, 20,000 jobs", report, benchmark)
-    if benchmark.stats is not None and SCALE >= 1.0:
-        assert report.data["wall_seconds"] <= LARGE_TARGET_S
+    if benchmark.stats is not None and SCALE >= 1.0:  # the whole run: shift, checks, KPIs
+        assert benchmark.stats.stats.max <= LARGE_TARGET_S

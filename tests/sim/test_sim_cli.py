@@ -197,3 +197,14 @@ def test_sim_run_will_not_record_over_an_existing_directory(tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "--record" in result.output and "exists" in result.output
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_sim_run_speed_paces_the_shift(tmp_path: Path) -> None:
+    """--speed 60: 36 simulated seconds take at least ~0.6 s (a generous bound)."""
+    result = CliRunner().invoke(
+        run_command, ["--hours", "0.01", "--speed", "60", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["simulated_seconds"] == 36.0
+    assert data["wall_seconds"] >= 0.5

@@ -174,11 +174,6 @@ def test_no_truck_enters_a_closed_lane(faulty_hour: ShiftReport) -> None:
     assert entered == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/world.py: a repaired truck reports position (0, 0) and no node "
-    "(its track is dropped at the breakdown)",
-)
 def test_a_repaired_truck_reports_where_it_broke_down(
     faulty: Scenario, faulty_hour: ShiftReport
 ) -> None:
@@ -224,11 +219,6 @@ def test_every_job_the_kpis_count_as_done_is_done_in_the_reloaded_state(
     assert {i for i, job in state.jobs.items() if job.state is JobState.DONE} == done
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fleet/dispatcher.py journals job.step to_drop -> to_drop (a laden truck sent "
-    "on again), which fleet.state.load rejects",
-)
 def test_the_journal_reloads_without_rejected_events(default_hour: ShiftReport) -> None:
     with Journal(default_hour.result.journal) as j:
         state = load_state(j)
@@ -290,7 +280,9 @@ def test_ctrl_c_stops_with_a_partial_report(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_while_recording_leaves_a_readable_bag(tmp_path: Path) -> None:
-    scenario = load().with_(hours=0.25)
+    """Fixes at 1 Hz up to the Ctrl-C, and no fix while TT01's receiver is out (60-90 s)."""
+    outage = Fault("gnss_loss", 60.0, 30.0, truck="TT01")
+    scenario = load().with_(hours=0.25, faults=(outage,))
     bag = tmp_path / "bag"
     ctrl_c = CtrlC(120.0)
     report = run_shift(scenario, tmp_path / "out", pictures=False, record=bag, on_progress=ctrl_c)
@@ -302,13 +294,18 @@ def test_ctrl_c_while_recording_leaves_a_readable_bag(tmp_path: Path) -> None:
         topic = "/yardfleet/TT01/gnss/fix"
         assert types[topic] == "sensor_msgs/msg/NavSatFix"
         fixes = [c for c in reader.connections if c.topic == topic]
-        stamps, lats = [], []
+        stamps, lats, status = [], [], []
         for conn, t_ns, raw in reader.messages(connections=fixes):
             msg: Any = reader.deserialize(raw, conn.msgtype)
             stamps.append(t_ns)
             lats.append(msg.latitude)
+            status.append(msg.status.status)
     seconds = (np.array(stamps) - t0_ns) / 1e9
     assert len(seconds) >= 0.9 * end  # about 1 Hz for the shift so far
     assert seconds.min() >= -1e-3 and seconds.max() <= end + 1e-3
     assert np.allclose(np.diff(seconds), 1.0, atol=1e-3)
     assert all(math.isfinite(lat) and 20.0 < lat < 21.5 for lat in lats)  # Lach Huyen
+    lost = {round(t): s for t, s in zip(seconds, status, strict=True)}
+    assert all(lost[t] == -1 for t in range(61, 90) if t in lost)  # STATUS_NO_FIX
+    assert all(s >= 0 for t, s in lost.items() if t < 60 or t > 90)
+    assert sum(1 for t in range(61, 90) if t in lost) >= 20
