@@ -269,8 +269,11 @@ class PooledOptimal:
         if not trucks or not jobs:
             return out
         cost = _cost_matrix(view, trucks, jobs)
+        # A job no truck can reach now (a closed lane) is no pair, not an infeasible matrix.
+        cost = np.where(np.isfinite(cost), cost, NO_PAIR)
         rows, cols = linear_sum_assignment(cost)
-        pairs = self._in_sequence(view, trucks, jobs, cost, list(zip(rows, cols, strict=True)))
+        feasible = [(i, k) for i, k in zip(rows, cols, strict=True) if cost[i, k] < NO_PAIR]
+        pairs = self._in_sequence(view, trucks, jobs, cost, feasible)
         load = dict(view.block_load)
         for i, k, hold in pairs:
             t, j = trucks[i], jobs[k]

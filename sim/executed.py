@@ -105,16 +105,26 @@ def conflicts(plans: Sequence[Plan], yard: Yard, length_m: float, gap_m: float) 
     return check_plans(plans, yard, length_m=length_m, gap_m=gap_m)
 
 
-def min_separation_m(plans: Sequence[Plan], until: float, every_s: float = 1.0) -> float:
-    """Closest front-to-front distance of two trucks on one lane (inf if never together)."""
+def min_separation_m(
+    plans: Sequence[Plan], until: float, every_s: float = 1.0, yard: Yard | None = None
+) -> float:
+    """Closest front-to-front distance of two trucks on one lane (inf if never together).
+
+    A lane step driving to the lane's end (`to_m` None) needs the yard for its length.
+    """
     times = np.arange(0.0, until, every_s)
     lanes: dict[str, int] = {}
     lane_at = np.full((len(plans), len(times)), -1, dtype=np.int64)
     s_at = np.zeros((len(plans), len(times)))
     for i, plan in enumerate(plans):
         for st in plan.steps:
-            if st.kind is not ResourceKind.LANE or st.to_m is None:
+            if st.kind is not ResourceKind.LANE:
                 continue
+            to_m = st.to_m
+            if to_m is None:
+                if yard is None or st.resource not in yard.lanes:
+                    continue
+                to_m = yard.lanes[st.resource].length_m
             a = int(np.searchsorted(times, st.t_enter, side="left"))
             b = int(np.searchsorted(times, min(st.t_exit, until), side="left"))
             if b <= a:
@@ -123,7 +133,7 @@ def min_separation_m(plans: Sequence[Plan], until: float, every_s: float = 1.0) 
             tt = times[a:b]
             lane_at[i, a:b] = code
             s_at[i, a:b] = st.from_m + np.minimum(
-                st.to_m - st.from_m, (tt - st.t_enter) * (st.speed_mps or 0.0)
+                to_m - st.from_m, (tt - st.t_enter) * (st.speed_mps or 0.0)
             )
     best = math.inf
     for i in range(len(plans)):

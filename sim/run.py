@@ -69,7 +69,7 @@ def run_shift(
         result = shift.run()
     vehicle = shift.dispatcher.config.vehicle
     found = conflicts(result.executed, shift.yard, vehicle.length_m, vehicle.safety_gap_m)
-    closest = min_separation_m(result.executed, result.simulated_seconds)
+    closest = min_separation_m(result.executed, result.simulated_seconds, yard=shift.yard)
     kpis = from_journal(journal).as_dict()
     data: dict[str, Any] = {
         **kpis,

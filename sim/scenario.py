@@ -8,6 +8,7 @@ its field path (`vessels[1].cranes`, `fleet.trucks`), never a traceback.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -137,18 +138,24 @@ def _section(
         if key not in known:
             problems.append(f"{where}.{key}: unknown field (known: {', '.join(known)})")
             continue
-        default = cls.__dataclass_fields__[key].default
-        if isinstance(default, bool) or default is None:
-            out[key] = value
-        elif isinstance(default, int | float) and not isinstance(default, bool):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                problems.append(f"{where}.{key}: expected a number, got {value!r}")
+        kind = str(known[key].type).replace(" | None", "")
+        if kind == "int":
+            if not isinstance(value, int) or isinstance(value, bool):
+                problems.append(f"{where}.{key}: expected a number (a whole one), got {value!r}")
                 continue
             if value < 0:
                 problems.append(f"{where}.{key}: must not be negative (got {value})")
                 continue
-            out[key] = type(default)(value) if isinstance(default, float) else value
-        elif isinstance(default, str):
+            out[key] = value
+        elif kind == "float":
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                problems.append(f"{where}.{key}: expected a number, got {value!r}")
+                continue
+            if value < 0 or math.isnan(value):
+                problems.append(f"{where}.{key}: must not be negative (got {value})")
+                continue
+            out[key] = float(value)
+        elif kind == "str":
             if not isinstance(value, str):
                 problems.append(f"{where}.{key}: expected a string, got {value!r}")
                 continue
@@ -239,7 +246,8 @@ def parse(data: Any, source: str) -> Scenario:
 
 def _check_against_yard(scenario: Scenario, source: str) -> None:
     """Cranes, berths, trucks and lanes named by the scenario must exist."""
-    from maps import CraneKind, generate_terminal
+    from fleet.strategies import STRATEGIES
+    from maps import CraneKind, ServicePointKind, generate_terminal
 
     problems = []
     try:
@@ -265,6 +273,29 @@ def _check_against_yard(scenario: Scenario, source: str) -> None:
             problems.append(f"faults[{i}].lane: no lane {f.lane!r} in the yard")
     if scenario.fleet.trucks < 1:
         problems.append("fleet.trucks: at least 1")
+    spots = len(yard.service_points_of(ServicePointKind.PARKING)) + len(
+        yard.service_points_of(ServicePointKind.TRANSFER_POINT)
+    )
+    if scenario.fleet.trucks > spots:
+        problems.append(
+            f"fleet.trucks: {scenario.fleet.trucks} trucks but the yard has {spots} spots to "
+            "start from (parking and transfer points); raise terminal_spec.parking_spots"
+        )
+    if scenario.strategy not in STRATEGIES:
+        problems.append(
+            f"scenario.strategy: no strategy {scenario.strategy!r} ({', '.join(STRATEGIES)})"
+        )
+    for i, v in enumerate(scenario.vessels):
+        if v.hatch < 1:
+            problems.append(f"vessels[{i}].hatch: at least 1 move per hatch")
+    if scenario.fleet.tank_l <= 0:
+        problems.append("fleet.tank_l: must be positive")
+    if scenario.fleet.refuel_lpm <= 0:
+        problems.append("fleet.refuel_lpm: must be positive")
+    if scenario.cranes.qc_cycle_s <= scenario.cranes.handover_s:
+        problems.append("cranes.qc_cycle_s: must be longer than cranes.handover_s")
+    if scenario.fleet.fuel_start_min > scenario.fleet.fuel_start_max:
+        problems.append("fleet.fuel_start_min: must not exceed fleet.fuel_start_max")
     if not 0 <= scenario.fleet.autonomous_share <= 1:
         problems.append("fleet.autonomous_share: must be within 0..1")
     if scenario.hours <= 0:
