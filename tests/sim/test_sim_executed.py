@@ -74,14 +74,10 @@ def test_a_truck_frozen_by_a_breakdown_blocks_its_lane(haiphong: Yard) -> None:
     assert found and all(set(c.trucks) == {"A", "B"} for c in found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/executed.py min_separation_m skips lane steps whose to_m is None "
-    "(routing.plan.Step: None means to the lane's end), so such trucks never meet",
-)
 def test_min_separation_reads_steps_that_drive_to_the_lanes_end(haiphong: Yard) -> None:
+    """`to_m` None: to the lane's end, whose length the yard knows."""
     plans = [
         drive(haiphong, "A", 0.0, onward=True, to_end=False),
         drive(haiphong, "B", 2.0, onward=False, to_end=False),
     ]
-    assert min_separation_m(plans, 300.0) == pytest.approx(2.0 * V)
+    assert min_separation_m(plans, 300.0, yard=haiphong) == pytest.approx(2.0 * V)

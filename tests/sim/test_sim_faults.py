@@ -40,24 +40,7 @@ def test_nobody_drives_through_a_truck_broken_down_just_past_a_node(tmp_path: Pa
 
 @pytest.mark.parametrize(
     "strategy",
-    [
-        "dedicated",
-        "pooled-nearest",
-        pytest.param(
-            "pooled-optimal",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="fleet/strategies.py: closing block-D1-07 leaves jobs no truck can reach; "
-                "linear_sum_assignment raises 'cost matrix is infeasible' out of the shift",
-            ),
-        ),
-        pytest.param(
-            "dual",
-            marks=pytest.mark.xfail(
-                strict=True, reason="the same infeasible cost matrix, via the dual strategy"
-            ),
-        ),
-    ],
+    ["dedicated", "pooled-nearest", "pooled-optimal", "dual"],
 )
 def test_closing_a_block_lane_keeps_the_shift_going(strategy: str, tmp_path: Path) -> None:
     closure = Fault("lane_closure", 300.0, 600.0, lane="block-D1-07")
