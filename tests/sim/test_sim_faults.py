@@ -1,6 +1,6 @@
-"""Faults at awkward moments: a breakdown just past a crossing, a closed block lane.
+"""Faults at awkward moments: breakdowns next to a crossing or during another, a closed lane.
 
-Both found by running the default shift with faults at many moments and places; each test
+All found by running the default shift with faults at many moments and places; each test
 is one such reproduction. A truck that breaks down with its front a few metres past a node
 still stands in that node with its 16 m body, so nobody may cross it.
 """
@@ -36,6 +36,64 @@ def test_nobody_drives_through_a_truck_broken_down_just_past_a_node(tmp_path: Pa
     data = report.data
     assert data["deadlocks"] == 0
     assert data["conflicts"] == 0, data["conflict_examples"]
+
+
+BREAKDOWNS = {
+    # name: (seed, strategy, trucks, hours, faults, why it fails at 2925e2f)
+    "stands-in-a-node": (
+        398,
+        "pooled-optimal",
+        32,
+        0.15,
+        (Fault("breakdown", 140.2, 500.5, truck="TT13"),),
+        "the repair around TT13 fails for TT01, which 'stands and retries' on v2s-17 with its "
+        "body in n0074; TT02 and TT04, already planned through n0074, drive into it",
+    ),
+    "second-breakdown": (
+        205,
+        "pooled-optimal",
+        20,
+        0.3,
+        (
+            Fault("breakdown", 926.39, 826.5, truck="TT15"),
+            Fault("breakdown", 1066.88, 107.7, truck="TT07"),
+        ),
+        "the repair for TT07 re-plans TT15, still broken down (only the newly broken truck is "
+        "left out), and sim/world.py follows the plan: TT15's path jumps (path conflict)",
+    ),
+    "deadlock": (
+        932,
+        "dedicated",
+        33,
+        0.32,
+        (Fault("breakdown", 1000.34, 660.6, truck="TT33"),),
+        "after TT33 breaks down, TT09 and TT27 wait on each other from 1140 s",
+    ),
+    "repair-crash": (
+        540,
+        "pooled-nearest",
+        35,
+        0.35,
+        (Fault("breakdown", 76.2, 875.5, truck="TT07"),),
+        "TT07 breaks down when it next drives and is re-planned while broken; at its repair "
+        "planner._position(plan, broken_at) finds no step: max() of an empty sequence",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=case[-1]))
+        for name, case in BREAKDOWNS.items()
+    ],
+)
+def test_a_shift_with_a_breakdown_stays_safe(name: str, tmp_path: Path) -> None:
+    seed, strategy, trucks, hours, faults, _ = BREAKDOWNS[name]
+    scenario = load().with_(seed=seed, strategy=strategy, trucks=trucks, hours=hours, faults=faults)
+    data = run_shift(scenario, tmp_path, pictures=False).data
+    assert data["conflicts"] == 0, data["conflict_examples"]
+    assert data["deadlocks"] == 0, data["deadlock_examples"]
 
 
 @pytest.mark.parametrize(
