@@ -75,8 +75,9 @@ BREAKDOWNS = {
         35,
         0.35,
         (Fault("breakdown", 76.2, 875.5, truck="TT07"),),
-        "TT07 breaks down when it next drives and is re-planned while broken; at its repair "
-        "planner._position(plan, broken_at) finds no step: max() of an empty sequence",
+        "TT07 breaks down when it next drives (339 s); at its repair (1214.5 s) "
+        "planner.repair(late=...) asks _position for 339 s, before every step of its plan "
+        "now: max() of an empty sequence",
     ),
 }
 
