@@ -38,8 +38,9 @@ def test_nobody_drives_through_a_truck_broken_down_just_past_a_node(tmp_path: Pa
     assert data["conflicts"] == 0, data["conflict_examples"]
 
 
-BREAKDOWNS = {
+FAULTS = {
     # name: (seed, strategy, trucks, hours, faults, why it fails at 2925e2f)
+    # Found by a sweep of random faults over the default shift (0.4 h, 100 runs).
     "stands-in-a-node": (
         398,
         "pooled-optimal",
@@ -48,6 +49,15 @@ BREAKDOWNS = {
         (Fault("breakdown", 140.2, 500.5, truck="TT13"),),
         "the repair around TT13 fails for TT01, which 'stands and retries' on v2s-17 with its "
         "body in n0074; TT02 and TT04, already planned through n0074, drive into it",
+    ),
+    "closure-stands-on-a-lane": (
+        296,
+        "dedicated",
+        20,
+        0.05,
+        (Fault("lane_closure", 65.2, 131.4, lane="v3s-08"),),
+        "closing v3s-08: the repair fails for TT03, which 'stands and retries' on park-a1-05; "
+        "TT04 and TT06, planned along park-a1-05, drive into it (0.00 m front to front)",
     ),
     "second-breakdown": (
         205,
@@ -86,11 +96,11 @@ BREAKDOWNS = {
     "name",
     [
         pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=case[-1]))
-        for name, case in BREAKDOWNS.items()
+        for name, case in FAULTS.items()
     ],
 )
-def test_a_shift_with_a_breakdown_stays_safe(name: str, tmp_path: Path) -> None:
-    seed, strategy, trucks, hours, faults, _ = BREAKDOWNS[name]
+def test_a_shift_with_a_fault_stays_safe(name: str, tmp_path: Path) -> None:
+    seed, strategy, trucks, hours, faults, _ = FAULTS[name]
     scenario = load().with_(seed=seed, strategy=strategy, trucks=trucks, hours=hours, faults=faults)
     data = run_shift(scenario, tmp_path, pictures=False).data
     assert data["conflicts"] == 0, data["conflict_examples"]
@@ -99,7 +109,7 @@ def test_a_shift_with_a_breakdown_stays_safe(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "strategy",
-    ["dedicated", "pooled-nearest", "pooled-optimal", "dual"],
+    ["pooled-optimal", "dual"],  # the strategies an unreachable job once crashed
 )
 def test_closing_a_block_lane_keeps_the_shift_going(strategy: str, tmp_path: Path) -> None:
     closure = Fault("lane_closure", 300.0, 600.0, lane="block-D1-07")
