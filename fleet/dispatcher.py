@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+import networkx as nx
+
 from fleet.events import Activity, crane_event, lane_closed, lane_opened, truck_joined, truck_status
 from fleet.jobs import FINAL, Job, JobState, JobType, PlaceKind
 from fleet.journal import Event, Journal
@@ -156,6 +158,8 @@ class Dispatcher:
         self._freed = False
         self._boot = uuid.uuid4().hex[:12]
         self._carried: dict[str, str] = {}
+        self.circles_broken = 0
+        """Times trucks waiting on each other in a circle were set free (see `tick`)."""
         self._last_problem: dict[str, str] = {}
         self.stranded: dict[str, float] = {}
         """Trucks whose repaired plan failed: where they stand is their plan at this time."""
@@ -322,8 +326,36 @@ class Dispatcher:
         stranded = {t: 0.0 for t in self.stranded if self.trucks[t].broken_at is None}
         if stranded:
             out += self._repair(now, late=stranded)
+        out += self._break_circles(now)
         out += self._decide(now)
         return self._settle(out, now)
+
+    def _break_circles(self, now: float) -> list[Dispatch]:
+        """Trucks waiting on each other for spots in a circle: one of them makes room.
+
+        A truck waiting on a transfer point for a crane, and the crane's truck waiting
+        for that transfer point with its box, wait for ever; the waiting truck without a
+        box (else any) moves to a parking spot, and the circle opens.
+        """
+        edges = self.waits_for()
+        if not edges:
+            return []
+        out: list[Dispatch] = []
+        for cycle in nx.simple_cycles(nx.DiGraph(edges)):
+            trucks = [self.trucks[c] for c in cycle]
+            if any(t.phase not in (Phase.WAITING, Phase.QUEUED) for t in trucks):
+                continue  # already broken by an earlier one
+            mover = min(trucks, key=lambda t: (t.laden, t.id))
+            room = self._nearest(mover, self.spots.parking) or self._nearest(
+                mover, [s for tps in self.spots.block_tps.values() for _, s in tps]
+            )
+            if room is None:
+                continue
+            self.circles_broken += 1
+            circle = ", ".join(cycle)
+            self._problem(mover, f"{mover.id} makes room: {circle} waited in a circle", now)
+            out += self._leg(mover, now, room, Phase.TO_QUEUE, "make room")
+        return out
 
     def _settle(self, out: list[Dispatch], now: float) -> list[Dispatch]:
         """After an input: spots given back go to the trucks waiting for them, queue first."""
@@ -620,11 +652,15 @@ class Dispatcher:
         if place.kind is PlaceKind.GATE:
             return place.id, action, "GATE", place.id
         chosen = t.drop if drop and t.drop else self.spots.nominal(place)
-        block = self.yard.service_point(chosen).area or place.id
-        spot = self.spots.first_free(self.spots.candidates(chosen), t.id)
+        options = list(self.spots.candidates(chosen))
+        if drop and job.job_type is JobType.DSCH:  # a full block: one of the box's others
+            for alt in job.alt_blocks:
+                if alt in self.spots.block_tps:
+                    options += self.spots.tps_by_bay(alt, place.bay)
+        spot = self.spots.first_free(options, t.id)
         if spot is None:
             return None
-        return spot, action, "RTG", block
+        return spot, action, "RTG", self.yard.service_point(spot).area or place.id
 
     def _go(self, t: Truck, now: float, *, drop: bool) -> list[Dispatch]:
         """Send the truck to its job's pickup or drop (or the crane's queue, or let it wait)."""
@@ -782,18 +818,35 @@ class Dispatcher:
         late: dict[str, float] | None = None,
         broken: Sequence[str] = (),
     ) -> list[Dispatch]:
+        """Repair the plans a change touches; a truck whose repair fails stops where it is,
+        and whoever would pass it is re-planned around it in turn (a few rounds)."""
+        late = dict(late or {})
         report = self.planner.repair(now, closed=closed, late=late, broken=broken)
+        plans: dict[str, tuple[Plan, str]] = {t: (p, "repair") for t, p in report.plans.items()}
+        failed = dict(report.failed)
+        stood: set[str] = set()
+        for _ in range(4):
+            newly = [truck for truck in failed if truck not in stood]
+            if not newly:
+                break
+            for truck in newly:
+                t = self.trucks[truck]
+                why = failed[truck]
+                self._problem(t, f"repair failed for {truck}: {why}; it stands and retries", now)
+                self.stranded[truck] = now
+                plans[truck] = (self.planner.stand(truck, now - late.get(truck, 0.0)), "stand")
+            stood.update(newly)
+            again = self.planner.repair(now, broken=newly)  # the others go around them
+            for truck, plan in again.plans.items():
+                plans[truck] = (plan, "repair")
+            failed = dict(again.failed)
         out = []
-        for truck, why in report.failed.items():
+        for truck, (plan, purpose) in plans.items():
             t = self.trucks[truck]
-            self._problem(t, f"repair failed for {truck}: {why}; it stands and retries", now)
-            self.stranded[truck] = now
-            plan = self.planner.stand(truck, now - (late or {}).get(truck, 0.0))
-            out.append(self._dispatch(t, plan, now, None, "stand"))
-        for truck in report.plans:
+            if purpose == "stand":
+                out.append(self._dispatch(t, plan, now, None, "stand"))
+                continue
             self.stranded.pop(truck, None)
-        for truck, plan in report.plans.items():
-            t = self.trucks[truck]
             self._header += 1
             order = order_for(
                 plan,

@@ -73,6 +73,8 @@ class FleetPlanner:
         self.groups = ReservationTable()
         self.plans: dict[str, Plan] = {}
         self.tasks: dict[str, Task] = {}
+        self._standing: dict[str, tuple[int, int | None]] = {}
+        """Trucks stopped where they are (`stand`): the resource of the front and the rear."""
         self._h_cache: dict[tuple[int, bool, int], list[float]] = {}
 
     # -- places --------------------------------------------------------------------------
@@ -234,6 +236,7 @@ class FleetPlanner:
         self._reserve(task.truck, visits, speeds, behind)
         plan = self._to_plan(task.truck, visits, speeds)
         self.plans[task.truck] = plan
+        self._standing.pop(task.truck, None)
         return plan
 
     # -- repair --------------------------------------------------------------------------
@@ -264,22 +267,20 @@ class FleetPlanner:
         closed_set = set(closed)
         report = PlanningReport()
         where: dict[str, int] = {}
+        rears: dict[str, int] = {}
         for truck in broken:
-            spot, rear = self._position(self.plans[truck], now - late.get(truck, 0.0))
-            self.table.release(truck)
-            self.groups.release(truck)
-            self.table.hold(spot, now, math.inf, truck)
-            if rear is not None:  # its rear still stands in what it was leaving
-                self.table.hold(rear, now, math.inf, truck)
+            at = now - late.get(truck, 0.0)
+            old = self.plans[truck]
+            self.stand(truck, at)  # it stays where it broke down until it is repaired
+            spot, rear = self._standing[truck]
             if self.cells.kind[spot] != CELL:  # standing in a node: its body is behind it
-                prev = self.plans[truck].steps
-                lanes = [st for st in prev if st.kind is ResourceKind.LANE and st.t_enter < now]
+                lanes = [st for st in old.steps if st.kind is ResourceKind.LANE and st.t_enter < at]
                 if lanes:
-                    self.table.hold(
-                        self.resource_at(self.plans[truck], lanes[-1].t_enter), now, math.inf, truck
-                    )
+                    self.table.hold(self.resource_at(old, lanes[-1].t_enter), at, math.inf, truck)
             where[truck] = spot
-        blocked = {where[t] for t in broken}
+            if rear is not None:
+                rears[truck] = rear
+        blocked = {where[t] for t in broken} | set(rears.values())
         affected = set(late)
         for truck, plan in self.plans.items():
             if truck in broken:
@@ -339,12 +340,16 @@ class FleetPlanner:
             self.table.hold(behind, now, math.inf, truck)
         plan = self._to_plan(truck, visits, speeds)
         self.plans[truck] = plan
+        self._standing[truck] = (s, behind)
         return plan
 
     def _position(self, plan: Plan, t: float) -> tuple[int, int | None]:
         """Where the front is at t, and the resource just behind it (its rear may be there)."""
+        standing = self._standing.get(plan.truck)
+        if standing is not None and self.plans.get(plan.truck) is plan:
+            return standing  # stopped: where it stood when it stopped, rear included
         steps = [st for st in plan.steps if st.kind is not ResourceKind.CONFLICT_GROUP]
-        k = max(i for i, st in enumerate(steps) if st.t_enter <= t)
+        k = max((i for i, st in enumerate(steps) if st.t_enter <= t), default=0)
         here = self._step_resource(steps[k])
         if k == 0:
             return here, None
