@@ -43,12 +43,12 @@ def shift_work(scenario: Scenario, yard: Yard) -> list[Arrival]:
     bays = {a.id: a.bays or 40 for a in yard.areas_of(AreaKind.BLOCK)}
     out: list[Arrival] = []
 
-    def box() -> tuple[str, int, float]:
+    def box(rng: np.random.Generator = rng) -> tuple[str, int, float]:
         size = int(rng.choice(SIZES, p=SIZE_SHARE))
         weight = float(rng.uniform(4_000, 28_000 if size == 20 else 30_000))
         return container_number(rng), size, round(weight, -1)
 
-    def slot() -> Place:
+    def slot(rng: np.random.Generator = rng) -> Place:
         block = blocks[int(rng.integers(len(blocks)))]
         return Place(
             PlaceKind.YARD,
@@ -107,21 +107,25 @@ def shift_work(scenario: Scenario, yard: Yard) -> list[Arrival]:
                 discharging = not discharging
     gates = [sp.id for sp in yard.service_points_of(ServicePointKind.GATE_LANE)]
     horizon = scenario.hours * 3600.0
-    for kind, rate in (
+    # Each gate stream draws from its own generator, so the first hours of a shift do not
+    # depend on how long the shift is.
+    streams = (
         (JobType.RECV, scenario.gate.recv_per_hour),
         (JobType.DLVR, scenario.gate.dlvr_per_hour),
-    ):
+    )
+    for n, (kind, rate) in enumerate(streams, start=1):
         if rate <= 0 or not gates:
             continue
-        t = float(rng.exponential(3600.0 / rate))
+        grng = np.random.default_rng([scenario.seed, n])
+        t = float(grng.exponential(3600.0 / rate))
         k = 0
         while t < horizon:
             k += 1
-            number, size, weight = box()
-            gate = Place(PlaceKind.GATE, gates[int(rng.integers(len(gates)))])
-            pickup, drop = (gate, slot()) if kind is JobType.RECV else (slot(), gate)
+            number, size, weight = box(grng)
+            gate = Place(PlaceKind.GATE, gates[int(grng.integers(len(gates)))])
+            pickup, drop = (gate, slot(grng)) if kind is JobType.RECV else (slot(grng), gate)
             out.append(
                 Arrival(t, Job(f"{kind.value}-{k:04d}", kind, number, size, weight, pickup, drop))
             )
-            t += float(rng.exponential(3600.0 / rate))
+            t += float(grng.exponential(3600.0 / rate))
     return out
