@@ -16,12 +16,6 @@ from sim.run import run_shift
 from sim.scenario import Fault, load
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="routing/planner.py repair(broken=...): the broken truck's rear is held, but only "
-    "trucks passing its front's spot are re-planned; TT24, already planned through the node "
-    "behind TT01, drives into it (node conflict at n0049, t=349.7 s)",
-)
 def test_nobody_drives_through_a_truck_broken_down_just_past_a_node(tmp_path: Path) -> None:
     """TT01 passes n0049 at 325.5 s onto the 11.5 m lane v1n-05 and breaks down at 327 s."""
     faulty = load().with_(hours=0.25, faults=(Fault("breakdown", 327.0, 300.0, truck="TT01"),))
@@ -39,7 +33,7 @@ def test_nobody_drives_through_a_truck_broken_down_just_past_a_node(tmp_path: Pa
 
 
 FAULTS = {
-    # name: (seed, strategy, trucks, hours, faults, why it fails at 2925e2f)
+    # name: (seed, strategy, trucks, hours, faults, what went wrong at 2925e2f; fixed in bec4df9)
     # Found by a sweep of random faults over the default shift (0.4 h, 100 runs).
     "stands-in-a-node": (
         398,
@@ -94,10 +88,7 @@ FAULTS = {
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=case[-1]))
-        for name, case in FAULTS.items()
-    ],
+    sorted(FAULTS),
 )
 def test_a_shift_with_a_fault_stays_safe(name: str, tmp_path: Path) -> None:
     seed, strategy, trucks, hours, faults, _ = FAULTS[name]
