@@ -53,6 +53,19 @@ FAULTS = {
         "closing v3s-08: the repair fails for TT03, which 'stands and retries' on park-a1-05; "
         "TT04 and TT06, planned along park-a1-05, drive into it (0.00 m front to front)",
     ),
+    "three-breakdowns": (
+        416,
+        "dedicated",
+        20,
+        1.1,
+        (
+            Fault("breakdown", 922.9, 1250.3, truck="TT17"),
+            Fault("breakdown", 1128.8, 671.4, truck="TT10"),
+            Fault("breakdown", 3249.4, 1621.7, truck="TT03"),
+        ),
+        "open at bec4df9: TT02 and TT14 (then TT08) wait on each other from 3840 s; making "
+        "room at 3960 s fails (no conflict-free path to PARK.S01)",
+    ),
     "second-breakdown": (
         205,
         "pooled-optimal",
@@ -88,7 +101,12 @@ FAULTS = {
 
 @pytest.mark.parametrize(
     "name",
-    sorted(FAULTS),
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=FAULTS[name][-1]))
+        if FAULTS[name][-1].startswith("open")
+        else name
+        for name in sorted(FAULTS)
+    ],
 )
 def test_a_shift_with_a_fault_stays_safe(name: str, tmp_path: Path) -> None:
     seed, strategy, trucks, hours, faults, _ = FAULTS[name]
