@@ -249,11 +249,6 @@ def test_another_seed_brings_other_work() -> None:
     assert [j.container_no for _, j in other] != [j.container_no for _, j in same]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/traffic.py draws all receivals up to the horizon before the first delivery "
-    "from one generator, so the deliveries of a shift's first hour depend on its length",
-)
 def test_the_first_hour_of_a_shift_does_not_depend_on_its_length() -> None:
     scenario = load()
     yard = generate_terminal(scenario.spec())
