@@ -63,8 +63,25 @@ FAULTS = {
             Fault("breakdown", 1128.8, 671.4, truck="TT10"),
             Fault("breakdown", 3249.4, 1621.7, truck="TT03"),
         ),
-        "open at bec4df9: TT02 and TT14 (then TT08) wait on each other from 3840 s; making "
-        "room at 3960 s fails (no conflict-free path to PARK.S01)",
+        "at bec4df9 TT02 and TT14 (then TT08) waited on each other from 3840 s; gone with "
+        "963f74a's gate traffic (another shift), kept as it is",
+    ),
+    "block-lane-closure-deadlock": (
+        815,
+        "pooled-nearest",
+        17,
+        0.75,
+        (Fault("lane_closure", 2436.0, 714.2, lane="block-E2-04"),),
+        "open at a2814cf: closing block-E2-04, TT04 and TT13 wait on each other from 2580 s",
+    ),
+    "closure-path-gap": (
+        280,
+        "dual",
+        24,
+        1.2,
+        (Fault("lane_closure", 2903.1, 1133.6, lane="v1s-07"),),
+        "open at a2814cf: closing v1s-07, TT01's executed steps stop at 4155.8 s and go on "
+        "at 4209.6 s (path conflict at n0040: a plan that does not start where the last ended)",
     ),
     "second-breakdown": (
         205,
