@@ -53,19 +53,6 @@ FAULTS = {
         "closing v3s-08: the repair fails for TT03, which 'stands and retries' on park-a1-05; "
         "TT04 and TT06, planned along park-a1-05, drive into it (0.00 m front to front)",
     ),
-    "three-breakdowns": (
-        416,
-        "dedicated",
-        20,
-        1.1,
-        (
-            Fault("breakdown", 922.9, 1250.3, truck="TT17"),
-            Fault("breakdown", 1128.8, 671.4, truck="TT10"),
-            Fault("breakdown", 3249.4, 1621.7, truck="TT03"),
-        ),
-        "at bec4df9 TT02 and TT14 (then TT08) waited on each other from 3840 s; gone with "
-        "963f74a's gate traffic (another shift), kept as it is",
-    ),
     "block-lane-closure-deadlock": (
         815,
         "pooled-nearest",
