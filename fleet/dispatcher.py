@@ -23,10 +23,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import networkx as nx
+import numpy as np
 
 from fleet.events import Activity, crane_event, lane_closed, lane_opened, truck_joined, truck_status
 from fleet.jobs import FINAL, Job, JobState, JobType, PlaceKind
 from fleet.journal import Event, Journal
+from fleet.openjobs import OpenJobs
 from fleet.orders import order_for, route_of, work_action
 from fleet.protocol import (
     REFUEL,
@@ -99,6 +101,8 @@ class Truck:
     activity: Activity | None = None
     actions: list[Action] = field(default_factory=list)
     """The work at the end of the current leg (kept when the leg's plan is repaired)."""
+    unplannable: set[str] = field(default_factory=set)
+    """Spots the planner found no way to for it (tried again only when nothing else is)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +154,7 @@ class Dispatcher:
         self.laden = TravelTimeTable(self.network, True, points)
         self.state = FleetState()
         self.trucks: dict[str, Truck] = {}
-        self.open_jobs: dict[str, Job] = {}
+        self.open_jobs = OpenJobs()
         self.block_load: dict[str, float] = {}
         self.problems: list[str] = []
         self._header = 0
@@ -546,18 +550,17 @@ class Dispatcher:
             )
             if crane and not served:
                 ahead[crane] = ahead.get(crane, 0) + 1 + (t.then is not None)
-        nth: dict[str, int] = {}
         jobs = []
-        for job in sorted(self.open_jobs.values(), key=lambda j: (j.qc_seq or 0, j.job_id)):
-            ready = 0.0
-            crane = job.crane
-            if crane:
-                k = nth[crane] = nth.get(crane, -1) + 1
-                cycle = self.crane_cycle.get(crane, self.config.crane_cycle_s)
-                since = now - self.last_move.get(crane, now)
+        wanted: list[tuple[Job, float]] = [(job, 0.0) for job in self.open_jobs.others()]
+        for crane in self.open_jobs.cranes():
+            cycle = self.crane_cycle.get(crane, self.config.crane_cycle_s)
+            since = now - self.last_move.get(crane, now)
+            for k, job in enumerate(self.open_jobs.next_of(crane)):
                 ready = max(0.0, (ahead.get(crane, 0) + k) * cycle - since)
-                if ready > self.config.horizon_s:
-                    continue
+                if ready > self.config.horizon_s or k >= self.config.lookahead:
+                    break
+                wanted.append((job, ready))
+        for job, ready in wanted:
             pickup = self.spots.nominal(job.pickup)
             drop = self.spots.nominal(job.drop)
             alts = tuple(
@@ -571,7 +574,7 @@ class Dispatcher:
                     job.job_type,
                     pickup,
                     drop,
-                    crane,
+                    job.crane,
                     job.qc_seq,
                     ready,
                     job.priority,
@@ -606,7 +609,8 @@ class Dispatcher:
                 continue
             if d.job is None or d.job not in self.open_jobs:
                 continue
-            job = self.open_jobs.pop(d.job)
+            job = self.open_jobs[d.job]
+            self.open_jobs.pop(d.job)
             t.job, t.drop = job.job_id, d.drop
             t.hold_until = now + d.not_before_s
             self._step(job.job_id, JobState.ASSIGNED, now, f"strategy {self.strategy.id}", t.id)
@@ -657,10 +661,26 @@ class Dispatcher:
             for alt in job.alt_blocks:
                 if alt in self.spots.block_tps:
                     options += self.spots.tps_by_bay(alt, place.bay)
-        spot = self.spots.first_free(options, t.id)
+        usable = [o for o in options if self._reachable(t, o)]
+        spot = self.spots.first_free([o for o in usable if o not in t.unplannable], t.id)
+        spot = spot or self.spots.first_free(usable, t.id)
+        if spot is None and drop and job.job_type is JobType.DSCH:
+            # Its blocks are full or cut off (a closed lane): the nearest block that is not;
+            # the TOS re-plans the slot, as it does when a block is blocked.
+            anywhere = [sp for tps in self.spots.block_tps.values() for _, sp in tps]
+            spot = self._nearest(
+                t, [o for o in anywhere if self._reachable(t, o) and o not in t.unplannable]
+            )
         if spot is None:
             return None
         return spot, action, "RTG", self.yard.service_point(spot).area or place.id
+
+    def _reachable(self, t: Truck, spot: str) -> bool:
+        """Whether the truck can get to the spot at all now (closed lanes considered)."""
+        if t.spot is None or t.spot == spot:
+            return True
+        table = self.laden if t.laden else self.empty
+        return bool(np.isfinite(table.times[table.index[t.spot], table.index[spot]]))
 
     def _go(self, t: Truck, now: float, *, drop: bool) -> list[Dispatch]:
         """Send the truck to its job's pickup or drop (or the crane's queue, or let it wait)."""
@@ -768,6 +788,7 @@ class Dispatcher:
             )
         except (PlanningError, RoutingError) as exc:
             self._problem(t, str(exc), now)
+            t.unplannable.add(spot)
             self.planner.plan_one(Task(t.id, t.spot, t.spot, release_s=now))
             t.phase = Phase.WAITING
             return []
@@ -778,6 +799,7 @@ class Dispatcher:
             self._freed = True
         t.goal, t.phase, t.eta = spot, phase, plan.t_end
         t.actions = list(actions or [])
+        t.unplannable.clear()
         return [self._dispatch(t, plan, now, actions, purpose)]
 
     def _arrive(self, t: Truck, now: float) -> list[Dispatch]:

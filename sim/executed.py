@@ -37,7 +37,7 @@ class Executed:
         if not old:
             self.steps[truck] = new
             return
-        kept = [s for s in old if s.t_enter < t0 or (s.t_enter <= t0 and not new)]
+        kept = [s for s in old if s.t_enter <= t0]
         places = [s for s in kept if s.kind is not ResourceKind.CONFLICT_GROUP]
         clipped: list[Step] = []
         for s in kept:

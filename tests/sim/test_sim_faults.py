@@ -59,7 +59,7 @@ FAULTS = {
         17,
         0.75,
         (Fault("lane_closure", 2436.0, 714.2, lane="block-E2-04"),),
-        "open at a2814cf: closing block-E2-04, TT04 and TT13 wait on each other from 2580 s",
+        "fixed: closing block-E2-04, TT04 and TT13 waited on each other from 2580 s",
     ),
     "closure-path-gap": (
         280,
@@ -67,7 +67,7 @@ FAULTS = {
         24,
         1.2,
         (Fault("lane_closure", 2903.1, 1133.6, lane="v1s-07"),),
-        "open at a2814cf: closing v1s-07, TT01's executed steps stop at 4155.8 s and go on "
+        "fixed: closing v1s-07, TT01's executed steps stopped at 4155.8 s and went on "
         "at 4209.6 s (path conflict at n0040: a plan that does not start where the last ended)",
     ),
     "second-breakdown": (
