@@ -787,7 +787,8 @@ class Dispatcher:
                 Task(t.id, t.spot, spot, laden=t.laden, release_s=release or now)
             )
         except (PlanningError, RoutingError) as exc:
-            self._problem(t, str(exc), now)
+            if purpose != "refuel":  # a busy fuel station is no problem: it goes later
+                self._problem(t, str(exc), now)
             t.unplannable.add(spot)
             self.planner.plan_one(Task(t.id, t.spot, t.spot, release_s=now))
             t.phase = Phase.WAITING
