@@ -98,6 +98,8 @@ class Truck:
     y: float = 0.0
     odometer_m: float = 0.0
     legs: int = 0
+    updates: int = 0
+    """orderUpdateId of the current order (repairs send updates)."""
     activity: Activity | None = None
     actions: list[Action] = field(default_factory=list)
     """The work at the end of the current leg (kept when the leg's plan is repaired)."""
@@ -735,10 +737,18 @@ class Dispatcher:
         return [self._dispatch(t, plan, now, actions, "work here")]
 
     def _dispatch(
-        self, t: Truck, plan: Plan, now: float, actions: list[Action] | None, purpose: str
+        self,
+        t: Truck,
+        plan: Plan,
+        now: float,
+        actions: list[Action] | None,
+        purpose: str,
+        update: int = 0,
     ) -> Dispatch:
-        """The Dispatch of a plan: its order, or — standing on a lane — a pause."""
-        t.legs += 1
+        """The Dispatch of a plan: its order (a new one, or an update of the truck's current
+        order after a repair), or — standing on a lane — a pause."""
+        if not update:
+            t.legs += 1
         self._header += 1
         message: Order | InstantActions
         if not route_of(plan, self.yard):
@@ -755,7 +765,7 @@ class Dispatcher:
                 self.yard,
                 manufacturer=self.config.manufacturer,
                 order_id=f"{t.id}-{t.legs}",
-                update=0,
+                update=update,
                 header_id=self._header,
                 at=self.at(now),
                 actions=actions,
@@ -799,6 +809,7 @@ class Dispatcher:
         if t.spot != spot and self.spots.give_back(t.spot, t.id):
             self._freed = True
         t.goal, t.phase, t.eta = spot, phase, plan.t_end
+        t.updates = 0
         t.actions = list(actions or [])
         t.unplannable.clear()
         return [self._dispatch(t, plan, now, actions, purpose)]
@@ -870,17 +881,7 @@ class Dispatcher:
                 out.append(self._dispatch(t, plan, now, None, "stand"))
                 continue
             self.stranded.pop(truck, None)
-            self._header += 1
-            order = order_for(
-                plan,
-                self.yard,
-                manufacturer=self.config.manufacturer,
-                order_id=f"{t.id}-{t.legs}",
-                update=1,
-                header_id=self._header,
-                at=self.at(now),
-                actions=t.actions,
-            )
             t.eta = plan.t_end
-            out.append(Dispatch(truck, plan, order, "repair"))
+            t.updates += 1
+            out.append(self._dispatch(t, plan, now, t.actions, "repair", update=t.updates))
         return out
