@@ -100,6 +100,8 @@ class Truck:
     legs: int = 0
     updates: int = 0
     """orderUpdateId of the current order (repairs send updates)."""
+    lag: float = 0.0
+    """How far behind its plan it is, from the last node it reported passing [s]."""
     activity: Activity | None = None
     actions: list[Action] = field(default_factory=list)
     """The work at the end of the current leg (kept when the leg's plan is repaired)."""
@@ -411,6 +413,8 @@ class Dispatcher:
         out: list[Dispatch] = []
         if state.driving and t.spot is not None and t.goal != t.spot:
             t.spot = None  # it has left its spot
+        if state.last_node_id and t.spot is None:
+            t.lag = self._lag(t.id, state.last_node_id, now)
         broken = any(e.error_type == "breakdown" for e in state.errors)
         if broken and t.broken_at is None:
             t.broken_at = now
@@ -501,6 +505,14 @@ class Dispatcher:
         self.network.reopen(lane)
         self._record(lane_opened(self._eid("lane.opened"), lane, self._iso(now), reason))
         return self._retry_waiting(now)
+
+    def _lag(self, truck: str, node: str, now: float) -> float:
+        """How late the truck is: now against when its plan passes the node it reports."""
+        plan = self.planner.plans.get(truck)
+        if plan is None:
+            return 0.0
+        passes = [s.t_enter for s in plan.steps if s.resource == node and s.t_enter <= now]
+        return max(0.0, now - passes[-1]) if passes else 0.0
 
     def waits_for(self) -> list[tuple[str, str]]:
         """Who waits for whom: a truck waiting for a spot → each truck holding such a spot."""
@@ -810,6 +822,7 @@ class Dispatcher:
             self._freed = True
         t.goal, t.phase, t.eta = spot, phase, plan.t_end
         t.updates = 0
+        t.lag = 0.0
         t.actions = list(actions or [])
         t.unplannable.clear()
         return [self._dispatch(t, plan, now, actions, purpose)]
@@ -855,7 +868,10 @@ class Dispatcher:
         """Repair the plans a change touches; a truck whose repair fails stops where it is,
         and whoever would pass it is re-planned around it in turn (a few rounds)."""
         late = dict(late or {})
-        report = self.planner.repair(now, closed=closed, late=late, broken=broken)
+        lag = {t.id: t.lag for t in self.trucks.values() if t.lag > 0 and t.id not in late}
+        report = self.planner.repair(now, closed=closed, late=late, broken=broken, lag=lag)
+        for truck in report.plans:
+            self.trucks[truck].lag = 0.0
         plans: dict[str, tuple[Plan, str]] = {t: (p, "repair") for t, p in report.plans.items()}
         failed = dict(report.failed)
         stood: set[str] = set()
@@ -868,7 +884,8 @@ class Dispatcher:
                 why = failed[truck]
                 self._problem(t, f"repair failed for {truck}: {why}; it stands and retries", now)
                 self.stranded[truck] = now
-                plans[truck] = (self.planner.stand(truck, now - late.get(truck, 0.0)), "stand")
+                behind_by = late.get(truck, lag.get(truck, 0.0))
+                plans[truck] = (self.planner.stand(truck, now - behind_by), "stand")
             stood.update(newly)
             again = self.planner.repair(now, broken=newly)  # the others go around them
             for truck, plan in again.plans.items():

@@ -253,6 +253,7 @@ class FleetPlanner:
         late: Mapping[str, float] | None = None,
         broken: Sequence[str] = (),
         max_rounds: int = 4,
+        lag: Mapping[str, float] | None = None,
     ) -> PlanningReport:
         """Repair only the plans a change touches, from where each truck is at `now`.
 
@@ -261,9 +262,13 @@ class FleetPlanner:
         their plan: re-planned from where they really are. `broken`: trucks broken down
         where they stand: their spot is held for ever, as an obstacle, and every truck
         that would pass it is re-planned around it. Everybody else keeps their plan.
+        `lag`: how far behind its plan each truck is as far as the dispatcher knows (from
+        what it reports); where a repair touches it, it starts from there, not from where
+        its plan says (a lag alone re-plans nobody; `late` does).
         """
         t_start = time.perf_counter()
-        late = dict(late or {})
+        forced = set(late or {})
+        late = {**(lag or {}), **(late or {})}
         closed_set = set(closed)
         report = PlanningReport()
         where: dict[str, int] = {}
@@ -281,11 +286,12 @@ class FleetPlanner:
             if rear is not None:
                 rears[truck] = rear
         blocked = {where[t] for t in broken} | set(rears.values())
-        affected = set(late)
+        affected = set(forced)
         for truck, plan in self.plans.items():
             if truck in broken:
                 continue
-            future = [st for st in plan.steps if st.t_enter > now]
+            behind_by = late.get(truck, 0.0)
+            future = [st for st in plan.steps if st.t_enter > now - behind_by]
             uses_closed = any(
                 st.kind is ResourceKind.LANE and st.resource in closed_set for st in future
             )

@@ -208,3 +208,28 @@ def test_a_breakdown_stops_a_truck_and_the_others_go_around_it(dispatcher: Dispa
     mine = [x for x in later if x.truck == broken]
     assert mine and goal_node(mine[-1]) == goal_node(out[0])
     assert d.trucks[broken].broken_at is None
+
+
+def test_a_late_truck_is_repaired_from_where_it_reports_not_where_its_plan_says(
+    dispatcher: Dispatcher,
+) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1", crane="QC06")], 0.0)
+    [x] = d.tick(0.0)
+    nodes = [s for s in x.plan.steps if s.kind is ResourceKind.NODE]
+    early = nodes[3]  # the truck reports passing its 4th node only much later than planned
+    late_by = 120.0
+    now = early.t_enter + late_by
+    d.on_state(state(d, "TT01", now, node=early.resource, driving=True), now)
+    assert d.trucks["TT01"].lag == pytest.approx(late_by)
+    # Close a lane well after where it really is (but before where its plan says it is).
+    ahead = [s for s in x.plan.steps if s.kind is ResourceKind.LANE and s.t_enter > now]
+    closing = ahead[len(ahead) // 2].resource
+    [fixed] = d.close_lane(closing, now, "road works")
+    first = next(s for s in fixed.plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP)
+    planned_there = d.planner.resource_at(x.plan, now)
+    reported_there = d.planner.resource_at(x.plan, now - late_by)
+    assert planned_there != reported_there
+    assert d.planner.cells.name[reported_there] == first.resource
+    assert closing not in {s.resource for s in fixed.plan.steps}
