@@ -166,11 +166,11 @@ class Dispatcher:
         self._freed = False
         self._boot = uuid.uuid4().hex[:12]
         self._carried: dict[str, str] = {}
-        self.circles_broken = 0
+        self.circles_opened = 0
         """Times trucks waiting on each other in a circle were set free (see `tick`)."""
         self._last_problem: dict[str, str] = {}
-        self.stranded: dict[str, float] = {}
-        """Trucks whose repaired plan failed: where they stand is their plan at this time."""
+        self.stranded: set[str] = set()
+        """Trucks whose repaired plan failed: they stand (a standing plan) and are retried."""
         self.crane_cycle: dict[str, float] = {}
         self.last_move: dict[str, float] = {}
 
@@ -359,7 +359,7 @@ class Dispatcher:
             )
             if room is None:
                 continue
-            self.circles_broken += 1
+            self.circles_opened += 1
             circle = ", ".join(cycle)
             self._problem(mover, f"{mover.id} makes room: {circle} waited in a circle", now)
             out += self._leg(mover, now, room, Phase.TO_QUEUE, "make room")
@@ -428,8 +428,6 @@ class Dispatcher:
             if t.spot is None:
                 out += self._repair(now, late={t.id: late})
         if state.driving:
-            if t.spot is not None and t.goal != t.spot:
-                t.spot = None
             self._status(t, now, True)
             return out
         arrived = (
@@ -480,8 +478,6 @@ class Dispatcher:
         if t.phase is Phase.AT_PICKUP:
             self._step(job.job_id, JobState.LOADED, now, f"crane {event.crane_id} MOVEDONE")
             t.laden = True
-            if job.drop.kind is PlaceKind.YARD:
-                self.block_load[job.drop.id] = max(0.0, self.block_load.get(job.drop.id, 0) - 1)
             out += self._go(t, now, drop=True)
         elif t.phase is Phase.AT_DROP:
             self._step(job.job_id, JobState.DONE, now, f"crane {event.crane_id} MOVEDONE")
@@ -883,7 +879,7 @@ class Dispatcher:
                 t = self.trucks[truck]
                 why = failed[truck]
                 self._problem(t, f"repair failed for {truck}: {why}; it stands and retries", now)
-                self.stranded[truck] = now
+                self.stranded.add(truck)
                 behind_by = late.get(truck, lag.get(truck, 0.0))
                 plans[truck] = (self.planner.stand(truck, now - behind_by), "stand")
             stood.update(newly)
@@ -897,7 +893,7 @@ class Dispatcher:
             if purpose == "stand":
                 out.append(self._dispatch(t, plan, now, None, "stand"))
                 continue
-            self.stranded.pop(truck, None)
+            self.stranded.discard(truck)
             t.eta = plan.t_end
             t.updates += 1
             out.append(self._dispatch(t, plan, now, t.actions, "repair", update=t.updates))

@@ -76,6 +76,7 @@ def run_shift(
         "conflicts": len(found),
         "conflict_examples": [str(c) for c in found[:10]],
         "deadlocks": len(result.deadlocks),
+        "spot_circles_opened": shift.dispatcher.circles_opened,
         "deadlock_examples": [{"t_s": t, "trucks": c} for t, c in result.deadlocks[:10]],
         "min_separation_m": None if math.isinf(closest) else round(closest, 3),
         "simulated_seconds": result.simulated_seconds,

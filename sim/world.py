@@ -44,7 +44,7 @@ from fleet.protocol import (
 from fleet.strategies import strategy as make_strategy
 from maps import CraneKind as YardCraneKind
 from maps import ServicePointKind, Yard, generate_terminal
-from routing.plan import Plan
+from routing.plan import Plan, ResourceKind, Step
 from sim.cranes import BlockCranes, QuayCrane, Rtg
 from sim.executed import Executed
 from sim.motion import Track
@@ -67,7 +67,6 @@ class SimTruck:
     order_actions: list[Any] = field(default_factory=list)
     version: int = 0
     odo_base_m: float = 0.0
-    plan_t0: float = 0.0
     fuel_t: float = 0.0
     fuel_odo_m: float = 0.0
     laden: bool = False
@@ -96,7 +95,6 @@ class ShiftResult:
     executed: list[Plan]
     interrupted: bool
     problems: list[str]
-    positions: dict[str, list[tuple[float, float, float]]]
     deadlocks: list[tuple[float, list[str]]]
 
 
@@ -112,7 +110,6 @@ class Shift:
         on_progress: Callable[[float, float], None] | None = None,
         on_fix: Callable[[str, float, float, float, bool], None] | None = None,
         fix_every_s: float = 1.0,
-        sample_every_s: float = 10.0,
     ) -> None:
         self.scenario = scenario
         self.yard: Yard = generate_terminal(scenario.spec())
@@ -121,7 +118,6 @@ class Shift:
         self.on_progress = on_progress
         self.on_fix = on_fix
         self.fix_every_s = fix_every_s
-        self.sample_every_s = sample_every_s
         self.horizon = scenario.hours * 3600.0
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         if journal_path.exists():
@@ -168,9 +164,7 @@ class Shift:
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self.now = 0.0
-        self.positions: dict[str, list[tuple[float, float, float]]] = {}
         self._crane_header = 0
-        self.busy_cranes: set[str] = set()
         self.deadlocks: dict[frozenset[str], float] = {}
         """Each circle of trucks waiting on each other, and when it was first seen."""
 
@@ -200,6 +194,10 @@ class Shift:
                 if self.on_progress and t - last_progress >= 60.0:
                     last_progress = t
                     self.on_progress(t, self.horizon)
+            if self.speed:  # a paced shift lasts its length, quiet end included
+                rest = self.horizon / self.speed - (time.perf_counter() - wall0)
+                if rest > 0:
+                    time.sleep(rest)
         except KeyboardInterrupt:
             interrupted = True
         end = min(self.now, self.horizon) if interrupted else self.horizon
@@ -214,7 +212,6 @@ class Shift:
             self.executed.plans(end),
             interrupted,
             list(self.dispatcher.problems),
-            self.positions,
             [(t, sorted(c)) for c, t in self.deadlocks.items()],
         )
 
@@ -257,7 +254,6 @@ class Shift:
             if a.at_s > 0.0:
                 self.at(a.at_s, partial(self._gate_job, a.job))
         busy = {c for v in sc.vessels for c in v.cranes}
-        self.busy_cranes = busy
         for qc in self.qcs.values():
             if qc.id in busy:
                 ready = qc.next_ready(self.rng, 0.0)
@@ -268,7 +264,6 @@ class Shift:
         self.at(TICK_S, self._tick)
         if self.on_fix:
             self.at(0.0, self._fixes)
-        self.at(0.0, self._sample)
 
     def _gate_job(self, job: Job) -> None:
         for p in self.dispatcher.add_jobs([job], self.now):
@@ -302,7 +297,6 @@ class Shift:
         self._burn(truck, self.now)
         truck.odo_base_m = truck.odometer(self.now)
         truck.track = Track.of(d.plan)
-        truck.plan_t0 = self.now
         truck.odo_base_m -= truck.track.driven(self.now)
         truck.version += 1
         nodes = getattr(d.order, "nodes", None)
@@ -516,13 +510,6 @@ class Shift:
 
     # -- sampling --------------------------------------------------------------------
 
-    def _sample(self) -> None:
-        for truck in self.trucks.values():
-            xy = self._xy(truck)
-            if xy is not None:
-                self.positions.setdefault(truck.id, []).append((self.now, *xy))
-        self.at(self.now + self.sample_every_s, self._sample)
-
     def _fixes(self) -> None:
         assert self.on_fix is not None
         for truck in self.trucks.values():
@@ -542,7 +529,6 @@ class Shift:
             self._burn(truck, end)
 
 
-def _stay(node: str) -> Any:
-    from routing.plan import ResourceKind, Step
-
+def _stay(node: str) -> Step:
+    """Standing at a node from the start, until told otherwise."""
     return Step(node, ResourceKind.NODE, 0.0, math.inf)
