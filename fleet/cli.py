@@ -104,7 +104,7 @@ def import_cmd(
     added = sum(1 for seq in stored if seq is not None)
     click.echo(
         f"{journal_path}: {added} job(s) added, {len(good) - added} already there, "
-        f"{len(queue.jobs) + len(bad) - len(good)} line(s) skipped"
+        f"{len(bad)} line(s) skipped"
         if skip_invalid
         else f"{journal_path}: {added} job(s) added, {len(good) - added} already there"
     )

@@ -88,11 +88,15 @@ class Journal:
             raise
         return out
 
-    def events(self, after: int = 0) -> Iterator[tuple[int, Event]]:
-        """Events with a sequence number above `after`, in order."""
-        rows = self._db.execute(
-            "SELECT seq, event_id, kind, at, body FROM events WHERE seq > ? ORDER BY seq", (after,)
-        )
+    def events(self, after: int = 0, *, skip_prefix: str = "") -> Iterator[tuple[int, Event]]:
+        """Events with a sequence number above `after`, in order; kinds starting with
+        `skip_prefix` (e.g. "msg." for raw inputs) are left in the file, not decoded."""
+        query = "SELECT seq, event_id, kind, at, body FROM events WHERE seq > ?"
+        args: tuple[object, ...] = (after,)
+        if skip_prefix:
+            query += " AND substr(kind, 1, ?) != ?"
+            args += (len(skip_prefix), skip_prefix)
+        rows = self._db.execute(query + " ORDER BY seq", args)
         for seq, event_id, kind, at, body in rows:
             yield seq, Event(event_id, kind, at, _decode(body))
 

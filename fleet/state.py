@@ -16,6 +16,10 @@ from fleet.jobs import Job, JobError, JobState, JobType, Place, PlaceKind, Step
 from fleet.journal import Event, Journal
 
 
+RAW_INPUT = "msg."
+"""Kinds of the raw messages the server journals as they came; the state does not fold them."""
+
+
 def job_record(job: Job) -> dict[str, Any]:
     """A job as plain JSON-able data (without its history)."""
     rec = asdict(job)
@@ -111,10 +115,11 @@ class FleetState:
                 return
             state = JobState(body["state"])
             try:
-                self.jobs[job.job_id] = job.step(
-                    state, datetime.fromisoformat(event.at), body["cause"], body.get("reason", "")
-                )
-            except JobError as exc:
+                at = datetime.fromisoformat(event.at)
+                if at.utcoffset() is None:
+                    raise JobError(f"job {job.job_id}: step time {event.at!r} has no UTC offset")
+                self.jobs[job.job_id] = job.step(state, at, body["cause"], body.get("reason", ""))
+            except (JobError, ValueError) as exc:
                 self.rejected.append((seq, str(exc)))
                 return
             if state is JobState.ASSIGNED:
@@ -123,7 +128,7 @@ class FleetState:
                 self.truck_of.pop(job.job_id, None)
         elif event.kind.startswith(("truck.", "crane.", "lane.")):
             self._fold_fleet(seq, event)
-        elif not event.kind.startswith("msg."):  # msg.*: raw inputs kept for the record
+        elif not event.kind.startswith(RAW_INPUT):  # raw inputs, kept for the record
             self.rejected.append((seq, f"unknown event kind {event.kind!r}"))
 
     def _fold_fleet(self, seq: int, event: Event) -> None:
@@ -197,7 +202,7 @@ def load(journal: Journal) -> FleetState:
     """The state: the last snapshot, then every event after it."""
     snap = journal.latest_snapshot()
     state = FleetState.from_snapshot(snap[1]) if snap else FleetState()
-    for seq, event in journal.events(after=state.seq):
+    for seq, event in journal.events(after=state.seq, skip_prefix=RAW_INPUT):
         state.apply(seq, event)
     return state
 

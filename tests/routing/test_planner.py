@@ -97,3 +97,32 @@ def test_a_larger_generated_terminal() -> None:
     report = FleetPlanner(LaneNetwork(yard)).plan(tasks)
     assert report.complete
     assert check_plans(list(report.plans.values()), yard) == []
+
+
+def test_a_truck_stopped_at_a_service_point_keeps_its_siding_cell(haiphong: Yard) -> None:
+    planner = FleetPlanner(LaneNetwork(haiphong))
+    plan = planner.plan_one(Task("T1", "QC01.SP", "J2.TP3"))
+    node = planner.cells.node_res[haiphong.node_of("J2.TP3")]
+    body = planner.cells.entry_cell(haiphong.node_of("J2.TP3"))
+    assert body is not None
+    planner.stand("T1", plan.t_end + 100.0)
+    for resource in (node, body):
+        holds = planner.table.holds(resource)
+        assert any(h[2] == "T1" and math.isinf(h[1]) for h in holds), resource
+
+
+def test_a_late_truck_is_repaired_from_where_it_is(haiphong: Yard) -> None:
+    """`lag`: the repair starts from where the truck is (behind its plan), not where its
+    plan says; a lag alone re-plans nobody."""
+    planner = FleetPlanner(LaneNetwork(haiphong))
+    plan = planner.plan_one(Task("T1", "PARK.S01", "QC06.SP"))
+    now = (plan.t_start + plan.t_end) / 2
+    assert planner.repair(now, lag={"T1": 60.0}).plans == {}
+    lanes = [s for s in plan.steps if s.kind is ResourceKind.LANE and s.t_enter > now]
+    closing = lanes[len(lanes) // 2].resource
+    planner.network.close(closing)
+    report = planner.repair(now, closed=[closing], lag={"T1": 60.0})
+    fixed = report.plans["T1"]
+    first = next(s for s in fixed.steps if s.kind is not ResourceKind.CONFLICT_GROUP)
+    assert first.resource == planner.cells.name[planner.resource_at(plan, now - 60.0)]
+    assert closing not in {s.resource for s in fixed.steps}
