@@ -49,10 +49,10 @@ class LiveDispatcher:
                 joined = True
             if isinstance(message, State):
                 out = d.on_state(message, now)
-            if joined:
-                out += d.tick(now)  # a new truck may take work (or its box) at once
             elif isinstance(message, CraneEvent):
                 out = d.on_crane_event(message, now, journaled=True)
+            if joined:
+                out += d.tick(now)  # a new truck may take work (or its box) at once
         except (KeyError, ValueError) as exc:  # bad content: named, the server keeps going
             log.error("%s %s: %s", truck, topic, exc)
             d.problems.append(f"{truck} {topic}: {exc}")

@@ -72,9 +72,9 @@ BATCH = 256
 SEND_QUEUE = 100_000
 """Messages (acks, orders) queued per truck before sending to it fails (ZMQ_SNDHWM)."""
 TICK_S = 0.1
+"""How often the server looks for silent trucks and for a stop request."""
 HANDLER_TICK_S = 5.0
 """How often a handler that has a `tick` is asked to look again."""
-"""How often the server looks for silent trucks and for a stop request."""
 
 
 class Handler(Protocol):
@@ -290,7 +290,7 @@ class Server:
         self, sender: bytes, truck: str, topic_text: str, message: Message, now: float
     ) -> _Taken:
         """A truck's message and its journal event."""
-        if isinstance(message, Order | InstantActions | CraneEvent):
+        if isinstance(message, Order | InstantActions | CraneEvent):  # (crane: for the types)
             raise ProtocolError(
                 "topic", "orders and instant actions go to trucks, not from them", context="topic"
             )
@@ -357,8 +357,6 @@ class Server:
     def _heard(self, item: _Taken, now: float) -> None:
         """A truck spoke: it is online (or, by its own connection message, not)."""
         truck, message = item.subject, item.message
-        if item.event is None and not isinstance(message, Visualization):
-            return
         mono = time.monotonic()
         current = self._links.get(truck)
         manufacturer = getattr(message, "manufacturer", None) or (

@@ -15,7 +15,6 @@ from typing import Any
 from fleet.jobs import Job, JobError, JobState, JobType, Place, PlaceKind, Step
 from fleet.journal import Event, Journal
 
-
 RAW_INPUT = "msg."
 """Kinds of the raw messages the server journals as they came; the state does not fold them."""
 

@@ -101,6 +101,13 @@ class Agent:
         self.matcher = MapMatcher(self.yard, max_distance_m=config.map.max_distance_m)
         self.book = OrderBook(config.map.map_id, config.map.node_tolerance_m)
         self.progress = Progress(config.map.node_tolerance_m, self._yard_node)
+        fuel = config.fuel
+        # Everything that can refuse to start is read before the spool is created on disk.
+        self.calibration = (
+            None
+            if fuel is None or fuel.calibration is None
+            else Calibration.from_csv(fuel.calibration)
+        )
         self.spool = Spool(config.spool.path, config.spool.max_bytes)
         d = config.dispatcher
         self.link = Link(
@@ -122,12 +129,6 @@ class Agent:
             config.gnss.port, self._on_gnss_bytes, baudrate=config.gnss.baudrate, max_backoff_s=1.0
         )
         self.fuel: FuelRunner | None = None
-        fuel = config.fuel
-        self.calibration = (
-            None
-            if fuel is None or fuel.calibration is None
-            else Calibration.from_csv(fuel.calibration)
-        )
         self.theft = TheftDetector()
         self.header_ids = HeaderIds()
         self.fixes = 0

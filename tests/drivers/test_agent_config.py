@@ -29,7 +29,10 @@ def test_the_example_loads_with_every_key(tmp_path: Path) -> None:
     assert config.truck.serial_number == "TT07"
     assert config.map.terminal == "haiphong" and config.map.map_version == "1"
     assert config.fuel is not None and config.fuel.protocol == "lls"
-    assert config.fuel.calibration == EXAMPLE.parent / "tank.csv"  # relative to the file
+    assert config.fuel.calibration == EXAMPLE.parent / "tank.example.csv"  # relative to it
+    from drivers.fuel.calibration import Calibration
+
+    assert Calibration.from_csv(config.fuel.calibration).litres(2050).litres == 205.0
     assert config.spool.max_bytes == 1 << 30
     assert config.dispatcher.reconnect_max_s == 5.0
 
