@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from fleet.kpi import Kpis
+from fleet.server import DEFAULT_BIND, DEFAULT_BROKEN_AFTER_S
+from maps import DEFAULT_TERMINAL, TERMINALS
 
 
 @click.group("dispatcher")
@@ -102,7 +104,7 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
 )
 @click.option(
     "--bind",
-    default="tcp://127.0.0.1:5555",
+    default=DEFAULT_BIND,
     show_default=True,
     help="ZeroMQ endpoint the trucks connect to (port * takes a free one)",
 )
@@ -110,7 +112,7 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
     "--broken-after",
     "broken_after_s",
     type=click.FloatRange(min=0.0, min_open=True),
-    default=15.0,
+    default=DEFAULT_BROKEN_AFTER_S,
     show_default=True,
     help="seconds of silence after which a truck's link is recorded as broken",
 )
@@ -120,7 +122,13 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
     default=None,
     help="stop after this many seconds (for tests and demos)",
 )
-@click.option("--terminal", default="haiphong", show_default=True, help="an embedded yard")
+@click.option(
+    "--terminal",
+    type=click.Choice(sorted(TERMINALS)),
+    default=DEFAULT_TERMINAL,
+    show_default=True,
+    help="an embedded yard",
+)
 @click.option(
     "--yard",
     "yard_file",

@@ -22,7 +22,7 @@ crane is waiting for it — or at once when its fuel is critical, so that no tru
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import permutations
 from typing import Protocol
 
@@ -370,17 +370,7 @@ class Dual(PooledOptimal):
             job = kinds.get(d.job or "")
             if job is not None and job.kind is JobType.LOAD and job.crane and dsch.get(job.crane):
                 back = dsch[job.crane].pop(0)
-                out.append(
-                    Decision(
-                        d.truck,
-                        d.job,
-                        d.drop,
-                        d.refuel_at,
-                        back.job_id,
-                        d.eta_pickup_s,
-                        d.not_before_s,
-                    )
-                )
+                out.append(replace(d, then=back.job_id))
             else:
                 out.append(d)
         return out

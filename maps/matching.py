@@ -178,11 +178,6 @@ class MapMatcher:
         self._ux = self._cux * sign  # the lane's own direction
         self._uy = self._cuy * sign
 
-    @property
-    def segment_count(self) -> int:
-        """How many straight segments the lanes were exploded into."""
-        return len(self._lane)
-
     def match_xy(
         self,
         x: npt.ArrayLike,

@@ -32,10 +32,6 @@ class ReservationTable:
             holds.remove((start, end, truck))
             self._safe.pop(key, None)
 
-    def trucks(self) -> list[str]:
-        """Trucks holding anything."""
-        return list(self._by_truck)
-
     def holds(self, key: object) -> list[tuple[float, float, str]]:
         """The holds on one resource, by start time."""
         return list(self._holds.get(key, ()))
@@ -57,20 +53,3 @@ class ReservationTable:
             out.append((t, math.inf))
         self._safe[key] = out
         return out
-
-    def free_between(self, key: object, start: float, end: float) -> bool:
-        """Whether nobody holds `key` anywhere in [start, end)."""
-        for a, b in self.safe(key):
-            if a <= start + 1e-9 and end <= b + 1e-9:
-                return True
-            if a > start:
-                return False
-        return False
-
-    def earliest_free(self, key: object, start: float, duration: float) -> float:
-        """The earliest t >= start with `key` free over [t, t + duration)."""
-        for a, b in self.safe(key):
-            t = max(a, start)
-            if t + duration <= b + 1e-9:
-                return t
-        return math.inf

@@ -167,9 +167,6 @@ def _path(
             visits.append(Visit(x, t_d + a, t_out))
         visits.append(Visit(r, math.nan, t_d))
         state = (r, i)
-        # The arrival at r is the departure of the run before it (or the start time).
-        if state in parent:
-            pass
     visits.reverse()
     # Fill each standing place's arrival from the visit before it.
     out: list[Visit] = []
