@@ -34,7 +34,7 @@ from drivers.agent.telemetry import (
 )
 from drivers.fuel.calibration import Calibration
 from drivers.fuel.reading import FuelReading
-from drivers.fuel.theft import TheftDetector
+from drivers.fuel.theft import FuelDropEvent, TheftConfig
 from drivers.gnss import Fix, GnssDecoder
 from drivers.serialport import SerialLink
 from fleet.protocol.battery import starter_battery
@@ -129,7 +129,6 @@ class Agent:
             config.gnss.port, self._on_gnss_bytes, baudrate=config.gnss.baudrate, max_backoff_s=1.0
         )
         self.fuel: FuelRunner | None = None
-        self.theft = TheftDetector()
         self.header_ids = HeaderIds()
         self.fixes = 0
         self._lock = threading.RLock()  # the order book, progress and latest readings
@@ -207,6 +206,8 @@ class Agent:
             poll_s=cfg.poll_s,
             timeout_s=cfg.timeout_s,
             on_reading=self._on_fuel,
+            theft=TheftConfig(),
+            on_event=self._on_drop,
         )
 
     # -- sending
@@ -399,6 +400,8 @@ class Agent:
                     self._odometer += step
             if course is not None:
                 self._theta = theta_of_track(course)
+            if self.fuel is not None and fix.speed_mps is not None:
+                self.fuel.set_speed(fix.speed_mps * 3.6)  # for the theft/leak watch
             self._where = where
             if self.progress.update(self.book, where):
                 self._changed.set()
@@ -425,14 +428,14 @@ class Agent:
             if not reading.valid or reading.litres is None:
                 return
             self._fuel_valid = reading
-            where = self._where
-            speed_kmh = 0.0 if where is None or where.speed_mps is None else where.speed_mps * 3.6
-            events = self.theft.feed(reading.time, reading.litres, speed_kmh)
-        if events:
-            lost = sum(e.litres_lost for e in events)
-            log.warning("fuel dropped by %.1f L while standing: possible theft or leak", lost)
-            self._loss_until = time.monotonic() + LOSS_HOLD_S
-            self._changed.set()
+
+    def _on_drop(self, event: FuelDropEvent) -> None:
+        """The fuel runner's theft/leak watch saw litres fall while the truck stood."""
+        log.warning(
+            "fuel dropped by %.1f L while standing: possible theft or leak", event.litres_lost
+        )
+        self._loss_until = time.monotonic() + LOSS_HOLD_S
+        self._changed.set()
 
     # -- from the dispatcher
 

@@ -33,6 +33,7 @@ from drivers.fuel.lls import crc8_maxim
 from fleet.protocol.builders import Waypoint, make_action, make_instant_actions, make_order
 from fleet.protocol.codec import Message, decode, encode
 from fleet.protocol.connection import Connection, ConnectionState
+from fleet.protocol.extensions import FuelLoss
 from fleet.protocol.factsheet import Factsheet
 from fleet.protocol.link import Ack, DedupeKey, dedupe_key, encode_ack
 from fleet.protocol.state import State
@@ -435,6 +436,48 @@ def test_online_state_with_gnss_and_fuel_visualization_orders_and_offline(
         assert spool_rows(tmp_path / "spool.sqlite") == 0
         assert max(dispatcher.applications().values()) == 1
         assert tank.requests > 0
+    finally:
+        tank.close()
+
+
+def test_fuel_gone_while_standing_is_reported_as_theft(
+    tmp_path: Path, dispatcher: Dispatcher
+) -> None:
+    """The fuel runner's watch, fed the GNSS speed by the agent, raises `loss` THEFT."""
+    gps = Receiver(tmp_path / "gps")
+    tank = FuelSensor(tmp_path / "fuel", level=2048)
+    config = make_config(tmp_path, dispatcher.endpoint, fuel=True)
+    try:
+        with running(config) as agent:
+            until(lambda: agent.gnss_port.stats.connected, why="GNSS port open")
+
+            def litres() -> float | None:
+                reading = agent.fuel.latest if agent.fuel is not None else None
+                return None if reading is None else reading.litres
+
+            for _ in range(3):
+                gps.epoch(100.0, speed_mps=0.0)  # standing
+            until(lambda: agent.fixes >= 3, why="standing fixes read (the watch needs a speed)")
+            assert agent.fuel is not None
+            before = agent.fuel.stats.frames
+            until(lambda: agent.fuel is not None and agent.fuel.stats.frames >= before + 5)
+            assert litres() == pytest.approx(150.0, abs=0.1)
+            tank.level = 1024  # half of it gone while the truck stands
+            until(lambda: litres() == pytest.approx(75.0, abs=0.1), why="75 L")
+            seen = agent.fuel.stats.frames
+            for _ in range(3):
+                gps.epoch(100.0, speed_mps=0.0)
+            # a few more readings, so the watch's median has seen the drop too
+            until(lambda: agent.fuel is not None and agent.fuel.stats.frames >= seen + 5)
+            gps.drive([105.0, 110.0, 115.0])  # it drives off: the drop is reported
+
+            def theft() -> bool:
+                s = dispatcher.of(State)
+                fuel = s[-1].yardfleet.fuel if s and s[-1].yardfleet is not None else None
+                return fuel is not None and fuel.loss is FuelLoss.THEFT
+
+            until(theft, why="loss THEFT in state")
+            agent.stop(flush_timeout_s=0.0)
     finally:
         tank.close()
 
