@@ -47,7 +47,7 @@ from fleet.strategies import DispatchView, JobView, Strategy, TruckView
 from maps import Yard
 from routing.errors import PlanningError, RoutingError
 from routing.network import LaneNetwork
-from routing.plan import Plan
+from routing.plan import Plan, ResourceKind
 from routing.planner import FleetPlanner, Task
 from routing.table import TravelTimeTable
 from routing.vehicle import VehicleClass
@@ -414,7 +414,7 @@ class Dispatcher:
         if state.driving and t.spot is not None and t.goal != t.spot:
             t.spot = None  # it has left its spot
         if state.last_node_id and t.spot is None:
-            t.lag = self._lag(t.id, state.last_node_id, now)
+            t.lag = self._lag(t.id, state.last_node_id, now, state.distance_since_last_node)
         broken = any(e.error_type == "breakdown" for e in state.errors)
         if broken and t.broken_at is None:
             t.broken_at = now
@@ -502,11 +502,31 @@ class Dispatcher:
         self._record(lane_opened(self._eid("lane.opened"), lane, self._iso(now), reason))
         return self._retry_waiting(now)
 
-    def _lag(self, truck: str, node: str, now: float) -> float:
-        """How late the truck is: now against when its plan passes the node it reports."""
+    def _lag(self, truck: str, node: str, now: float, metres: float | None = None) -> float:
+        """How late the truck is: now against when its plan was where the truck reports.
+
+        Where is the last node it passed plus `metres` driven since (VDA 5050's
+        `distanceSinceLastNode`): on the lane stretch of its plan that leaves that node,
+        the moment its plan's front was there (a truck standing at a stretch's end is
+        still in that stretch: just before it, not in the next one).
+        """
         plan = self.planner.plans.get(truck)
         if plan is None:
             return 0.0
+        if metres:
+            lanes = self.yard.lanes
+            on = [
+                s
+                for s in plan.steps
+                if s.kind is ResourceKind.LANE
+                and s.t_enter <= now
+                and lanes[s.resource].start == node
+                and s.from_m < metres <= (s.to_m or lanes[s.resource].length_m) + 1e-6
+            ]
+            if on:
+                s = on[-1]
+                drive = (metres - s.from_m) / (s.speed_mps or 1.0)
+                return max(0.0, now - (s.t_enter + min(drive, s.t_exit - s.t_enter) - 1e-6))
         passes = [s.t_enter for s in plan.steps if s.resource == node and s.t_enter <= now]
         return max(0.0, now - passes[-1]) if passes else 0.0
 

@@ -16,6 +16,7 @@ to each truck it waits for) and `deadlocks()` its cycles, for the resolver.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -109,8 +110,8 @@ class Execution:
 
     footprint_m: float
     runs: dict[str, TruckRun] = field(default_factory=dict)
-    _order: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    _prev: dict[tuple[str, int, str], tuple[str, int]] = field(default_factory=dict)
+    _visits: dict[str, list[tuple[float, int, str, int]]] = field(default_factory=dict)
+    """Per resource, every planned visit (planned time, priority, truck, passage index)."""
     _holders: dict[str, set[str]] = field(default_factory=dict)
     _last_release: dict[str, float] = field(default_factory=dict)
 
@@ -144,7 +145,6 @@ class Execution:
                 ),
                 parked,
             )
-        ex._build_order()
         return ex
 
     def add(self, run: TruckRun, parked: Callable[[str], Passage | None] | None = None) -> None:
@@ -154,28 +154,46 @@ class Execution:
             run.passages.insert(0, body)
             run.at = 1
         self.runs[run.truck] = run
+        self._index(run)
         for p in run.holds():
             self._hold(run.truck, p)
 
     def _build_order(self) -> None:
-        order: dict[str, list[tuple[float, int, str, int]]] = {}
+        self._visits = {}
         for run in self.runs.values():
-            if run.manual:
-                continue  # nobody can wait for an order a driver does not keep
-            for i, p in enumerate(run.passages):
-                order.setdefault(p.resource, []).append((p.planned_in, run.priority, run.truck, i))
-                if p.group and (i == 0 or run.passages[i - 1].group != p.group):
-                    order.setdefault(f"group:{p.group}", []).append(
-                        (p.planned_in, run.priority, run.truck, i)
-                    )
-        self._order = {r: [(t, i) for *_, t, i in sorted(v)] for r, v in order.items()}
-        self._prev = {}
-        for resource, visits in self._order.items():
-            last: tuple[str, int] | None = None
-            for truck, i in visits:
-                if last is not None and last[0] != truck:
-                    self._prev[(truck, i, resource)] = last
-                last = (truck, i)
+            self._index(run)
+
+    def _keys(self, run: TruckRun) -> Iterable[tuple[str, tuple[float, int, str, int]]]:
+        if run.manual:
+            return  # nobody can wait for an order a driver does not keep
+        for i, p in enumerate(run.passages):
+            key = (p.planned_in, run.priority, run.truck, i)
+            yield p.resource, key
+            if p.group and (i == 0 or run.passages[i - 1].group != p.group):
+                yield f"group:{p.group}", key
+
+    def _index(self, run: TruckRun) -> None:
+        for resource, key in self._keys(run):
+            bisect.insort(self._visits.setdefault(resource, []), key)
+
+    def _unindex(self, run: TruckRun) -> None:
+        for resource, key in self._keys(run):
+            visits = self._visits[resource]
+            k = bisect.bisect_left(visits, key)
+            if k < len(visits) and visits[k] == key:
+                del visits[k]
+
+    def _prev_of(self, truck: str, index: int, resource: str) -> tuple[str, int] | None:
+        """The truck planned into `resource` just before this visit (None: first, or itself)."""
+        visits = self._visits.get(resource)
+        if not visits:
+            return None
+        run = self.runs[truck]
+        p = run.passages[index]
+        k = bisect.bisect_left(visits, (p.planned_in, run.priority, truck, index))
+        if k == 0 or visits[k - 1][2] == truck:
+            return None
+        return visits[k - 1][2], visits[k - 1][3]
 
     def _hold(self, truck: str, p: Passage) -> None:
         self._holders.setdefault(p.resource, set()).add(truck)
@@ -235,7 +253,7 @@ class Execution:
         if not run.manual:
             # Planned order: the truck planned there just before must have released it.
             for resource in wanted:
-                prev = self._prev.get((truck, run.at + 1, resource))
+                prev = self._prev_of(truck, run.at + 1, resource)
                 if prev is not None and not self._released(prev[0], prev[1], resource):
                     out.add((prev[0], resource))
         if run.yielding_to:
@@ -340,8 +358,37 @@ class Execution:
     def reroute(self, truck: str, passages: list[Passage]) -> None:
         """Replace the truck's way after its current passage; the plan order is rebuilt."""
         run = self.runs[truck]
+        self._unindex(run)
         run.passages = [*run.passages[: run.at + 1], *passages]
-        self._build_order()
+        self._index(run)
+
+    def replace(self, truck: str, kept: int, passages: list[Passage]) -> list[str]:
+        """A new plan for a truck on the move: it keeps what it holds up to passage `kept`
+        (its rear behind it, its front's passage) and takes `passages` after it; anything
+        it was granted beyond `kept` is given back. Returns the resources given back."""
+        run = self.runs[truck]
+        given = self._drop_after(run, kept)
+        self._unindex(run)
+        held = run.passages[run.released : kept + 1]
+        times = {i - run.released: t for i, t in run.release_time.items() if i >= run.released}
+        run.passages = [*held, *passages]
+        run.release_time = times
+        run.released, run.at = 0, len(held) - 1
+        self._index(run)
+        return given
+
+    def give_back(self, truck: str, kept: int) -> list[str]:
+        """Passages granted beyond `kept` are given back (the truck will stop before them)."""
+        return self._drop_after(self.runs[truck], kept)
+
+    def _drop_after(self, run: TruckRun, kept: int) -> list[str]:
+        if run.at <= kept:
+            return []
+        gone = run.passages[kept + 1 : run.at + 1]
+        run.at = kept
+        for p in gone:
+            self._unhold(run.truck, p, 0.0)
+        return [p.resource for p in gone] + [f"group:{p.group}" for p in gone if p.group]
 
     def holders(self, resource: str) -> set[str]:
         """The trucks occupying a resource (a node, lane cell or group:...) now."""

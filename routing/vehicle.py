@@ -12,7 +12,9 @@ class VehicleClass:
     """A kind of truck: speeds empty and laden, length, safety gap and the lanes it may use.
 
     The default is the terminal tractor of DESIGN.md: 25 km/h empty, 20 km/h laden, a
-    tractor with a 40-foot chassis about 16 m long, and a 4 m gap to the truck ahead.
+    tractor with a 40-foot chassis about 16 m long, and a 4 m gap to the truck ahead. It
+    speeds up at 1 m/s² and brakes at 1.5 m/s² in service (so it stops from 25 km/h in
+    16 m, inside one planner cell), 3 m/s² at most.
     """
 
     name: str = "terminal-tractor"
@@ -21,11 +23,16 @@ class VehicleClass:
     length_m: float = 16.0
     safety_gap_m: float = 4.0
     allowed_kinds: frozenset[LaneKind] = field(default_factory=lambda: frozenset(LaneKind))
+    accel_mps2: float = 1.0
+    brake_mps2: float = 1.5
+    max_brake_mps2: float = 3.0
 
     def __post_init__(self) -> None:
-        for name in ("empty_speed_mps", "laden_speed_mps", "length_m"):
+        for name in ("empty_speed_mps", "laden_speed_mps", "length_m", "accel_mps2", "brake_mps2"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"vehicle class {self.name!r}: {name} must be positive")
+        if self.max_brake_mps2 < self.brake_mps2:
+            raise ValueError(f"vehicle class {self.name!r}: max_brake_mps2 below brake_mps2")
         if self.safety_gap_m < 0:
             raise ValueError(f"vehicle class {self.name!r}: safety_gap_m must not be negative")
 

@@ -44,10 +44,9 @@ from fleet.protocol import (
 from fleet.strategies import strategy as make_strategy
 from maps import CraneKind as YardCraneKind
 from maps import ServicePointKind, Yard, generate_terminal
-from routing.plan import Plan, ResourceKind, Step
+from routing.plan import Plan
 from sim.cranes import BlockCranes, QuayCrane, Rtg
-from sim.executed import Executed
-from sim.motion import Track
+from sim.drive import Drive
 from sim.scenario import Scenario, truck_id
 from sim.traffic import shift_work
 
@@ -58,15 +57,15 @@ GATE_HANDLING_S = 90.0
 
 @dataclass
 class SimTruck:
-    """A simulated truck: the plan it follows, its fuel and odometer, its faults."""
+    """A simulated truck: its order's last actions, its fuel, its faults (its wheels are
+    in `sim.drive`)."""
 
     id: str
     tank_l: float
     litres: float
-    track: Track | None = None
+    goal: str = ""
     order_actions: list[Any] = field(default_factory=list)
     version: int = 0
-    odo_base_m: float = 0.0
     fuel_t: float = 0.0
     fuel_odo_m: float = 0.0
     laden: bool = False
@@ -75,14 +74,7 @@ class SimTruck:
     header: int = 0
     finished_actions: list[ActionState] = field(default_factory=list)
     pending_break: float | None = None
-    frozen: tuple[float, float, float] | None = None
-    """Where it stands broken down (x, y, heading), while it has no plan."""
-
-    def odometer(self, t: float) -> float:
-        """Metres driven by time t."""
-        if self.track is None:
-            return self.odo_base_m
-        return self.odo_base_m + self.track.driven(t)
+    broken_for: float = 0.0
 
 
 @dataclass
@@ -96,6 +88,8 @@ class ShiftResult:
     interrupted: bool
     problems: list[str]
     deadlocks: list[tuple[float, list[str]]]
+    drive_problems: list[str] = field(default_factory=list)
+    """Plans that did not start where the truck was, stops harder than the brakes allow."""
 
 
 class Shift:
@@ -131,7 +125,13 @@ class Shift:
             scenario.start_time,
             DispatcherConfig(),
         )
-        self.executed = Executed()
+        self.drive = Drive(
+            self.yard,
+            self.dispatcher.planner.cells,
+            self.dispatcher.config.vehicle,
+            self.at,
+            self,
+        )
         self.trucks: dict[str, SimTruck] = {}
         self.qcs = {
             c.id: QuayCrane(
@@ -167,6 +167,7 @@ class Shift:
         self._crane_header = 0
         self.deadlocks: dict[frozenset[str], float] = {}
         """Each circle of trucks waiting on each other, and when it was first seen."""
+        self._spot_circles: set[frozenset[str]] = set()
 
     # -- the clock -------------------------------------------------------------------
 
@@ -209,10 +210,11 @@ class Shift:
             self.journal.path,
             end,
             time.perf_counter() - wall0,
-            self.executed.plans(end),
+            self.drive.executed(end),
             interrupted,
             list(self.dispatcher.problems),
             [(t, sorted(c)) for c, t in self.deadlocks.items()],
+            self.drive.problems.misaligned + self.drive.problems.hard_brakes,
         )
 
     def _setup(self) -> None:
@@ -242,10 +244,7 @@ class Shift:
                 litres=truck.litres,
                 gang=gangs[k % len(gangs)],
             )
-            node = self.yard.node_of(spots[k])
-            stay = Plan.of(tid, [_stay(node)])
-            self.executed.follow(tid, stay, 0.0)
-            truck.track = Track.of(stay)
+            self.drive.place(tid, self.yard.node_of(spots[k]), 0.0)
         work = shift_work(sc, self.yard)
         now_jobs = [a.job for a in work if a.at_s <= 0.0]
         for p in self.dispatcher.add_jobs(now_jobs, 0.0):
@@ -276,13 +275,18 @@ class Shift:
         self.at(self.now + TICK_S, self._tick)
 
     def _look_for_deadlocks(self) -> None:
-        """Trucks waiting on each other in a circle (none may move on by itself)."""
+        """Trucks waiting on each other in a circle that nothing opens: on the yard, any
+        circle in the dependency graph (there must never be one); for spots at the
+        dispatcher, a circle still there a whole tick later (one that dissolves by
+        itself, a crane finishing, is no deadlock; the dispatcher opens the others)."""
+        cycles = [frozenset(c) for c in self.drive.deadlocks(self.now)]
         edges = self.dispatcher.waits_for()
-        if not edges:
-            return
-        graph = nx.DiGraph(edges)
-        for cycle in nx.simple_cycles(graph):
-            key = frozenset(cycle)
+        spot_circles = (
+            {frozenset(c) for c in nx.simple_cycles(nx.DiGraph(edges))} if edges else set()
+        )
+        cycles += [c for c in spot_circles if c in self._spot_circles]
+        self._spot_circles = spot_circles
+        for key in cycles:
             if key not in self.deadlocks:
                 self.deadlocks[key] = self.now
 
@@ -295,24 +299,55 @@ class Shift:
     def _follow(self, d: Dispatch) -> None:
         truck = self.trucks[d.truck]
         self._burn(truck, self.now)
-        truck.odo_base_m = truck.odometer(self.now)
-        truck.track = Track.of(d.plan)
-        truck.odo_base_m -= truck.track.driven(self.now)
         truck.version += 1
         nodes = getattr(d.order, "nodes", None)
         truck.order_actions = list(nodes[-1].actions) if nodes else []
-        self.executed.follow(d.truck, d.plan, self.now)
+        truck.goal = d.plan.nodes[-1] if d.plan.nodes else ""
+        self.drive.follow(d.truck, d.plan, self.now)
+        if not self.drive.en_route(d.truck) and truck.order_actions:
+            v = truck.version
+            self.at(self.now, lambda: self._work(truck, v))  # work where it stands
+
+    # What the wheels tell (sim.drive.DriveEvents): each becomes a state message.
+
+    def departed(self, truck_id: str) -> None:
+        """Moved off: driving."""
+        truck = self.trucks[truck_id]
+        if truck.broken:
+            return
+        self._state(truck, driving=True)
+        if truck.pending_break is not None:
+            self._break(truck, truck.pending_break)
+
+    def passed(self, truck_id: str, node: str) -> None:
+        """A node passed: the last node changes (VDA 5050 sends a state)."""
+        truck = self.trucks[truck_id]
+        if not truck.broken:
+            self._state(truck, driving=True)
+
+    def stopped(self, truck_id: str) -> None:
+        """Came to a stand on the way: waiting for the way ahead, or broken down."""
+        truck = self.trucks[truck_id]
+        if truck.broken:
+            self._broken_down(truck)
+        else:
+            self._state(truck, driving=False)
+
+    def arrived(self, truck_id: str) -> None:
+        """At the goal: the last node is the goal, not driving; then the order's actions."""
+        truck = self.trucks[truck_id]
+        if truck.broken:
+            self._broken_down(truck)
+            return
         v = truck.version
-        dep = truck.track.departure
-        if math.isfinite(dep) and dep >= self.now:
-            self.at(dep, lambda: self._depart(truck, v))
-        if len(truck.track.steps) > 1 or truck.order_actions:
-            self.at(max(self.now, truck.track.arrival), lambda: self._arrive(truck, v))
+        self._state(truck, driving=False)
+        if truck.version == v:  # not already sent on (e.g. moved up from a queue)
+            self._work(truck, v)
 
     def _burn(self, truck: SimTruck, t: float) -> None:
         """Fuel burnt since the last account: idling plus distance (more when laden)."""
         fs = self.scenario.fleet
-        odo = truck.odometer(t)
+        odo = self.drive.odometer(truck.id, t)
         km = max(0.0, odo - truck.fuel_odo_m) / 1000.0
         hours = max(0.0, t - truck.fuel_t) / 3600.0
         per_km = fs.litres_per_km * (fs.laden_factor if truck.laden else 1.0)
@@ -324,15 +359,11 @@ class Shift:
         truck: SimTruck,
         *,
         driving: bool,
-        last_node: str = "",
         errors: list[Error] | None = None,
     ) -> None:
         self._burn(truck, self.now)
-        x = y = theta = 0.0
-        if truck.track is not None:
-            x, y, theta, _ = truck.track.pose(self.yard, self.now)
-        elif truck.frozen is not None:
-            x, y, theta = truck.frozen
+        x, y, theta, _ = self.drive.pose(truck.id, self.now)
+        last_node, metres = self.drive.position(truck.id, self.now)
         truck.header += 1
         theta = (theta + math.pi) % (2 * math.pi) - math.pi
         state = make_state(
@@ -342,6 +373,7 @@ class Shift:
             header_id=truck.header,
             timestamp=self.dispatcher.at(self.now),
             last_node_id=last_node,
+            distance_since_last_node=metres,
             driving=driving,
             position=AgvPosition(
                 x=x, y=y, theta=theta, map_id=self.yard.id, position_initialized=not truck.gnss_lost
@@ -354,26 +386,23 @@ class Shift:
                     tank_litres=truck.tank_l,
                     level_percent=100.0 * truck.litres / truck.tank_l,
                 ),
-                travel=Travel(odometer=truck.odometer(self.now) / 1000.0),
+                travel=Travel(odometer=self.drive.odometer(truck.id, self.now) / 1000.0),
             ),
         )
         truck.finished_actions = []
         self._apply(self.dispatcher.on_state(state, self.now))
 
-    def _depart(self, truck: SimTruck, version: int) -> None:
+    def _report_positions(self) -> None:
+        """Every truck on its way tells where it is now (before the dispatcher repairs
+        plans: in a live yard states stream every second; here they come when they count)."""
+        for truck in self.trucks.values():
+            if not truck.broken and self.drive.en_route(truck.id):
+                self._state(truck, driving=self.drive.moving(truck.id, self.now))
+
+    def _work(self, truck: SimTruck, version: int) -> None:
+        """The order's actions at the goal: a crane move, or filling up."""
         if truck.version != version or truck.broken:
             return
-        self._state(truck, driving=True)
-        if truck.pending_break is not None:
-            self._break(truck, truck.pending_break)
-
-    def _arrive(self, truck: SimTruck, version: int) -> None:
-        if truck.version != version or truck.broken or truck.track is None:
-            return
-        goal = truck.track.steps[-1].resource
-        self._state(truck, driving=False, last_node=goal)
-        if truck.version != version:
-            return  # the dispatcher already sent it on (e.g. moved up from a queue)
         for action in truck.order_actions:
             params = {p.key: p.value for p in action.action_parameters or []}
             job = action.action_id.split(":")[0]
@@ -404,8 +433,7 @@ class Shift:
             done = qc.serve(truck.id, self.now)
             self.at(done, lambda: self._qc_done(qc, truck, job))
         elif station_type == "RTG":
-            spot = truck.track.steps[-1].resource if truck.track else ""
-            sp = self.yard.service_point_by_node.get(spot)
+            sp = self.yard.service_point_by_node.get(truck.goal)
             bay = self.tp_bay.get(sp.id, 1) if sp else 1
             block = self.blocks.get(station)
             if block is None:
@@ -469,7 +497,7 @@ class Shift:
     ) -> None:
         if kind == "breakdown" and truck_id_:
             truck = self.trucks[truck_id_]
-            if truck.track is not None and truck.track.moving(self.now):
+            if self.drive.moving(truck.id, self.now):
                 self._break(truck, for_s)
             else:
                 truck.pending_break = for_s  # it breaks down when it next drives
@@ -477,6 +505,7 @@ class Shift:
             self.trucks[truck_id_].gnss_lost = True
             self.at(self.now + for_s, lambda: setattr(self.trucks[truck_id_], "gnss_lost", False))
         elif kind == "lane_closure" and lane:
+            self._report_positions()
             self._apply(self.dispatcher.close_lane(lane, self.now, "scenario: lane closed"))
             self.at(
                 self.now + for_s,
@@ -486,25 +515,25 @@ class Shift:
             )
 
     def _break(self, truck: SimTruck, for_s: float) -> None:
+        """The engine stops: the truck rolls to a stand, then tells the dispatcher."""
         truck.pending_break = None
-        self._burn(truck, self.now)
-        truck.odo_base_m = truck.odometer(self.now)
-        self.executed.freeze(truck.id, self.now)
+        truck.broken = True
+        truck.broken_for = for_s
         truck.version += 1
+        self.drive.halt(truck.id, self.now)
+
+    def _broken_down(self, truck: SimTruck) -> None:
         breakdown = Error(
             error_type="breakdown",
             error_level=ErrorLevel.FATAL,
             error_description="engine stopped; truck stands where it is",
         )
-        self._state(truck, driving=True, errors=[breakdown])
-        truck.broken = True
-        if truck.track is not None:
-            x, y, theta, _ = truck.track.pose(self.yard, self.now)
-            truck.frozen = (x, y, theta)
-        truck.track = None
-        self.at(self.now + for_s, lambda: self._repaired(truck))
+        self._report_positions()
+        self._state(truck, driving=False, errors=[breakdown])
+        self.at(self.now + truck.broken_for, lambda: self._repaired(truck))
 
     def _repaired(self, truck: SimTruck) -> None:
+        self._report_positions()
         truck.broken = False
         self._state(truck, driving=False)
 
@@ -519,16 +548,9 @@ class Shift:
         self.at(self.now + self.fix_every_s, self._fixes)
 
     def _xy(self, truck: SimTruck) -> tuple[float, float] | None:
-        if truck.track is not None:
-            x, y, _, _ = truck.track.pose(self.yard, self.now)
-            return x, y
-        return None if truck.frozen is None else truck.frozen[:2]
+        x, y, _, _ = self.drive.pose(truck.id, self.now)
+        return x, y
 
     def _settle(self, end: float) -> None:
         for truck in self.trucks.values():
             self._burn(truck, end)
-
-
-def _stay(node: str) -> Step:
-    """Standing at a node from the start, until told otherwise."""
-    return Step(node, ResourceKind.NODE, 0.0, math.inf)

@@ -1,0 +1,432 @@
+"""Simulated trucks driving their plans: released through routing's action dependency
+graph, with acceleration and braking, and traced as they actually drove.
+
+Each truck's plan becomes a run of passages (nodes and lane cells) in routing's
+`Execution`. A truck may *enter* a passage only when it has been granted it: the trucks
+planned there before it have released it (their rear plus the safety gap is clear),
+nobody else is in it, and it is no earlier than its plan says (a truck is never early,
+so the dispatcher's picture — plans plus how late each truck is — stays true, and plans
+made later cannot be ordered against a truck already there). Grants reach one lane cell
+ahead of the front (through the node between, never a node alone: a truck does not
+pull into a junction it may not leave); a cell is longer than a truck's braking
+distance, so a truck always drives a profile that can stop at the end of what it has
+been granted, and rolls on without braking when the next grant comes in time.
+
+Speed follows `sim.kinematics`: lane limits (the plan's speeds, laden or empty),
+speeding up and braking at the vehicle's rates. Late trucks delay the trucks planned
+after them, never collide, and — since a conflict-free plan orders every resource
+consistently with time — never wait on each other in a circle.
+
+What each truck drove is recorded as plan steps (lane stretches at most a second of
+acceleration long), so routing's independent checker verifies the shift as driven.
+The world hears of departures, nodes passed, stops and arrivals through `DriveEvents`,
+always after the drive has settled (through the clock, never from inside a step).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
+
+from maps import Yard
+from routing.cells import CellGraph
+from routing.execution import Execution, Passage, TruckRun, passages_of
+from routing.plan import Plan, ResourceKind, Step
+from routing.vehicle import VehicleClass
+from sim.kinematics import Profile, earliest, profile
+
+TOL = 1e-6
+Schedule = Callable[[float, Callable[[], None]], None]
+
+
+class DriveEvents(Protocol):
+    """What the world hears from its trucks' wheels."""
+
+    def departed(self, truck: str) -> None:
+        """The truck moved off from a stand."""
+
+    def passed(self, truck: str, node: str) -> None:
+        """The truck's front passed a node on its way."""
+
+    def stopped(self, truck: str) -> None:
+        """The truck came to a stand short of its goal (waiting, or halted)."""
+
+    def arrived(self, truck: str) -> None:
+        """The truck stands at its plan's goal."""
+
+
+@dataclass
+class Mover:
+    """One truck's wheels: where its front is on its run and how it moves from now on."""
+
+    truck: str
+    steps: list[Step]
+    """The plan step of each passage of its run (same indexes)."""
+    front: int
+    profile: Profile
+    version: int = 0
+    halted: bool = False
+    standing: bool = True
+    last_node: str = ""
+    last_node_s: float = 0.0
+    odo_origin: float = 0.0
+    committed: float = 0.0
+    trace: list[list[object]] = field(default_factory=list)
+    waiting_on: set[str] = field(default_factory=set)
+    built_for: tuple[int, bool] = (-1, False)
+    """The grant end and halt its profile was made for (the same again: it still holds)."""
+
+
+@dataclass
+class DriveProblems:
+    """Things that should not happen; the tests assert none did."""
+
+    misaligned: list[str] = field(default_factory=list)
+    """New plans that did not start where the truck was."""
+    hard_brakes: list[str] = field(default_factory=list)
+    """Stops harder than the vehicle's service braking (a plan changed under the truck)."""
+
+
+class Drive:
+    """Every simulated truck's motion through the action dependency graph."""
+
+    def __init__(
+        self,
+        yard: Yard,
+        cells: CellGraph,
+        vehicle: VehicleClass,
+        schedule: Schedule,
+        events: DriveEvents,
+    ) -> None:
+        self.yard = yard
+        self.cells = cells
+        self.vehicle = vehicle
+        self.schedule = schedule
+        self.events = events
+        self.execution = Execution(vehicle.footprint_m)
+        self.movers: dict[str, Mover] = {}
+        self.groups = {lane.id: lane.conflict_group for lane in yard.lanes.values()}
+        self.top_speed = max(vehicle.empty_speed_mps, vehicle.laden_speed_mps)
+        self.problems = DriveProblems()
+
+    # -- placing and following -----------------------------------------------------------
+
+    def place(self, truck: str, node: str, t: float) -> None:
+        """The truck stands at `node` from t (its body in the cell behind a service point)."""
+        passages = [Passage(f"node:{node}", 0.0, 0.0, 0.0, t)]
+        steps = [Step(node, ResourceKind.NODE, t, math.inf)]
+        body = self.cells.entry_cell(node)
+        if body is not None and node in self.yard.service_point_by_node:
+            lane = self.cells.name[body]
+            a, b = self.cells.from_m[body], self.cells.to_m[body]
+            passages.insert(
+                0, Passage(f"lane:{lane}@{a:.3f}", a - b, 0.0, 1.0, t, self.groups.get(lane))
+            )
+            steps.insert(0, Step(lane, ResourceKind.LANE, t, t, 1.0, a, b))
+        run = TruckRun(truck, passages, len(self.movers), at=len(passages) - 1)
+        self.execution.add(run)
+        m = Mover(truck, steps, len(passages) - 1, Profile.standing(t, 0.0), committed=t)
+        m.last_node = node
+        m.trace.append([ResourceKind.NODE, node, t, t, None, 0.0, None])
+        self.movers[truck] = m
+
+    def follow(self, truck: str, plan: Plan, now: float) -> None:
+        """From now on the truck drives `plan` (which starts where the dispatcher knows it is)."""
+        m = self.movers[truck]
+        run = self.execution.runs[truck]
+        self._settle(m, now)
+        new = passages_of(plan, self.groups)
+        steps = [s for s in plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP]
+        here = run.passages[m.front]
+        ahead = run.passages[m.front + 1] if m.front + 1 < len(run.passages) else None
+        if new and new[0].resource == here.resource:
+            shift = here.s_in - new[0].s_in
+            new, steps = new[1:], steps[1:]
+        elif new and ahead is not None and new[0].resource == ahead.resource:
+            shift = ahead.s_in - new[0].s_in
+        else:
+            self.problems.misaligned.append(
+                f"t={now:.1f}s {truck}: new plan starts at {new[0].resource if new else '-'}, "
+                f"the truck is in {here.resource}"
+            )
+            shift = here.s_out - (new[0].s_in if new else 0.0)
+        moved = [
+            Passage(p.resource, p.s_in + shift, p.s_out + shift, p.speed_mps, p.planned_in, p.group)
+            for p in new
+        ]
+        released = run.released
+        self.execution.replace(truck, m.front, moved)
+        m.steps = m.steps[released : m.front + 1] + steps
+        m.front -= released
+        m.halted = False
+        m.built_for = (-1, False)
+        self._wake_waiters(truck, now)
+        self._drive(m, now)
+
+    def halt(self, truck: str, now: float) -> float:
+        """The truck brakes to a stand (it broke down); when it stands."""
+        m = self.movers[truck]
+        self._settle(m, now)
+        m.halted = True
+        self._drive(m, now)
+        return m.profile.t_end
+
+    # -- where trucks are ----------------------------------------------------------------
+
+    def odometer(self, truck: str, t: float) -> float:
+        """Metres the truck has driven by t."""
+        m = self.movers[truck]
+        return m.profile.s(t) - m.odo_origin
+
+    def moving(self, truck: str, t: float) -> bool:
+        """Whether the truck is (still) rolling at t."""
+        return self.movers[truck].profile.t_end > t + TOL
+
+    def en_route(self, truck: str) -> bool:
+        """Whether the truck has passages ahead of its front (it has not reached its goal)."""
+        m = self.movers[truck]
+        return m.front < len(self.execution.runs[truck].passages) - 1
+
+    def position(self, truck: str, t: float) -> tuple[str, float]:
+        """The last node the front passed and the metres driven since (VDA 5050's pair)."""
+        m = self.movers[truck]
+        return m.last_node, max(0.0, m.profile.s(t) - m.last_node_s)
+
+    def pose(self, truck: str, t: float) -> tuple[float, float, float, float]:
+        """(x, y, heading in radians from +x, speed m/s) of the front at t."""
+        m = self.movers[truck]
+        run = self.execution.runs[truck]
+        s = m.profile.s(t)
+        k = m.front
+        while k < run.at and s > run.passages[k].s_out + TOL:
+            k += 1
+        step, p = m.steps[k], run.passages[k]
+        if step.kind is ResourceKind.NODE:
+            node = self.yard.node(step.resource)
+            return node.x, node.y, 0.0, 0.0
+        lane = self.yard.lane(step.resource)
+        at = min(lane.length_m, max(0.0, step.from_m + s - p.s_in))
+        q = lane.geometry.interpolate(min(lane.length_m, at + 1.0))
+        r = lane.geometry.interpolate(max(0.0, at - 1.0))
+        here = lane.geometry.interpolate(at)
+        return here.x, here.y, math.atan2(q.y - r.y, q.x - r.x), m.profile.v(t)
+
+    def waiting(self, now: float) -> list[str]:
+        """Trucks standing at `now`, held up by others for a passage they need."""
+        return [
+            t for t, m in self.movers.items() if m.waiting_on and m.profile.t_end <= now + TOL
+        ]
+
+    def deadlocks(self, now: float) -> list[list[str]]:
+        """Circles of standing trucks waiting on each other (never, if the graph is sound:
+        a truck still rolling will clear what it holds)."""
+        return self.execution.deadlocks(self.waiting(now))
+
+    def executed(self, until: float) -> list[Plan]:
+        """What every truck drove up to `until`, as plans for routing's checker."""
+        out = []
+        for m in self.movers.values():
+            self._commit(m, until)
+            out.append(Plan.of(m.truck, [_step(row, until) for row in m.trace]))
+        return out
+
+    # -- the wheels ----------------------------------------------------------------------
+
+    def _settle(self, m: Mover, now: float) -> None:
+        """Bring the truck's bookkeeping to `now` (front, releases, trace) before a change."""
+        self._commit(m, now)
+        self._advance(m, now)
+
+    def _tick(self, truck: str, version: int, now: float) -> None:
+        m = self.movers[truck]
+        if m.version == version:
+            self._drive(m, now)
+
+    def _wake(self, m: Mover, t: float) -> None:
+        self.schedule(t, partial(self._tick, m.truck, m.version, t))
+
+    def _wake_waiters(self, truck: str, now: float) -> None:
+        for other in self.movers.values():
+            if truck in other.waiting_on:
+                other.waiting_on.clear()
+                other.version += 1
+                self._wake(other, now)
+
+    def _drive(self, m: Mover, now: float) -> None:
+        """Everything that happens to one truck at `now`, and when to look again."""
+        m.version += 1
+        self._commit(m, now)
+        passed, arrived = self._advance(m, now)
+        run = self.execution.runs[m.truck]
+        s, v = m.profile.s(now), m.profile.v(now)
+        while not m.halted:  # grant, and again while the front moves on into what it got
+            front = m.front
+            self._grant(m, run, now, s)
+            more, got = self._advance(m, now)
+            passed += more
+            arrived = arrived or got
+            if m.front == front:
+                break
+        if m.built_for != (run.at, m.halted):
+            m.profile = self._profile(m, run, now, s, v)
+            m.built_for = (run.at, m.halted)
+            if m.profile.hard_brake_mps2 > self.vehicle.max_brake_mps2:
+                self.problems.hard_brakes.append(
+                    f"t={now:.1f}s {m.truck}: braked at {m.profile.hard_brake_mps2:.1f} m/s²"
+                )
+        rolling = m.profile.t_end > now + TOL
+        if m.standing and rolling:
+            m.standing = False
+            self._tell(partial(self.events.departed, m.truck), now)
+        for node in passed:
+            self._tell(partial(self.events.passed, m.truck, node), now)
+        if arrived:
+            m.standing = True
+            self._tell(partial(self.events.arrived, m.truck), now)
+        elif not rolling and not m.standing:
+            m.standing = True
+            self._tell(partial(self.events.stopped, m.truck), now)
+        nxt = self._next_look(m, run, now)
+        if math.isfinite(nxt):
+            self._wake(m, nxt)
+
+    def _tell(self, what: Callable[[], None], now: float) -> None:
+        self.schedule(now, what)
+
+    def _advance(self, m: Mover, now: float) -> tuple[list[str], bool]:
+        """Move the front into granted passages it has reached; release what the rear
+        plus the gap has cleared. Returns the nodes passed and whether it reached its goal."""
+        run = self.execution.runs[m.truck]
+        s = m.profile.s(now)
+        passed: list[str] = []
+        arrived = False
+        while m.front < run.at and s >= run.passages[m.front].s_out - TOL:
+            m.front += 1
+            step = m.steps[m.front]
+            if step.kind is ResourceKind.NODE:
+                m.trace.append([ResourceKind.NODE, step.resource, now, now, None, 0.0, None])
+                m.last_node, m.last_node_s = step.resource, run.passages[m.front].s_in
+                if m.front == len(run.passages) - 1:
+                    arrived = True
+                else:
+                    passed.append(step.resource)
+        before = run.released
+        self.execution.drove_to(m.truck, s, lambda x: min(now, m.profile.t_at(x)))
+        if run.released > before:
+            self._wake_waiters(m.truck, now)
+        return passed, arrived
+
+    def _grant(self, m: Mover, run: TruckRun, now: float, s: float) -> None:
+        """Take passages up to the next lane cell beyond the front, as far as allowed."""
+        target = next(
+            (
+                i
+                for i in range(m.front + 1, len(run.passages))
+                if m.steps[i].kind is ResourceKind.LANE
+            ),
+            len(run.passages) - 1,
+        )
+        before = m.waiting_on
+        m.waiting_on = set()
+        v = m.profile.v(now)
+        limit = max(
+            (st.speed_mps or 0.0 for st in m.steps[m.front : run.at + 1]), default=0.0
+        ) or self.top_speed
+        while run.at < target:
+            p = run.passages[run.at + 1]
+            lead = earliest(p.s_in - s, v, limit, self.vehicle.accel_mps2)
+            if now + lead < p.planned_in - TOL:
+                self._wake(m, p.planned_in - lead)  # not before its plan says
+                break
+            blockers = self.execution.blockers(m.truck)
+            if blockers:
+                m.waiting_on = {other for other, _ in blockers}
+                for other in m.waiting_on - before:  # they release what they have cleared
+                    o = self.movers[other]
+                    o.version += 1
+                    self._wake(o, now)
+                break
+            self.execution.enter_next(m.truck)
+        # Never hold a junction without the cell beyond it.
+        keep = run.at
+        while keep > m.front and m.steps[keep].kind is ResourceKind.NODE and keep < target:
+            keep -= 1
+        if keep < run.at:
+            self.execution.give_back(m.truck, keep)
+
+    def _profile(self, m: Mover, run: TruckRun, now: float, s: float, v: float) -> Profile:
+        """The fastest motion that can stand at the end of what is granted (or, halted, at
+        once)."""
+        stretches: list[tuple[float, float]] = []
+        for i in range(m.front, run.at + 1):
+            p, step = run.passages[i], m.steps[i]
+            if step.kind is ResourceKind.LANE and p.s_out > s + TOL:
+                stretches.append((p.s_out, step.speed_mps or self.top_speed))
+        if m.halted:  # it stops as soon as it can
+            stop = s + v * v / (2 * self.vehicle.brake_mps2)
+            cut: list[tuple[float, float]] = []
+            for end, limit in stretches:
+                cut.append((min(end, stop), limit))
+                if end >= stop - TOL:
+                    break
+            stretches = cut
+        return profile(now, s, v, stretches, self.vehicle.accel_mps2, self.vehicle.brake_mps2)
+
+    def _next_look(self, m: Mover, run: TruckRun, now: float) -> float:
+        """The next moment something happens to this truck: its front reaches the end of
+        its passage, its rear clears one, or it comes to a stand."""
+        prof = m.profile
+        out = math.inf
+        if prof.t_end > now + TOL:
+            out = prof.t_end
+        if m.front < run.at:
+            out = min(out, prof.t_at(run.passages[m.front].s_out))
+        if any(m.truck in o.waiting_on for o in self.movers.values()):
+            # Someone waits for it: it releases each passage the moment its rear plus the
+            # gap clears it (nobody waiting, releases can wait for its next look).
+            fp = self.vehicle.footprint_m
+            for p in run.passages[run.released : m.front + 1]:
+                clear = p.s_out + fp
+                if clear <= prof.s_end + TOL:
+                    out = min(out, prof.t_at(clear))
+        return max(out, now)
+
+    def _commit(self, m: Mover, now: float) -> None:
+        """Record what the front drove from the last record to `now`."""
+        if now <= m.committed:
+            return
+        run = self.execution.runs[m.truck]
+        last = m.trace[-1]
+        points = list(m.profile.pieces(m.committed, now))
+        for (ta, sa), (tb, sb) in itertools.pairwise(points):
+            if tb <= ta:
+                continue
+            if sb - sa <= 1e-9:
+                last[3] = tb  # standing: the last step lasts longer
+                continue
+            k = m.front
+            while k < run.at and sa >= run.passages[k].s_out - TOL:
+                k += 1
+            step, p = m.steps[k], run.passages[k]
+            if step.kind is not ResourceKind.LANE:
+                last[3] = tb
+                continue
+            a = step.from_m + (sa - p.s_in)
+            b = step.from_m + (sb - p.s_in)
+            speed = min((sb - sa) / (tb - ta), step.speed_mps or math.inf)
+            last = [ResourceKind.LANE, step.resource, ta, tb, speed, a, b]
+            m.trace.append(last)
+        m.committed = now
+
+
+def _step(row: list[object], until: float) -> Step:
+    kind, resource, t_in, t_out, speed, a, b = row
+    assert isinstance(kind, ResourceKind) and isinstance(resource, str)
+    assert isinstance(t_in, float) and isinstance(t_out, float) and isinstance(a, float)
+    assert speed is None or isinstance(speed, float)
+    assert b is None or isinstance(b, float)
+    return Step(resource, kind, t_in, max(t_in, min(t_out, until)), speed, a, b)
