@@ -101,7 +101,8 @@ class Truck:
     updates: int = 0
     """orderUpdateId of the current order (repairs send updates)."""
     lag: float = 0.0
-    """How far behind its plan it is, from the last node it reported passing [s]."""
+    """How far behind its plan it is [s] (negative: a moving truck's stopping point is
+    ahead of where its plan is now), from the position it reported last."""
     activity: Activity | None = None
     actions: list[Action] = field(default_factory=list)
     """The work at the end of the current leg (kept when the leg's plan is repaired)."""
@@ -414,7 +415,11 @@ class Dispatcher:
         if state.driving and t.spot is not None and t.goal != t.spot:
             t.spot = None  # it has left its spot
         if state.last_node_id and t.spot is None:
-            t.lag = self._lag(t.id, state.last_node_id, now, state.distance_since_last_node)
+            ahead = state.distance_since_last_node or 0.0
+            speed = state.velocity.vx if state.velocity and state.velocity.vx else 0.0
+            if state.driving and speed > 0:
+                ahead += speed * speed / (2 * self.config.vehicle.brake_mps2)
+            t.lag = self._lag(t.id, state.last_node_id, now, ahead)
         broken = any(e.error_type == "breakdown" for e in state.errors)
         if broken and t.broken_at is None:
             t.broken_at = now
@@ -505,30 +510,42 @@ class Dispatcher:
     def _lag(self, truck: str, node: str, now: float, metres: float | None = None) -> float:
         """How late the truck is: now against when its plan was where the truck reports.
 
-        Where is the last node it passed plus `metres` driven since (VDA 5050's
-        `distanceSinceLastNode`): on the lane stretch of its plan that leaves that node,
-        the moment its plan's front was there (a truck standing at a stretch's end is
-        still in that stretch: just before it, not in the next one).
+        Where is the last node it passed plus `metres` along its plan since (VDA 5050's
+        `distanceSinceLastNode`; for a moving truck, plus the distance it needs to stop,
+        since it cannot turn off before that). A truck standing at a stretch's end is
+        still in that stretch: the moment is taken just before the next one.
         """
         plan = self.planner.plans.get(truck)
         if plan is None:
             return 0.0
-        if metres:
-            lanes = self.yard.lanes
-            on = [
-                s
-                for s in plan.steps
-                if s.kind is ResourceKind.LANE
-                and s.t_enter <= now
-                and lanes[s.resource].start == node
-                and s.from_m < metres <= (s.to_m or lanes[s.resource].length_m) + 1e-6
-            ]
-            if on:
-                s = on[-1]
-                drive = (metres - s.from_m) / (s.speed_mps or 1.0)
-                return max(0.0, now - (s.t_enter + min(drive, s.t_exit - s.t_enter) - 1e-6))
-        passes = [s.t_enter for s in plan.steps if s.resource == node and s.t_enter <= now]
-        return max(0.0, now - passes[-1]) if passes else 0.0
+        steps = [s for s in plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP]
+        at = [i for i, s in enumerate(steps) if s.resource == node and s.t_enter <= now]
+        if at:
+            k, covered = at[-1], 0.0
+        else:  # a plan made on the move starts part-way along the lane from that node
+            k = next(
+                (
+                    i
+                    for i, s in enumerate(steps)
+                    if s.kind is ResourceKind.LANE and self.yard.lanes[s.resource].start == node
+                ),
+                -1,
+            )
+            if k < 0:
+                return 0.0
+            covered = steps[k].from_m
+        if not metres or metres <= covered:
+            return max(0.0, now - steps[k].t_enter)
+        for s in steps[k:]:
+            if s.kind is not ResourceKind.LANE:
+                continue
+            end = s.to_m if s.to_m is not None else self.yard.lanes[s.resource].length_m
+            length = end - s.from_m
+            if covered + length >= metres - 1e-6:
+                drive = (metres - covered) / (s.speed_mps or 1.0)
+                return now - (s.t_enter + min(drive, s.t_exit - s.t_enter) - 1e-6)
+            covered += length
+        return max(0.0, now - steps[-1].t_enter)
 
     def waits_for(self) -> list[tuple[str, str]]:
         """Who waits for whom: a truck waiting for a spot → each truck holding such a spot."""
@@ -884,7 +901,7 @@ class Dispatcher:
         """Repair the plans a change touches; a truck whose repair fails stops where it is,
         and whoever would pass it is re-planned around it in turn (a few rounds)."""
         late = dict(late or {})
-        lag = {t.id: t.lag for t in self.trucks.values() if t.lag > 0 and t.id not in late}
+        lag = {t.id: t.lag for t in self.trucks.values() if t.lag and t.id not in late}
         report = self.planner.repair(now, closed=closed, late=late, broken=broken, lag=lag)
         for truck in report.plans:
             self.trucks[truck].lag = 0.0

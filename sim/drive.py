@@ -77,6 +77,8 @@ class Mover:
     committed: float = 0.0
     trace: list[list[object]] = field(default_factory=list)
     waiting_on: set[str] = field(default_factory=set)
+    held_since: float | None = None
+    """Standing on its way, held up by others or by its plan, since."""
     built_for: tuple[int, bool] = (-1, False)
     """The grant end and halt its profile was made for (the same again: it still holds)."""
 
@@ -112,6 +114,8 @@ class Drive:
         self.groups = {lane.id: lane.conflict_group for lane in yard.lanes.values()}
         self.top_speed = max(vehicle.empty_speed_mps, vehicle.laden_speed_mps)
         self.problems = DriveProblems()
+        self.held_up_s = 0.0
+        """Seconds trucks stood on their way (not broken down), waiting for a grant."""
 
     # -- placing and following -----------------------------------------------------------
 
@@ -141,26 +145,32 @@ class Drive:
         self._settle(m, now)
         new = passages_of(plan, self.groups)
         steps = [s for s in plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP]
-        here = run.passages[m.front]
-        ahead = run.passages[m.front + 1] if m.front + 1 < len(run.passages) else None
-        if new and new[0].resource == here.resource:
-            shift = here.s_in - new[0].s_in
-            new, steps = new[1:], steps[1:]
-        elif new and ahead is not None and new[0].resource == ahead.resource:
-            shift = ahead.s_in - new[0].s_in
+        # The plan starts where the truck can still stop: its front's passage, or one it
+        # has been granted (or is about to be) ahead of it.
+        reach = run.passages[m.front : min(len(run.passages), run.at + 2)]
+        j = next((i for i, p in enumerate(reach) if new and p.resource == new[0].resource), None)
+        if j is not None:
+            shift = reach[j].s_in - new[0].s_in
+            keep = m.front + j
+            if keep <= run.at:  # already its own: the plan goes on from there
+                new, steps = new[1:], steps[1:]
+            else:
+                keep -= 1
         else:
+            here = run.passages[m.front]
             self.problems.misaligned.append(
                 f"t={now:.1f}s {truck}: new plan starts at {new[0].resource if new else '-'}, "
                 f"the truck is in {here.resource}"
             )
             shift = here.s_out - (new[0].s_in if new else 0.0)
+            keep = m.front
         moved = [
             Passage(p.resource, p.s_in + shift, p.s_out + shift, p.speed_mps, p.planned_in, p.group)
             for p in new
         ]
         released = run.released
-        self.execution.replace(truck, m.front, moved)
-        m.steps = m.steps[released : m.front + 1] + steps
+        self.execution.replace(truck, keep, moved)
+        m.steps = m.steps[released : keep + 1] + steps
         m.front -= released
         m.halted = False
         m.built_for = (-1, False)
@@ -172,6 +182,7 @@ class Drive:
         m = self.movers[truck]
         self._settle(m, now)
         m.halted = True
+        m.held_since = None
         self._drive(m, now)
         return m.profile.t_end
 
@@ -217,9 +228,7 @@ class Drive:
 
     def waiting(self, now: float) -> list[str]:
         """Trucks standing at `now`, held up by others for a passage they need."""
-        return [
-            t for t, m in self.movers.items() if m.waiting_on and m.profile.t_end <= now + TOL
-        ]
+        return [t for t, m in self.movers.items() if m.waiting_on and m.profile.t_end <= now + TOL]
 
     def deadlocks(self, now: float) -> list[list[str]]:
         """Circles of standing trucks waiting on each other (never, if the graph is sound:
@@ -281,6 +290,9 @@ class Drive:
         rolling = m.profile.t_end > now + TOL
         if m.standing and rolling:
             m.standing = False
+            if m.held_since is not None:
+                self.held_up_s += now - m.held_since
+                m.held_since = None
             self._tell(partial(self.events.departed, m.truck), now)
         for node in passed:
             self._tell(partial(self.events.passed, m.truck, node), now)
@@ -289,6 +301,8 @@ class Drive:
             self._tell(partial(self.events.arrived, m.truck), now)
         elif not rolling and not m.standing:
             m.standing = True
+            if not m.halted:
+                m.held_since = now
             self._tell(partial(self.events.stopped, m.truck), now)
         nxt = self._next_look(m, run, now)
         if math.isfinite(nxt):
@@ -333,9 +347,10 @@ class Drive:
         before = m.waiting_on
         m.waiting_on = set()
         v = m.profile.v(now)
-        limit = max(
-            (st.speed_mps or 0.0 for st in m.steps[m.front : run.at + 1]), default=0.0
-        ) or self.top_speed
+        limit = (
+            max((st.speed_mps or 0.0 for st in m.steps[m.front : run.at + 1]), default=0.0)
+            or self.top_speed
+        )
         while run.at < target:
             p = run.passages[run.at + 1]
             lead = earliest(p.s_in - s, v, limit, self.vehicle.accel_mps2)

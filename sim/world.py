@@ -37,6 +37,7 @@ from fleet.protocol import (
     Fuel,
     Travel,
     TruckTelemetry,
+    Velocity,
     make_crane_event,
     make_state,
     starter_battery,
@@ -90,6 +91,8 @@ class ShiftResult:
     deadlocks: list[tuple[float, list[str]]]
     drive_problems: list[str] = field(default_factory=list)
     """Plans that did not start where the truck was, stops harder than the brakes allow."""
+    held_up_s: float = 0.0
+    """Seconds trucks stood on their way waiting for the way ahead (or their plan's time)."""
 
 
 class Shift:
@@ -215,6 +218,7 @@ class Shift:
             list(self.dispatcher.problems),
             [(t, sorted(c)) for c, t in self.deadlocks.items()],
             self.drive.problems.misaligned + self.drive.problems.hard_brakes,
+            self.drive.held_up_s,
         )
 
     def _setup(self) -> None:
@@ -362,7 +366,7 @@ class Shift:
         errors: list[Error] | None = None,
     ) -> None:
         self._burn(truck, self.now)
-        x, y, theta, _ = self.drive.pose(truck.id, self.now)
+        x, y, theta, speed = self.drive.pose(truck.id, self.now)
         last_node, metres = self.drive.position(truck.id, self.now)
         truck.header += 1
         theta = (theta + math.pi) % (2 * math.pi) - math.pi
@@ -378,6 +382,7 @@ class Shift:
             position=AgvPosition(
                 x=x, y=y, theta=theta, map_id=self.yard.id, position_initialized=not truck.gnss_lost
             ),
+            velocity=Velocity(vx=speed, vy=0.0, omega=0.0),
             errors=errors or [],
             action_states=truck.finished_actions,
             telemetry=TruckTelemetry(

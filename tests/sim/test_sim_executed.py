@@ -2,7 +2,7 @@
 
 Hand-made executed plans on a real lane of the default yard: a truck following another by
 a few metres must give conflicts and a `min_separation_m` below a truck and the gap; one
-following by 30 m gives neither; a truck frozen by a breakdown still blocks its lane.
+following by 30 m gives neither; a truck standing broken down still blocks its lane.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from maps import Yard
 from routing.plan import Plan, ResourceKind, Step
-from sim.executed import Executed, conflicts, min_separation_m
+from sim.executed import conflicts, min_separation_m
 
 LANE, NEXT = "apron-b-02", "apron-b-03"
 V = 2.5
@@ -62,15 +62,11 @@ def test_trucks_never_on_one_lane_have_no_separation(haiphong: Yard) -> None:
     assert math.isinf(min_separation_m([drive(haiphong, "A", 0.0, onward=True)], 300.0))
 
 
-def test_a_truck_frozen_by_a_breakdown_blocks_its_lane(haiphong: Yard) -> None:
-    executed = Executed()
-    executed.follow("A", drive(haiphong, "A", 0.0, onward=True), 0.0)
-    executed.freeze("A", 40.0)  # 100 m along the lane, for good
-    executed.follow("B", drive(haiphong, "B", 12.0, onward=True), 12.0)
-    plans = executed.plans(300.0)
-    a = next(p for p in plans if p.truck == "A")
-    assert a.steps[-1].t_exit == 300.0 and NEXT not in a.lanes
-    found = conflicts(plans, haiphong, LENGTH_M, GAP_M)
+def test_a_truck_standing_broken_down_blocks_its_lane(haiphong: Yard) -> None:
+    lane = haiphong.lanes[LANE]
+    start = Step(lane.start, ResourceKind.NODE, 0.0, 0.0)
+    a = Plan.of("A", [start, Step(LANE, ResourceKind.LANE, 0.0, 300.0, V, 0.0, 100.0)])
+    found = conflicts([a, drive(haiphong, "B", 12.0, onward=True)], haiphong, LENGTH_M, GAP_M)
     assert found and all(set(c.trucks) == {"A", "B"} for c in found)
 
 
