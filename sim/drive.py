@@ -114,6 +114,8 @@ class Drive:
         self.groups = {lane.id: lane.conflict_group for lane in yard.lanes.values()}
         self.top_speed = max(vehicle.empty_speed_mps, vehicle.laden_speed_mps)
         self.problems = DriveProblems()
+        self._waiters: dict[str, set[str]] = {}
+        """Per truck, the trucks waiting on it."""
         self.held_up_s = 0.0
         """Seconds trucks stood on their way (not broken down), waiting for a grant."""
 
@@ -258,12 +260,20 @@ class Drive:
     def _wake(self, m: Mover, t: float) -> None:
         self.schedule(t, partial(self._tick, m.truck, m.version, t))
 
+    def _wait(self, m: Mover, on: set[str]) -> None:
+        """The truck now waits on `on` (empty: on nobody); who waits on whom is indexed."""
+        for other in m.waiting_on - on:
+            self._waiters[other].discard(m.truck)
+        for other in on - m.waiting_on:
+            self._waiters.setdefault(other, set()).add(m.truck)
+        m.waiting_on = on
+
     def _wake_waiters(self, truck: str, now: float) -> None:
-        for other in self.movers.values():
-            if truck in other.waiting_on:
-                other.waiting_on.clear()
-                other.version += 1
-                self._wake(other, now)
+        for other in list(self._waiters.get(truck, ())):
+            o = self.movers[other]
+            self._wait(o, set())
+            o.version += 1
+            self._wake(o, now)
 
     def _drive(self, m: Mover, now: float) -> None:
         """Everything that happens to one truck at `now`, and when to look again."""
@@ -345,27 +355,29 @@ class Drive:
             len(run.passages) - 1,
         )
         before = m.waiting_on
-        m.waiting_on = set()
-        v = m.profile.v(now)
-        limit = (
-            max((st.speed_mps or 0.0 for st in m.steps[m.front : run.at + 1]), default=0.0)
-            or self.top_speed
-        )
+        waiting: set[str] = set()
+        limit = -1.0
         while run.at < target:
             p = run.passages[run.at + 1]
-            lead = earliest(p.s_in - s, v, limit, self.vehicle.accel_mps2)
-            if now + lead < p.planned_in - TOL:
-                self._wake(m, p.planned_in - lead)  # not before its plan says
-                break
+            if p.planned_in > now + TOL:
+                if limit < 0:
+                    steps = m.steps[m.front : run.at + 1]
+                    limit = max((st.speed_mps or 0.0 for st in steps), default=0.0)
+                    limit = limit or self.top_speed
+                lead = earliest(p.s_in - s, m.profile.v(now), limit, self.vehicle.accel_mps2)
+                if now + lead < p.planned_in - TOL:
+                    self._wake(m, p.planned_in - lead)  # not before its plan says
+                    break
             blockers = self.execution.blockers(m.truck)
             if blockers:
-                m.waiting_on = {other for other, _ in blockers}
-                for other in m.waiting_on - before:  # they release what they have cleared
+                waiting = {other for other, _ in blockers}
+                for other in waiting - before:  # they release what they have cleared
                     o = self.movers[other]
                     o.version += 1
                     self._wake(o, now)
                 break
             self.execution.enter_next(m.truck)
+        self._wait(m, waiting)
         # Never hold a junction without the cell beyond it.
         keep = run.at
         while keep > m.front and m.steps[keep].kind is ResourceKind.NODE and keep < target:
@@ -400,7 +412,7 @@ class Drive:
             out = prof.t_end
         if m.front < run.at:
             out = min(out, prof.t_at(run.passages[m.front].s_out))
-        if any(m.truck in o.waiting_on for o in self.movers.values()):
+        if self._waiters.get(m.truck):
             # Someone waits for it: it releases each passage the moment its rear plus the
             # gap clears it (nobody waiting, releases can wait for its next look).
             fp = self.vehicle.footprint_m

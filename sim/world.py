@@ -324,10 +324,9 @@ class Shift:
             self._break(truck, truck.pending_break)
 
     def passed(self, truck_id: str, node: str) -> None:
-        """A node passed: the last node changes (VDA 5050 sends a state)."""
-        truck = self.trucks[truck_id]
-        if not truck.broken:
-            self._state(truck, driving=True)
+        """A node passed. A VDA 5050 truck sends a state for it; here the dispatcher hears
+        a truck's position when it counts (it stops, moves off, arrives, breaks down, or
+        before any repair), which decides the same at a third of the messages."""
 
     def stopped(self, truck_id: str) -> None:
         """Came to a stand on the way: waiting for the way ahead, or broken down."""
