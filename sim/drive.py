@@ -147,17 +147,25 @@ class Drive:
         self._settle(m, now)
         new = passages_of(plan, self.groups)
         steps = [s for s in plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP]
-        # The plan starts where the truck can still stop: its front's passage, or one it
-        # has been granted (or is about to be) ahead of it.
-        reach = run.passages[m.front : min(len(run.passages), run.at + 2)]
-        j = next((i for i, p in enumerate(reach) if new and p.resource == new[0].resource), None)
+        # The plan starts where the truck can still stop: its front's passage, one it has
+        # been granted (or is about to be) ahead, or — standing right on a boundary — one
+        # that ends where the front is. What the plan shares with the run is kept.
+        at_s = m.profile.s(now)
+        behind = [
+            k for k in range(run.released, m.front) if run.passages[k].s_out >= at_s - TOL
+        ]
+        reach = [*behind, *range(m.front, min(len(run.passages), run.at + 2))]
+        j = next((k for k in reach if new and run.passages[k].resource == new[0].resource), None)
         if j is not None:
-            shift = reach[j].s_in - new[0].s_in
-            keep = m.front + j
-            if keep <= run.at:  # already its own: the plan goes on from there
-                new, steps = new[1:], steps[1:]
-            else:
-                keep -= 1
+            shift = run.passages[j].s_in - new[0].s_in
+            i, n = j, 0
+            while (
+                i <= run.at and n < len(new) and run.passages[i].resource == new[n].resource
+            ):
+                i, n = i + 1, n + 1
+            keep = i - 1
+            new, steps = new[n:], steps[n:]
+            m.front = min(m.front, keep)
         else:
             here = run.passages[m.front]
             self.problems.misaligned.append(
@@ -185,6 +193,20 @@ class Drive:
         self._settle(m, now)
         m.halted = True
         m.held_since = None
+        # It gives up its way beyond where it will stand: the dispatcher stands it there
+        # and routes the others around it, and it gets a new plan when repaired.
+        run = self.execution.runs[truck]
+        v = m.profile.v(now)
+        stop = m.profile.s(now) + v * v / (2 * self.vehicle.brake_mps2)
+        keep = m.front
+        while keep < run.at and run.passages[keep + 1].s_in < stop - TOL:
+            keep += 1
+        released = run.released
+        self.execution.replace(truck, keep, [])
+        m.steps = m.steps[released : keep + 1]
+        m.front -= released
+        m.built_for = (-1, False)
+        self._wake_waiters(truck, now)
         self._drive(m, now)
         return m.profile.t_end
 
