@@ -100,6 +100,54 @@ FAULTS = {
         "planner.repair(late=...) asks _position for 339 s, before every step of its plan "
         "now: max() of an empty sequence",
     ),
+    # Found by sweeps once trucks drove through the dependency graph with acceleration.
+    "closure-under-a-moving-truck": (
+        1004,
+        "dedicated",
+        36,
+        0.35,
+        (
+            Fault("lane_closure", 711.46, 487.4, lane="block-D1-09"),
+            Fault("lane_closure", 916.19, 711.0, lane="block-H2-06"),
+            Fault("lane_closure", 718.31, 660.6, lane="v3s-14"),
+        ),
+        "fixed: closing v3s-14, TT29 is re-planned from the lane cell its front is in and "
+        "turns off at the next node, 3 m ahead at 25 km/h: it would brake at 23.8 m/s² "
+        "(repairs now start where a moving truck can still stop)",
+    ),
+    "repair-ahead-of-the-truck": (
+        1008,
+        "pooled-optimal",
+        36,
+        0.35,
+        (Fault("lane_closure", 929.71, 102.3, lane="v2n-07"),),
+        "fixed: closing v2n-07, TT19's repaired plan starts two passages ahead of its front "
+        "(path conflict): the drive now keeps what it was granted up to where the plan starts",
+    ),
+    "breaks-down-moving-off": (
+        2005,
+        "dedicated",
+        36,
+        1.28,
+        (
+            Fault("breakdown", 2354.84, 423.3, truck="TT16"),
+            Fault("breakdown", 4136.66, 396.2, truck="TT08"),
+        ),
+        "fixed: TT08 breaks down the moment it moves off QC02.SP; planned from the spot's "
+        "node, one passage behind its front on the boundary (path conflict at n0037)",
+    ),
+    "broken-truck-holds-its-way": (
+        2001,
+        "pooled-optimal",
+        20,
+        1.3,
+        (
+            Fault("breakdown", 3031.3, 733.9, truck="TT02"),
+            Fault("breakdown", 3742.94, 587.3, truck="TT20"),
+        ),
+        "fixed: TT20, broken down, kept the passages it had been granted ahead; TT07 was "
+        "routed through them and the two waited on each other from 4620 s",
+    ),
 }
 
 
@@ -118,6 +166,7 @@ def test_a_shift_with_a_fault_stays_safe(name: str, tmp_path: Path) -> None:
     data = run_shift(scenario, tmp_path, pictures=False).data
     assert data["conflicts"] == 0, data["conflict_examples"]
     assert data["deadlocks"] == 0, data["deadlock_examples"]
+    assert data["drive_problems"] == 0, data["drive_problem_examples"]
 
 
 @pytest.mark.parametrize(
