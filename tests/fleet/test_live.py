@@ -87,6 +87,8 @@ class Dealer:
         self.sock.connect(endpoint)
         self.boot = link.new_boot_id()
         self.header = 0
+        self.acks = 0
+        self.orders: list[Order] = []
 
     def send(self, message: object) -> None:
         self.sock.send_multipart([message_topic(message).encode(), encode(message)])  # type: ignore[arg-type]
@@ -105,19 +107,32 @@ class Dealer:
             )
         )
 
+    def _receive(self) -> None:
+        frames = self.sock.recv_multipart()
+        if frames[0] == link.ACK:
+            self.acks += len(link.decode_ack(frames[1]).header_ids)  # one ack may cover many
+            return
+        message = decode(frames[0].decode(), frames[1])
+        if isinstance(message, Order):
+            self.orders.append(message)
+
     def order(self, deadline_s: float = 20.0) -> Order:
-        """The next order sent to it (acks passed over)."""
+        """The next order sent to it (acks counted)."""
         end = time.monotonic() + deadline_s
-        while time.monotonic() < end:
-            if not self.sock.poll(100):
-                continue
-            frames = self.sock.recv_multipart()
-            if frames[0] == link.ACK:
-                continue
-            message = decode(frames[0].decode(), frames[1])
-            if isinstance(message, Order):
-                return message
+        while not self.orders and time.monotonic() < end:
+            if self.sock.poll(100):
+                self._receive()
+        if self.orders:
+            return self.orders.pop(0)
         raise AssertionError(f"no order within {deadline_s} s")
+
+    def acked(self, count: int, deadline_s: float = 20.0) -> None:
+        """Wait until `count` of its messages are acked (stored by the dispatcher)."""
+        end = time.monotonic() + deadline_s
+        while self.acks < count and time.monotonic() < end:
+            if self.sock.poll(100):
+                self._receive()
+        assert self.acks >= count, f"{self.acks} of {count} messages acked"
 
 
 @pytest.fixture
@@ -145,6 +160,8 @@ def test_a_truck_is_sent_to_work_moved_on_by_a_crane_and_taken_up_after_a_restar
         assert [a.action_type for a in order.nodes[-1].actions] == ["pick"]
         truck.state("TT01", park, driving=True)
         truck.state("TT01", crane, driving=False)
+        # The crane's move follows the truck's arrival (two sockets: wait for it to land).
+        truck.acked(3)
         qc = Dealer(ctx, serve.endpoint, "QC01")
         qc.send(
             make_crane_event(

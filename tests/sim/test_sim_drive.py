@@ -142,6 +142,9 @@ def test_a_halted_truck_stops_within_its_braking_distance(haiphong: Yard) -> Non
     stop_m = drive.odometer(truck, stands) - odo
     assert stop_m == pytest.approx(v * v / (2 * TERMINAL_TRACTOR.brake_mps2), abs=1e-6)
     clock.run(stands + 600.0, 1e9, lambda t: None)
-    assert not drive.moving(truck, clock.now) and drive.en_route(truck)
+    assert not drive.moving(truck, clock.now)
+    assert drive.odometer(truck, clock.now) == pytest.approx(odo + stop_m)
+    # It gave up its way beyond where it stands: a new plan takes it on from there.
+    assert not drive.en_route(truck)
     node, metres = drive.position(truck, clock.now)
     assert node in haiphong.nodes and metres >= 0.0
