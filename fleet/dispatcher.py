@@ -920,9 +920,12 @@ class Dispatcher:
                 behind_by = late.get(truck, lag.get(truck, 0.0))
                 plans[truck] = (self.planner.stand(truck, now - behind_by), "stand")
             stood.update(newly)
-            again = self.planner.repair(now, broken=newly)  # the others go around them
+            # The others go around them, from where each is (those just planned: on plan).
+            lag = {t.id: t.lag for t in self.trucks.values() if t.lag and t.id not in late}
+            again = self.planner.repair(now, broken=newly, lag=lag)
             for truck, plan in again.plans.items():
                 plans[truck] = (plan, "repair")
+                self.trucks[truck].lag = 0.0
             failed = dict(again.failed)
         out = []
         for truck, (plan, purpose) in plans.items():

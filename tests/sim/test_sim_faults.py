@@ -136,6 +136,16 @@ FAULTS = {
         "fixed: TT08 breaks down the moment it moves off QC02.SP; planned from the spot's "
         "node, one passage behind its front on the boundary (path conflict at n0037)",
     ),
+    "second-round-ignores-positions": (
+        3049,
+        "pooled-optimal",
+        36,
+        0.18,
+        (Fault("lane_closure", 627.407743941909, 826.3, lane="apron-u-21"),),
+        "fixed: closing apron-u-21, the repair fails for one truck, which stands; the round "
+        "that routes the others around it planned TT10 from where its plan was, two lanes "
+        "ahead of where it had reported itself (path conflict at v2s-06)",
+    ),
     "broken-truck-holds-its-way": (
         2001,
         "pooled-optimal",
