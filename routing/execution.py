@@ -12,6 +12,11 @@ Trucks that do not follow the graph (`manual`) still never drive into an occupie
 resource, but may take one out of turn; then trucks can wait on each other in a
 circle. `Execution.wait_for()` gives the wait-for graph (an edge from each waiting truck
 to each truck it waits for) and `deadlocks()` its cycles, for the resolver.
+
+Plans change while trucks drive (a repair, a new leg): `replace` swaps a truck's way
+after what it physically holds, and the planned order is kept per resource, sorted, so
+one truck's change costs its own passages, not a rebuild. `sim.drive` drives the
+simulator's trucks through it; `routing.rollout` is a small time-stepped model for tests.
 """
 
 from __future__ import annotations

@@ -299,6 +299,10 @@ class FleetPlanner:
                 affected.add(truck)
         order = [t for t in self.plans if t in affected]
         stats = SearchStats()
+        # Where each truck starts from is fixed before its first re-plan: a later round must
+        # not read it off the plan an earlier round made (a plan leaving at once has the
+        # truck in its second step already at `now`).
+        origin: dict[str, tuple[int, int | None]] = {}
         for _ in range(max_rounds):
             report.failed.clear()
             for truck in order:
@@ -306,7 +310,9 @@ class FleetPlanner:
                 self.groups.release(truck)
             for truck in order:
                 task = self.tasks[truck]
-                s, behind = self._position(self.plans[truck], now - late.get(truck, 0.0))
+                if truck not in origin:
+                    origin[truck] = self._position(self.plans[truck], now - late.get(truck, 0.0))
+                s, behind = origin[truck]
                 try:
                     report.plans[truck] = self._plan_from(task, s, now, None, stats, behind)
                 except PlanningError as exc:
@@ -358,12 +364,16 @@ class FleetPlanner:
         return plan
 
     def _position(self, plan: Plan, t: float) -> tuple[int, int | None]:
-        """Where the front is at t, and the resource just behind it (its rear may be there)."""
+        """Where the front is at t, and the resource just behind it (its rear may be there).
+
+        At the very moment it enters a resource it is taken to be still in the one before
+        (at its end): a plan made at t leaving at once has the truck where it starts.
+        """
         standing = self._standing.get(plan.truck)
         if standing is not None and self.plans.get(plan.truck) is plan:
             return standing  # stopped: where it stood when it stopped, rear included
         steps = [st for st in plan.steps if st.kind is not ResourceKind.CONFLICT_GROUP]
-        k = max((i for i, st in enumerate(steps) if st.t_enter <= t), default=0)
+        k = max((i for i, st in enumerate(steps) if st.t_enter < t), default=0)
         here = self._step_resource(steps[k])
         if k == 0:
             return here, None

@@ -73,6 +73,8 @@ class Mover:
     standing: bool = True
     last_node: str = ""
     last_node_s: float = 0.0
+    nodes: list[tuple[str, float]] = field(default_factory=list)
+    """Nodes its front has entered, and where (the last is `last_node`)."""
     odo_origin: float = 0.0
     committed: float = 0.0
     trace: list[list[object]] = field(default_factory=list)
@@ -137,6 +139,7 @@ class Drive:
         self.execution.add(run)
         m = Mover(truck, steps, len(passages) - 1, Profile.standing(t, 0.0), committed=t)
         m.last_node = node
+        m.nodes.append((node, 0.0))
         m.trace.append([ResourceKind.NODE, node, t, t, None, 0.0, None])
         self.movers[truck] = m
 
@@ -165,7 +168,8 @@ class Drive:
                 i, n = i + 1, n + 1
             keep = i - 1
             new, steps = new[n:], steps[n:]
-            m.front = min(m.front, keep)
+            if keep < m.front:
+                self._step_back(m, keep)
         else:
             here = run.passages[m.front]
             self.problems.misaligned.append(
@@ -186,6 +190,24 @@ class Drive:
         m.built_for = (-1, False)
         self._wake_waiters(truck, now)
         self._drive(m, now)
+
+    def _step_back(self, m: Mover, keep: int) -> None:
+        """The front, standing on a boundary, is back in passage `keep` (its end): the nodes
+        it was taken into at this very point are left again, in the trace too."""
+        for k in range(m.front, keep, -1):
+            node = m.steps[k]
+            last = m.trace[-1]
+            if (
+                node.kind is ResourceKind.NODE
+                and last[0] is ResourceKind.NODE
+                and last[1] == node.resource
+                and len(m.trace) > 1
+            ):
+                m.trace.pop()
+                m.trace[-1][3] = last[3]
+                m.nodes.pop()
+        m.last_node, m.last_node_s = m.nodes[-1]
+        m.front = keep
 
     def halt(self, truck: str, now: float) -> float:
         """The truck brakes to a stand (it broke down); when it stands."""
@@ -356,6 +378,7 @@ class Drive:
             if step.kind is ResourceKind.NODE:
                 m.trace.append([ResourceKind.NODE, step.resource, now, now, None, 0.0, None])
                 m.last_node, m.last_node_s = step.resource, run.passages[m.front].s_in
+                m.nodes.append((m.last_node, m.last_node_s))
                 if m.front == len(run.passages) - 1:
                     arrived = True
                 else:

@@ -146,6 +146,29 @@ FAULTS = {
         "that routes the others around it planned TT10 from where its plan was, two lanes "
         "ahead of where it had reported itself (path conflict at v2s-06)",
     ),
+    "stranded-retry-one-step-ahead": (
+        5063,
+        "dual",
+        20,
+        0.22,
+        (Fault("breakdown", 696.4989935756347, 158.0, truck="TT09"),),
+        "fixed: at the tick retrying stranded trucks, a later repair round read TT10's "
+        "start off the plan the first round had just made (leaving at once: already in its "
+        "second step) and planned it from the lane ahead of it",
+    ),
+    "moved-off-and-stood-back": (
+        5073,
+        "pooled-optimal",
+        20,
+        0.33,
+        (
+            Fault("breakdown", 456.47683511192093, 482.9, truck="TT02"),
+            Fault("breakdown", 432.10280999198056, 483.9, truck="TT04"),
+            Fault("breakdown", 78.77585736599109, 475.9, truck="TT01"),
+        ),
+        "fixed: TT05 moved off through n0363 and was stood back at the end of the lane before "
+        "it at that instant; it entered n0363 twice (path conflict: a node without a lane)",
+    ),
     "broken-truck-holds-its-way": (
         2001,
         "pooled-optimal",
