@@ -233,6 +233,8 @@ class Dispatcher:
             return Activity.SERVICE
         if t.phase in (Phase.QUEUED, Phase.WAITING):
             return Activity.QUEUED
+        if t.goal is not None and t.spot is None:
+            return Activity.HELD  # left its spot, not there yet, standing
         return Activity.IDLE
 
     # -- inputs ----------------------------------------------------------------------

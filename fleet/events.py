@@ -39,6 +39,8 @@ class Activity(StrEnum):
     """Standing under a crane or at a gate lane while a box goes on or off."""
     QUEUED = "QUEUED"
     """Waiting at a service point for the crane to come to it."""
+    HELD = "HELD"
+    """On its way, standing: held up by the trucks ahead (or by its plan's time)."""
     REFUELLING = "REFUELLING"
     """At a pump, filling."""
     BROKEN = "BROKEN"

@@ -27,6 +27,7 @@ ACTIVITY_COLOURS = {
     "LADEN": "#1565c0",
     "SERVICE": "#66bb6a",
     "QUEUED": "#ffb74d",
+    "HELD": "#7e57c2",
     "REFUELLING": "#a66f00",
     "BROKEN": "#c62828",
 }

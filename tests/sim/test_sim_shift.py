@@ -43,6 +43,7 @@ def assert_safe(data: dict[str, Any]) -> None:
     """No conflict, no deadlock, never closer than a truck and the gap on a lane."""
     assert data["conflicts"] == 0, data["conflict_examples"]
     assert data["deadlocks"] == 0, data["deadlock_examples"]
+    assert data["drive_problems"] == 0, data["drive_problem_examples"]
     closest = data["min_separation_m"]
     assert closest is None or closest >= SAFE_SEPARATION_M - 1e-6
 
@@ -139,6 +140,14 @@ def test_the_default_hour_is_safe(default_hour: ShiftReport) -> None:
     assert_safe(data)
     assert data["moves"] > 50 and data["simulated_seconds"] == 3600.0
     assert data["strategy"] == "pooled-optimal" and not data["interrupted"]
+
+
+def test_trucks_are_held_up_by_the_trucks_ahead_and_it_shows(default_hour: ShiftReport) -> None:
+    """Trucks accelerate, so they run late against their plans; the dependency graph holds
+    the ones planned behind them, and the dispatcher hears them standing on their way."""
+    data = default_hour.data
+    assert data["held_up_minutes"] > 0
+    assert data["truck_hours"]["total"].get("HELD", 0.0) > 0
 
 
 def test_an_hour_with_a_breakdown_and_a_lane_closure_is_safe(
