@@ -74,6 +74,16 @@ class Phase(StrEnum):
     REFUELLING = "REFUELLING"
 
 
+STANDING = {
+    Phase.REFUELLING: Activity.REFUELLING,
+    Phase.AT_PICKUP: Activity.SERVICE,
+    Phase.AT_DROP: Activity.SERVICE,
+    Phase.QUEUED: Activity.QUEUED,
+    Phase.WAITING: Activity.QUEUED,
+}
+"""What a truck standing in a phase is doing."""
+
+
 @dataclass
 class Truck:
     """A truck as the dispatcher keeps it."""
@@ -227,12 +237,9 @@ class Dispatcher:
             return Activity.BROKEN
         if driving:
             return Activity.LADEN if t.laden else Activity.EMPTY
-        if t.phase is Phase.REFUELLING:
-            return Activity.REFUELLING
-        if t.phase in (Phase.AT_PICKUP, Phase.AT_DROP):
-            return Activity.SERVICE
-        if t.phase in (Phase.QUEUED, Phase.WAITING):
-            return Activity.QUEUED
+        standing = STANDING.get(t.phase)
+        if standing is not None:
+            return standing
         if t.goal is not None and t.spot is None:
             return Activity.HELD  # left its spot, not there yet, standing
         return Activity.IDLE
