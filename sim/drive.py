@@ -154,17 +154,13 @@ class Drive:
         # been granted (or is about to be) ahead, or — standing right on a boundary — one
         # that ends where the front is. What the plan shares with the run is kept.
         at_s = m.profile.s(now)
-        behind = [
-            k for k in range(run.released, m.front) if run.passages[k].s_out >= at_s - TOL
-        ]
+        behind = [k for k in range(run.released, m.front) if run.passages[k].s_out >= at_s - TOL]
         reach = [*behind, *range(m.front, min(len(run.passages), run.at + 2))]
         j = next((k for k in reach if new and run.passages[k].resource == new[0].resource), None)
         if j is not None:
             shift = run.passages[j].s_in - new[0].s_in
             i, n = j, 0
-            while (
-                i <= run.at and n < len(new) and run.passages[i].resource == new[n].resource
-            ):
+            while i <= run.at and n < len(new) and run.passages[i].resource == new[n].resource:
                 i, n = i + 1, n + 1
             keep = i - 1
             new, steps = new[n:], steps[n:]
