@@ -318,21 +318,46 @@ class FleetPlanner:
                 except PlanningError as exc:
                     why = f"; broken down: {', '.join(broken)}" if broken else ""
                     report.failed[truck] = f"{exc}{why}"
-            if not report.failed:
+            # A truck re-planned from where it stands holds that place (and its rear's) from
+            # now, whatever others had planned there: they go around it, after it.
+            clash = {
+                other
+                for truck in order
+                if truck in report.plans
+                for other in self._crossing_start(truck, origin[truck], now)
+                if other not in broken
+            }
+            if not report.failed and not clash:
                 break
             # Whoever holds a failed truck's spot after now gets re-planned too.
-            more = {
+            more = clash | {
                 h[2]
                 for truck in report.failed
                 for h in self.table.holds(self.resource_at(self.plans[truck], now))
                 if h[2] != truck and h[2] not in broken and h[1] > now
             }
-            if not more - set(order):
+            if not more - set(order) and not clash:
                 break
+            order = [t for t in order if t not in clash]
             order += [t for t in self.plans if t in more and t not in order]
         report.expansions = stats.expansions
         report.seconds = time.perf_counter() - t_start
         return report
+
+    def _crossing_start(
+        self, truck: str, start: tuple[int, int | None], now: float
+    ) -> set[str]:
+        """Other trucks whose holds overlap this truck's on the place it starts from."""
+        out: set[str] = set()
+        for r in (r for r in start if r is not None):
+            holds = self.table.holds(r)
+            mine = [(a, b) for a, b, t in holds if t == truck]
+            out.update(
+                t
+                for a2, b2, t in holds
+                if t != truck and b2 > now and any(a2 < b and a < b2 for a, b in mine)
+            )
+        return out
 
     def stand(self, truck: str, now: float) -> Plan:
         """Stop a truck where its plan has it at `now`, for ever: its new plan (a repair that

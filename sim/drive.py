@@ -73,6 +73,8 @@ class Mover:
     standing: bool = True
     last_node: str = ""
     last_node_s: float = 0.0
+    plan_start: int = 0
+    """Index of the passage its current plan starts from (before it: older plans' way)."""
     nodes: list[tuple[str, float]] = field(default_factory=list)
     """Nodes its front has entered, and where (the last is `last_node`)."""
     odo_origin: float = 0.0
@@ -138,6 +140,7 @@ class Drive:
         run = TruckRun(truck, passages, len(self.movers), at=len(passages) - 1)
         self.execution.add(run)
         m = Mover(truck, steps, len(passages) - 1, Profile.standing(t, 0.0), committed=t)
+        m.plan_start = m.front
         m.last_node = node
         m.nodes.append((node, 0.0))
         m.trace.append([ResourceKind.NODE, node, t, t, None, 0.0, None])
@@ -152,18 +155,19 @@ class Drive:
         steps = [s for s in plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP]
         # The plan starts where the truck can still stop: its front's passage, one it has
         # been granted (or is about to be) ahead, or — standing right on a boundary — one
-        # that ends where the front is. What the plan shares with the run is kept.
+        # that ends where the front is. It keeps its way up to there, no further: beyond,
+        # the new plan's order and times hold (it may have to wait sooner than before).
         at_s = m.profile.s(now)
         behind = [k for k in range(run.released, m.front) if run.passages[k].s_out >= at_s - TOL]
         reach = [*behind, *range(m.front, min(len(run.passages), run.at + 2))]
         j = next((k for k in reach if new and run.passages[k].resource == new[0].resource), None)
         if j is not None:
             shift = run.passages[j].s_in - new[0].s_in
-            i, n = j, 0
-            while i <= run.at and n < len(new) and run.passages[i].resource == new[n].resource:
-                i, n = i + 1, n + 1
-            keep = i - 1
-            new, steps = new[n:], steps[n:]
+            if j <= run.at:  # already its own: the plan goes on from there
+                keep, new, steps = j, new[1:], steps[1:]
+                start = keep
+            else:
+                keep = start = j - 1
             if keep < m.front:
                 self._step_back(m, keep)
         else:
@@ -173,7 +177,7 @@ class Drive:
                 f"the truck is in {here.resource}"
             )
             shift = here.s_out - (new[0].s_in if new else 0.0)
-            keep = m.front
+            keep = start = m.front
         moved = [
             Passage(p.resource, p.s_in + shift, p.s_out + shift, p.speed_mps, p.planned_in, p.group)
             for p in new
@@ -182,6 +186,7 @@ class Drive:
         self.execution.replace(truck, keep, moved)
         m.steps = m.steps[released : keep + 1] + steps
         m.front -= released
+        m.plan_start = start - released
         m.halted = False
         m.built_for = (-1, False)
         self._wake_waiters(truck, now)
@@ -219,10 +224,17 @@ class Drive:
         keep = m.front
         while keep < run.at and run.passages[keep + 1].s_in < stop - TOL:
             keep += 1
+        # Standing right on a boundary, it is still in what ends there (as the planner
+        # has it): not in the node or the cell it reached at that very point.
+        while keep > max(run.released, m.plan_start) and run.passages[keep].s_in >= stop - TOL:
+            keep -= 1
+        if keep < m.front:
+            self._step_back(m, keep)
         released = run.released
         self.execution.replace(truck, keep, [])
         m.steps = m.steps[released : keep + 1]
         m.front -= released
+        m.plan_start = max(0, m.plan_start - released)
         m.built_for = (-1, False)
         self._wake_waiters(truck, now)
         self._drive(m, now)

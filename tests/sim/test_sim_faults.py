@@ -169,6 +169,29 @@ FAULTS = {
         "fixed: TT05 moved off through n0363 and was stood back at the end of the lane before "
         "it at that instant; it entered n0363 twice (path conflict: a node without a lane)",
     ),
+    "repair-keeps-old-grants": (
+        7059,
+        "pooled-optimal",
+        36,
+        0.24,
+        (
+            Fault("lane_closure", 256.6976330521661, 787.7, lane="apron-u-20"),
+            Fault("lane_closure", 822.8108269412088, 166.5, lane="v3n-13"),
+        ),
+        "fixed: closing v3n-13, TT21 was re-planned to wait before n0095 for TT30, but kept "
+        "the grants it had through n0095 (with the old plan's times) and stopped with its "
+        "rear on n0095; TT21 and TT30 waited on each other from 840 s",
+    ),
+    "breaks-down-on-a-boundary": (
+        7062,
+        "dedicated",
+        20,
+        0.21,
+        (Fault("breakdown", 350.5782757498969, 344.8, truck="TT05"),),
+        "fixed: TT05 breaks down the moment it moves off; the dispatcher stood it at the end "
+        "of v2n-02, the drive in v2n-03 past n0069, so TT15 was routed through n0069 and "
+        "the two waited on each other from 720 s",
+    ),
     "broken-truck-holds-its-way": (
         2001,
         "pooled-optimal",
