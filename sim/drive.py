@@ -59,6 +59,26 @@ class DriveEvents(Protocol):
         """The truck stands at its plan's goal."""
 
 
+@dataclass(slots=True)
+class Driven:
+    """One step of what a truck drove (a lane stretch or a node), growing while it stands."""
+
+    kind: ResourceKind
+    resource: str
+    t_enter: float
+    t_exit: float
+    speed_mps: float | None = None
+    from_m: float = 0.0
+    to_m: float | None = None
+
+    def step(self, until: float) -> Step:
+        """As a plan step, ending by `until`."""
+        t_exit = max(self.t_enter, min(self.t_exit, until))
+        return Step(
+            self.resource, self.kind, self.t_enter, t_exit, self.speed_mps, self.from_m, self.to_m
+        )
+
+
 @dataclass
 class Mover:
     """One truck's wheels: where its front is on its run and how it moves from now on."""
@@ -79,7 +99,7 @@ class Mover:
     """Nodes its front has entered, and where (the last is `last_node`)."""
     odo_origin: float = 0.0
     committed: float = 0.0
-    trace: list[list[object]] = field(default_factory=list)
+    trace: list[Driven] = field(default_factory=list)
     waiting_on: set[str] = field(default_factory=set)
     held_since: float | None = None
     """Standing on its way, held up by others or by its plan, since."""
@@ -143,7 +163,7 @@ class Drive:
         m.plan_start = m.front
         m.last_node = node
         m.nodes.append((node, 0.0))
-        m.trace.append([ResourceKind.NODE, node, t, t, None, 0.0, None])
+        m.trace.append(Driven(ResourceKind.NODE, node, t, t))
         self.movers[truck] = m
 
     def follow(self, truck: str, plan: Plan, now: float) -> None:
@@ -200,12 +220,12 @@ class Drive:
             last = m.trace[-1]
             if (
                 node.kind is ResourceKind.NODE
-                and last[0] is ResourceKind.NODE
-                and last[1] == node.resource
+                and last.kind is ResourceKind.NODE
+                and last.resource == node.resource
                 and len(m.trace) > 1
             ):
                 m.trace.pop()
-                m.trace[-1][3] = last[3]
+                m.trace[-1].t_exit = last.t_exit
                 m.nodes.pop()
         m.last_node, m.last_node_s = m.nodes[-1]
         m.front = keep
@@ -294,7 +314,7 @@ class Drive:
         out = []
         for m in self.movers.values():
             self._commit(m, until)
-            out.append(Plan.of(m.truck, [_step(row, until) for row in m.trace]))
+            out.append(Plan.of(m.truck, [d.step(until) for d in m.trace]))
         return out
 
     # -- the wheels ----------------------------------------------------------------------
@@ -384,7 +404,7 @@ class Drive:
             m.front += 1
             step = m.steps[m.front]
             if step.kind is ResourceKind.NODE:
-                m.trace.append([ResourceKind.NODE, step.resource, now, now, None, 0.0, None])
+                m.trace.append(Driven(ResourceKind.NODE, step.resource, now, now))
                 m.last_node, m.last_node_s = step.resource, run.passages[m.front].s_in
                 m.nodes.append((m.last_node, m.last_node_s))
                 if m.front == len(run.passages) - 1:
@@ -486,27 +506,18 @@ class Drive:
             if tb <= ta:
                 continue
             if sb - sa <= 1e-9:
-                last[3] = tb  # standing: the last step lasts longer
+                last.t_exit = tb  # standing: the last step lasts longer
                 continue
             k = m.front
             while k < run.at and sa >= run.passages[k].s_out - TOL:
                 k += 1
             step, p = m.steps[k], run.passages[k]
             if step.kind is not ResourceKind.LANE:
-                last[3] = tb
+                last.t_exit = tb
                 continue
             a = step.from_m + (sa - p.s_in)
             b = step.from_m + (sb - p.s_in)
             speed = min((sb - sa) / (tb - ta), step.speed_mps or math.inf)
-            last = [ResourceKind.LANE, step.resource, ta, tb, speed, a, b]
+            last = Driven(ResourceKind.LANE, step.resource, ta, tb, speed, a, b)
             m.trace.append(last)
         m.committed = now
-
-
-def _step(row: list[object], until: float) -> Step:
-    kind, resource, t_in, t_out, speed, a, b = row
-    assert isinstance(kind, ResourceKind) and isinstance(resource, str)
-    assert isinstance(t_in, float) and isinstance(t_out, float) and isinstance(a, float)
-    assert speed is None or isinstance(speed, float)
-    assert b is None or isinstance(b, float)
-    return Step(resource, kind, t_in, max(t_in, min(t_out, until)), speed, a, b)
