@@ -100,7 +100,7 @@ def run_command(
         console.print(f"wrote {f}")
     if record is not None:
         console.print(f"wrote {record} (ROS 2 bag, MCAP + zstd)")
-    if data["conflicts"] or data["deadlocks"]:
+    if data["conflicts"] or data["deadlocks"] or data["drive_problems"]:
         raise SystemExit(2)
 
 
@@ -126,6 +126,8 @@ def kpi_table(data: dict[str, object]) -> Table:
         ("conflicts (executed trajectories)", f"{data['conflicts']}"),
         ("deadlocks", f"{data['deadlocks']}"),
         ("min separation on a lane (m)", _num(data.get("min_separation_m"))),
+        ("truck minutes held up on the way", _num(data.get("held_up_minutes"))),
+        ("drive problems", f"{data.get('drive_problems', 0)}"),
         (
             "simulated / wall seconds",
             f"{data['simulated_seconds']:.0f} / {data['wall_seconds']:.1f}",
