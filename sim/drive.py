@@ -357,7 +357,7 @@ class Drive:
         while not m.halted:  # grant, and again while the front moves on into what it got
             front = m.front
             self._grant(m, run, now, s)
-            more, got = self._advance(m, now)
+            more, got = self._advance(m, now, release=False)  # (same place: nothing new)
             passed += more
             arrived = arrived or got
             if m.front == front:
@@ -393,7 +393,7 @@ class Drive:
     def _tell(self, what: Callable[[], None], now: float) -> None:
         self.schedule(now, what)
 
-    def _advance(self, m: Mover, now: float) -> tuple[list[str], bool]:
+    def _advance(self, m: Mover, now: float, release: bool = True) -> tuple[list[str], bool]:
         """Move the front into granted passages it has reached; release what the rear
         plus the gap has cleared. Returns the nodes passed and whether it reached its goal."""
         run = self.execution.runs[m.truck]
@@ -411,10 +411,11 @@ class Drive:
                     arrived = True
                 else:
                     passed.append(step.resource)
-        before = run.released
-        self.execution.drove_to(m.truck, s, lambda x: min(now, m.profile.t_at(x)))
-        if run.released > before:
-            self._wake_waiters(m.truck, now)
+        if release:
+            before = run.released
+            self.execution.drove_to(m.truck, s, lambda x: min(now, m.profile.t_at(x)))
+            if run.released > before:
+                self._wake_waiters(m.truck, now)
         return passed, arrived
 
     def _grant(self, m: Mover, run: TruckRun, now: float, s: float) -> None:
