@@ -207,9 +207,15 @@ class Drive:
         m.steps = m.steps[released : keep + 1] + steps
         m.front -= released
         m.plan_start = start - released
-        m.halted = False
         m.built_for = (-1, False)
         self._wake_waiters(truck, now)
+        self._drive(m, now)
+
+    def repaired(self, truck: str, now: float) -> None:
+        """A halted truck may drive again (its next plan takes it on)."""
+        m = self.movers[truck]
+        m.halted = False
+        m.built_for = (-1, False)
         self._drive(m, now)
 
     def _step_back(self, m: Mover, keep: int) -> None:

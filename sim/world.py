@@ -75,7 +75,6 @@ class SimTruck:
     header: int = 0
     finished_actions: list[ActionState] = field(default_factory=list)
     pending_break: float | None = None
-    broken_for: float = 0.0
 
 
 @dataclass
@@ -329,18 +328,16 @@ class Shift:
         before any repair), which decides the same at a third of the messages."""
 
     def stopped(self, truck_id: str) -> None:
-        """Came to a stand on the way: waiting for the way ahead, or broken down."""
+        """Came to a stand on the way: waiting for the way ahead (a broken-down truck has
+        told its breakdown already)."""
         truck = self.trucks[truck_id]
-        if truck.broken:
-            self._broken_down(truck)
-        else:
+        if not truck.broken:
             self._state(truck, driving=False)
 
     def arrived(self, truck_id: str) -> None:
         """At the goal: the last node is the goal, not driving; then the order's actions."""
         truck = self.trucks[truck_id]
         if truck.broken:
-            self._broken_down(truck)
             return
         v = truck.version
         self._state(truck, driving=False)
@@ -519,26 +516,25 @@ class Shift:
             )
 
     def _break(self, truck: SimTruck, for_s: float) -> None:
-        """The engine stops: the truck rolls to a stand, then tells the dispatcher."""
+        """The engine stops: the truck rolls to a stand, and says so at once — with its
+        speed, so the dispatcher stands it where it will stop, not where it is."""
         truck.pending_break = None
         truck.broken = True
-        truck.broken_for = for_s
         truck.version += 1
         self.drive.halt(truck.id, self.now)
-
-    def _broken_down(self, truck: SimTruck) -> None:
         breakdown = Error(
             error_type="breakdown",
             error_level=ErrorLevel.FATAL,
             error_description="engine stopped; truck stands where it is",
         )
         self._report_positions()
-        self._state(truck, driving=False, errors=[breakdown])
-        self.at(self.now + truck.broken_for, lambda: self._repaired(truck))
+        self._state(truck, driving=self.drive.moving(truck.id, self.now), errors=[breakdown])
+        self.at(self.now + for_s, lambda: self._repaired(truck))
 
     def _repaired(self, truck: SimTruck) -> None:
         self._report_positions()
         truck.broken = False
+        self.drive.repaired(truck.id, self.now)
         self._state(truck, driving=False)
 
     # -- sampling --------------------------------------------------------------------

@@ -235,3 +235,30 @@ def test_closing_a_block_lane_keeps_the_shift_going(strategy: str, tmp_path: Pat
     data = run_shift(scenario, tmp_path, pictures=False).data
     assert data["moves"] > 0
     assert data["conflicts"] == 0 and data["deadlocks"] == 0
+
+
+def test_a_truck_rolling_to_a_stand_after_a_breakdown_stays_there(tmp_path: Path) -> None:
+    """Found in review: a lane closes while TT01, just broken down, still rolls to a stand;
+    it used to be re-planned as a healthy truck (its breakdown was told only once it
+    stood) and drove on, broken. Now it says so at once and stays until repaired."""
+    t_break = 87.7193614814815
+    faulty = load().with_(
+        hours=0.08,
+        faults=(
+            Fault("breakdown", t_break, 200.0, truck="TT01"),
+            Fault("lane_closure", t_break + 1.0, 100.0, lane="v2s-05"),
+        ),
+    )
+    report = run_shift(faulty, tmp_path, pictures=False)
+    data = report.data
+    assert data["conflicts"] == 0 and data["deadlocks"] == 0
+    assert data["drive_problems"] == 0, data["drive_problem_examples"]
+    tt01 = next(p for p in report.result.executed if p.truck == "TT01")
+    rolled = [s for s in tt01.steps if s.kind is ResourceKind.LANE and s.t_enter <= t_break + 8]
+    assert rolled and rolled[-1].t_enter < t_break + 8  # it was moving when it broke down
+    moved = [
+        s
+        for s in tt01.steps
+        if s.kind is ResourceKind.LANE and t_break + 15 < s.t_enter < t_break + 200
+    ]
+    assert not moved, moved[:2]
