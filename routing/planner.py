@@ -74,6 +74,8 @@ class FleetPlanner:
         self.plans: dict[str, Plan] = {}
         self.tasks: dict[str, Task] = {}
         self._standing: dict[str, tuple[int, int | None]] = {}
+        self._start_rear: dict[str, int | None] = {}
+        """Per truck, where its rear was when its plan was made (held until it moves on)."""
         """Trucks stopped where they are (`stand`): the resource of the front and the rear."""
         self._h_cache: dict[tuple[int, bool, int], list[float]] = {}
 
@@ -237,6 +239,7 @@ class FleetPlanner:
         plan = self._to_plan(task.truck, visits, speeds)
         self.plans[task.truck] = plan
         self._standing.pop(task.truck, None)
+        self._start_rear[task.truck] = body if body is not None else behind
         return plan
 
     # -- repair --------------------------------------------------------------------------
@@ -344,9 +347,7 @@ class FleetPlanner:
         report.seconds = time.perf_counter() - t_start
         return report
 
-    def _crossing_start(
-        self, truck: str, start: tuple[int, int | None], now: float
-    ) -> set[str]:
+    def _crossing_start(self, truck: str, start: tuple[int, int | None], now: float) -> set[str]:
         """Other trucks whose holds overlap this truck's on the place it starts from."""
         out: set[str] = set()
         for r in (r for r in start if r is not None):
@@ -400,8 +401,10 @@ class FleetPlanner:
         steps = [st for st in plan.steps if st.kind is not ResourceKind.CONFLICT_GROUP]
         k = max((i for i, st in enumerate(steps) if st.t_enter < t), default=0)
         here = self._step_resource(steps[k])
-        if k == 0:
-            return here, None
+        if k == 0:  # still where its plan starts: its rear is where it was then
+            return here, self._start_rear.get(plan.truck) if self.plans.get(
+                plan.truck
+            ) is plan else None
         # Its rear is still behind only until the front is a footprint into this resource.
         clear = self.cells.speeds(self.tasks[plan.truck].laden).clear_after[here]
         return here, (self._step_resource(steps[k - 1]) if steps[k].t_enter + clear > t else None)

@@ -34,6 +34,7 @@ from typing import Protocol
 
 from maps import Yard
 from routing.cells import CellGraph
+from routing.execution import EPS as RELEASE_EPS
 from routing.execution import Execution, Passage, TruckRun, passages_of
 from routing.plan import Plan, ResourceKind, Step
 from routing.vehicle import VehicleClass
@@ -178,7 +179,12 @@ class Drive:
         # that ends where the front is. It keeps its way up to there, no further: beyond,
         # the new plan's order and times hold (it may have to wait sooner than before).
         at_s = m.profile.s(now)
-        behind = [k for k in range(run.released, m.front) if run.passages[k].s_out >= at_s - TOL]
+        standing = m.profile.v(now) <= TOL
+        behind = [
+            k
+            for k in range(run.released, m.front)
+            if standing and run.passages[k].s_out >= at_s - TOL
+        ]
         reach = [*behind, *range(m.front, min(len(run.passages), run.at + 2))]
         j = next((k for k in reach if new and run.passages[k].resource == new[0].resource), None)
         if j is not None:
@@ -498,7 +504,7 @@ class Drive:
             fp = self.vehicle.footprint_m
             for p in run.passages[run.released : m.front + 1]:
                 clear = p.s_out + fp
-                if clear <= prof.s_end + TOL:
+                if clear <= prof.s_end + RELEASE_EPS:  # the graph's own tolerance
                     out = min(out, prof.t_at(clear))
         return max(out, now)
 

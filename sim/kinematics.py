@@ -56,7 +56,9 @@ class Segment:
             return self.t0 + d / self.v0 if self.v0 > EPS else math.inf
         disc = self.v0 * self.v0 + 2.0 * self.a * d
         if disc < 0:
-            return math.inf
+            if d > self.s1 - self.s0 + 1e-9:
+                return math.inf
+            disc = 0.0  # the stop point itself, short by rounding
         return min(self.t1, self.t0 + (math.sqrt(disc) - self.v0) / self.a)
 
 
@@ -152,7 +154,10 @@ def profile(
     limits = [lim for _, lim in stretches]
     n = len(limits)
     if n == 0 or xs[-1] <= s0 + EPS:
-        return _stop_now(t0, s0, v0, brake)
+        stop = _stop_now(t0, s0, v0, brake)
+        if v0 > EPS:  # no room at all, yet moving: it cannot stop where it must
+            return Profile(stop.t0, stop.s0, stop.segments, math.inf)
+        return stop
     if limits[0] < v0 < limits[0] + 1e-3:
         v0 = limits[0]  # (rounding from the last profile)
     cap = [v0] + [min(limits[k], limits[k + 1]) for k in range(n - 1)] + [0.0]
@@ -187,6 +192,17 @@ def _stretch(
     """(acceleration, duration) phases over one stretch: speed up, cruise, brake."""
     if length <= EPS:
         return []
+    if u1 > limit + 1e-9:  # entering too fast (a limit ahead came late): brake to it first
+        d0 = (u1 * u1 - limit * limit) / (2 * brake)
+        d_down = max(0.0, (limit * limit - u2 * u2) / (2 * brake))
+        if d0 + d_down <= length:
+            return [
+                (-brake, (u1 - limit) / brake),
+                (0.0, (length - d0 - d_down) / limit),
+                (-brake, (limit - u2) / brake),
+            ]
+        a = (u1 * u1 - u2 * u2) / (2 * length)
+        return [(-a, (u1 - u2) / a)]
     peak2 = (2 * accel * brake * length + brake * u1 * u1 + accel * u2 * u2) / (accel + brake)
     peak = min(max(limit, u1), math.sqrt(max(peak2, 0.0)))
     peak = max(peak, u1, u2)

@@ -54,6 +54,8 @@ from sim.traffic import shift_work
 TICK_S = 60.0
 """The dispatcher looks again at least this often (waiting trucks, gate boxes)."""
 GATE_HANDLING_S = 90.0
+SPOT_CIRCLE_S = 600.0
+"""Trucks waiting for each other's spots this long count as a deadlock."""
 
 
 @dataclass
@@ -169,7 +171,7 @@ class Shift:
         self._crane_header = 0
         self.deadlocks: dict[frozenset[str], float] = {}
         """Each circle of trucks waiting on each other, and when it was first seen."""
-        self._spot_circles: set[frozenset[str]] = set()
+        self._spot_circles: dict[frozenset[str], float] = {}
 
     # -- the clock -------------------------------------------------------------------
 
@@ -280,18 +282,22 @@ class Shift:
     def _look_for_deadlocks(self) -> None:
         """Trucks waiting on each other in a circle that nothing opens: on the yard, any
         circle in the dependency graph (there must never be one); for spots at the
-        dispatcher, a circle still there a whole tick later (one that dissolves by
-        itself, a crane finishing, is no deadlock; the dispatcher opens the others)."""
+        dispatcher, a circle still there `SPOT_CIRCLE_S` after it was first seen (one
+        that dissolves by itself, a crane finishing, is no deadlock; the dispatcher opens
+        the others every tick, unless the way out is blocked, by a broken-down truck, say,
+        until that clears)."""
         cycles = [frozenset(c) for c in self.drive.deadlocks(self.now)]
         edges = self.dispatcher.waits_for()
         spot_circles = (
             {frozenset(c) for c in nx.simple_cycles(nx.DiGraph(edges))} if edges else set()
         )
-        cycles += [c for c in spot_circles if c in self._spot_circles]
-        self._spot_circles = spot_circles
+        seen = {c: self._spot_circles.get(c, self.now) for c in spot_circles}
+        self._spot_circles = seen
         for key in cycles:
-            if key not in self.deadlocks:
-                self.deadlocks[key] = self.now
+            self.deadlocks.setdefault(key, self.now)
+        for key, first in seen.items():
+            if self.now - first >= SPOT_CIRCLE_S:
+                self.deadlocks.setdefault(key, first)
 
     # -- trucks ----------------------------------------------------------------------
 
