@@ -192,6 +192,19 @@ FAULTS = {
         "of v2n-02, the drive in v2n-03 past n0069, so TT15 was routed through n0069 and "
         "the two waited on each other from 720 s",
     ),
+    "stand-forgets-the-rear": (
+        1687,
+        "pooled-nearest",
+        22,
+        0.4,
+        (
+            Fault("breakdown", 235.26627630199945, 467.22458161048587, truck="TT10"),
+            Fault("breakdown", 262.59381967308605, 591.3363166999565, truck="TT10"),
+        ),
+        "fixed (found in review): TT10, re-planned standing at the end of an 11.5 m cell with "
+        "its rear across n0078, breaks down as it moves off; the stand forgot the rear and "
+        "TT14 was routed through n0078: the two waited on each other from 1320 s",
+    ),
     "broken-truck-holds-its-way": (
         2001,
         "pooled-optimal",
