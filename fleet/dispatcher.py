@@ -340,6 +340,7 @@ class Dispatcher:
 
     def tick(self, now: float) -> list[Dispatch]:
         """Look again: trucks waiting for a spot, idle trucks and open jobs."""
+        self.planner.forget_before(now - 60.0)
         out = self._retry_waiting(now)
         stranded = {t: 0.0 for t in self.stranded if self.trucks[t].broken_at is None}
         if stranded:

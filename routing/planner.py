@@ -360,6 +360,12 @@ class FleetPlanner:
             )
         return out
 
+    def forget_before(self, t: float) -> None:
+        """Forget holds that ended before t: searches start at the present, and a table
+        that keeps a whole shift's past makes every search scan it."""
+        self.table.forget_before(t)
+        self.groups.forget_before(t)
+
     def stand(self, truck: str, now: float) -> Plan:
         """Stop a truck where its plan has it at `now`, for ever: its new plan (a repair that
         failed leaves a truck no way on; standing still, it stays out of everyone's way).

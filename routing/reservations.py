@@ -32,6 +32,24 @@ class ReservationTable:
             holds.remove((start, end, truck))
             self._safe.pop(key, None)
 
+    def forget_before(self, t: float) -> int:
+        """Drop every hold that ended before t (nothing searches the past); how many."""
+        dropped = 0
+        for key in list(self._holds):
+            holds = self._holds[key]
+            kept = [h for h in holds if h[1] >= t]
+            if len(kept) != len(holds):
+                dropped += len(holds) - len(kept)
+                self._safe.pop(key, None)
+                if kept:
+                    self._holds[key] = kept
+                else:
+                    del self._holds[key]
+        if dropped:
+            for truck in list(self._by_truck):
+                self._by_truck[truck] = [h for h in self._by_truck[truck] if h[2] >= t]
+        return dropped
+
     def holds(self, key: object) -> list[tuple[float, float, str]]:
         """The holds on one resource, by start time."""
         return list(self._holds.get(key, ()))
