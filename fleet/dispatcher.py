@@ -15,6 +15,7 @@ conflict; a breakdown or a closed lane repairs only the plans it touches.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import uuid
 from collections.abc import Sequence
@@ -177,6 +178,7 @@ class Dispatcher:
         self._freed = False
         self._boot = uuid.uuid4().hex[:12]
         self._carried: dict[str, str] = {}
+        self._pruned_at = -math.inf
         self.circles_opened = 0
         """Times trucks waiting on each other in a circle were set free (see `tick`)."""
         self._last_problem: dict[str, str] = {}
@@ -340,7 +342,9 @@ class Dispatcher:
 
     def tick(self, now: float) -> list[Dispatch]:
         """Look again: trucks waiting for a spot, idle trucks and open jobs."""
-        self.planner.forget_before(now - 60.0)
+        if now - self._pruned_at >= 300.0:  # holds that ended: every five minutes
+            self.planner.forget_before(now - 60.0)
+            self._pruned_at = now
         out = self._retry_waiting(now)
         stranded = {t: 0.0 for t in self.stranded if self.trucks[t].broken_at is None}
         if stranded:
