@@ -179,6 +179,8 @@ class Dispatcher:
         self._boot = uuid.uuid4().hex[:12]
         self._carried: dict[str, str] = {}
         self._pruned_at = -math.inf
+        self._early_moves: dict[str, CraneEvent] = {}
+        """Per truck, a crane's MOVEDONE that came before the truck said it arrived."""
         self.circles_opened = 0
         """Times trucks waiting on each other in a circle were set free (see `tick`)."""
         self._last_problem: dict[str, str] = {}
@@ -492,6 +494,14 @@ class Dispatcher:
             msg = f"{event.crane_id}: MOVEDONE for truck {event.truck_id} job {event.job_id}"
             self.problems.append(msg + " that is not there; ignored")
             return []
+        if t.phase in (Phase.AT_PICKUP, Phase.AT_DROP) and not self._crane_of_leg(t, event):
+            self._problem(t, f"{event.crane_id}: MOVEDONE for {t.id}, not its crane; ignored", now)
+            return []
+        return self._move_done(t, event, now)
+
+    def _move_done(self, t: Truck, event: CraneEvent, now: float) -> list[Dispatch]:
+        """A crane put the truck's box on or took it off: the job and the truck move on."""
+        assert t.job is not None
         job = self.state.jobs[t.job]
         out: list[Dispatch] = []
         if t.phase is Phase.AT_PICKUP:
@@ -506,8 +516,25 @@ class Dispatcher:
             t.job, t.drop = None, None
             t.phase = Phase.IDLE
             out += self._free(t, now)
+        elif t.phase in (Phase.TO_PICKUP, Phase.TO_DROP) and self._crane_of_leg(t, event):
+            # The crane's word overtook the truck's (two senders: the link orders neither):
+            # it takes effect when the truck reports it is there.
+            self._early_moves[t.id] = event
+            self._problem(t, f"{event.crane_id}: MOVEDONE for {t.id} before it arrived; held", now)
+            return out
         self._status(t, now, False)
         return out
+
+    def _crane_of_leg(self, t: Truck, event: CraneEvent) -> bool:
+        """Whether the crane is the one at the end of the truck's current leg (a quay crane
+        by its id; a yard or gate place by its kind)."""
+        if t.job is None:
+            return False
+        job = self.state.jobs[t.job]
+        place = job.pickup if t.phase in (Phase.TO_PICKUP, Phase.AT_PICKUP) else job.drop
+        if place.kind is PlaceKind.QUAY_CRANE:
+            return place.id == event.crane_id
+        return event.crane_kind.value != "QC"
 
     def _close_lane(self, lane: str, now: float, reason: str) -> list[Dispatch]:
         self.yard.lane(lane)
@@ -877,12 +904,14 @@ class Dispatcher:
     def _arrive(self, t: Truck, now: float) -> list[Dispatch]:
         assert t.goal is not None
         t.spot = t.goal
-        if t.phase is Phase.TO_PICKUP and t.job:
-            t.phase = Phase.AT_PICKUP
-            self._step(t.job, JobState.AT_PICKUP, now, "truck state: arrived")
-        elif t.phase is Phase.TO_DROP and t.job:
-            t.phase = Phase.AT_DROP
-            self._step(t.job, JobState.AT_DROP, now, "truck state: arrived")
+        if t.phase in (Phase.TO_PICKUP, Phase.TO_DROP) and t.job:
+            at = Phase.AT_PICKUP if t.phase is Phase.TO_PICKUP else Phase.AT_DROP
+            t.phase = at
+            step = JobState.AT_PICKUP if at is Phase.AT_PICKUP else JobState.AT_DROP
+            self._step(t.job, step, now, "truck state: arrived")
+            early = self._early_moves.pop(t.id, None)
+            if early is not None:  # the crane's move that came first
+                return self._move_done(t, early, now)
         elif t.phase is Phase.TO_QUEUE:
             t.phase = Phase.QUEUED
             return self._go(t, now, drop=t.laden)

@@ -233,3 +233,26 @@ def test_a_late_truck_is_repaired_from_where_it_reports_not_where_its_plan_says(
     assert planned_there != reported_there
     assert d.planner.cells.name[reported_there] == first.resource
     assert closing not in {s.resource for s in fixed.plan.steps}
+
+
+def test_a_crane_move_that_overtakes_the_trucks_arrival_waits_for_it(
+    dispatcher: Dispatcher,
+) -> None:
+    """The crane and the truck send on different links: the crane's MOVEDONE may land
+    first. It is held (and said), and takes effect when the truck reports its arrival."""
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    [to_crane] = d.tick(0.0)
+    d.on_state(state(d, "TT01", 1.0, driving=True), 1.0)
+    t_end = to_crane.plan.t_end
+    assert move_done(d, "QC01", CraneKind.QC, "TT01", "J1", t_end - 0.5) == []
+    assert d.state.jobs["J1"].state is JobState.TO_PICKUP
+    assert any("before it arrived; held" in p for p in d.problems)
+    [to_block] = d.on_state(state(d, "TT01", t_end, node=goal_node(to_crane)), t_end)
+    assert d.state.jobs["J1"].state is JobState.TO_DROP
+    assert d.yard.service_point_by_node[goal_node(to_block)].area == "A1"
+    # A MOVEDONE from a crane that is not at the end of the truck's leg is not held.
+    arrive(d, to_block, to_block.plan.t_start + 1)
+    assert move_done(d, "QC02", CraneKind.QC, "TT01", "J1", to_block.plan.t_end + 5) == []
+    assert d.state.jobs["J1"].state is JobState.AT_DROP
