@@ -17,6 +17,11 @@ speeding up and braking at the vehicle's rates. Late trucks delay the trucks pla
 after them, never collide, and — since a conflict-free plan orders every resource
 consistently with time — never wait on each other in a circle.
 
+A new plan for a truck on the move (`follow`) starts where the truck can still stop;
+the truck keeps its way up to there and takes the rest under the new plan's order and
+times. A truck that breaks down (`halt`) brakes to a stand and gives up its way beyond;
+only `repaired` lets it drive again.
+
 What each truck drove is recorded as plan steps (lane stretches at most a second of
 acceleration long), so routing's independent checker verifies the shift as driven.
 The world hears of departures, nodes passed, stops and arrivals through `DriveEvents`,
