@@ -346,7 +346,6 @@ def spool_rows(path: Path) -> int:
 def test_online_state_with_gnss_and_fuel_visualization_orders_and_offline(
     tmp_path: Path, dispatcher: Dispatcher
 ) -> None:
-    pytest.importorskip("drivers.fuel.runner")
     gps = Receiver(tmp_path / "gps")
     tank = FuelSensor(tmp_path / "fuel", level=2048)
     config = make_config(tmp_path, dispatcher.endpoint, fuel=True)
