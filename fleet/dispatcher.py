@@ -434,7 +434,7 @@ class Dispatcher:
             ahead = state.distance_since_last_node or 0.0
             speed = state.velocity.vx if state.velocity and state.velocity.vx else 0.0
             if state.driving and speed > 0:
-                ahead += speed * speed / (2 * self.config.vehicle.brake_mps2)
+                ahead += self.config.vehicle.stopping_m(speed)
             t.lag = self._lag(t.id, state.last_node_id, now, ahead)
         broken = any(e.error_type == "breakdown" for e in state.errors)
         if broken and t.broken_at is None:

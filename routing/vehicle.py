@@ -44,6 +44,10 @@ class VehicleClass:
         """Whether this class may drive the lane at all (by its kind)."""
         return lane.kind in self.allowed_kinds
 
+    def stopping_m(self, speed_mps: float) -> float:
+        """Metres to a stand from `speed_mps`, braking at the service rate."""
+        return speed_mps * speed_mps / (2 * self.brake_mps2)
+
     @property
     def footprint_m(self) -> float:
         """Length plus safety gap: the lane a truck occupies in a queue."""

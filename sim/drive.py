@@ -24,7 +24,8 @@ only `repaired` lets it drive again.
 
 What each truck drove is recorded as plan steps (lane stretches at most a second of
 acceleration long), so routing's independent checker verifies the shift as driven.
-The world hears of departures, nodes passed, stops and arrivals through `DriveEvents`,
+The world hears of departures, stops and arrivals through `DriveEvents` (where the
+front is, last node and metres since, it asks when it reports),
 always after the drive has settled (through the clock, never from inside a step).
 """
 
@@ -33,7 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
@@ -55,34 +56,11 @@ class DriveEvents(Protocol):
     def departed(self, truck: str) -> None:
         """The truck moved off from a stand."""
 
-    def passed(self, truck: str, node: str) -> None:
-        """The truck's front passed a node on its way."""
-
     def stopped(self, truck: str) -> None:
         """The truck came to a stand short of its goal (waiting, or halted)."""
 
     def arrived(self, truck: str) -> None:
         """The truck stands at its plan's goal."""
-
-
-@dataclass(slots=True)
-class Driven:
-    """One step of what a truck drove (a lane stretch or a node), growing while it stands."""
-
-    kind: ResourceKind
-    resource: str
-    t_enter: float
-    t_exit: float
-    speed_mps: float | None = None
-    from_m: float = 0.0
-    to_m: float | None = None
-
-    def step(self, until: float) -> Step:
-        """As a plan step, ending by `until`."""
-        t_exit = max(self.t_enter, min(self.t_exit, until))
-        return Step(
-            self.resource, self.kind, self.t_enter, t_exit, self.speed_mps, self.from_m, self.to_m
-        )
 
 
 @dataclass
@@ -97,15 +75,14 @@ class Mover:
     version: int = 0
     halted: bool = False
     standing: bool = True
-    last_node: str = ""
-    last_node_s: float = 0.0
     plan_start: int = 0
     """Index of the passage its current plan starts from (before it: older plans' way)."""
     nodes: list[tuple[str, float]] = field(default_factory=list)
-    """Nodes its front has entered, and where (the last is `last_node`)."""
+    """Nodes its front has entered, and where along its way (the last: its last node)."""
     odo_origin: float = 0.0
     committed: float = 0.0
-    trace: list[Driven] = field(default_factory=list)
+    trace: list[Step] = field(default_factory=list)
+    """What it drove; the last step grows while it stands."""
     waiting_on: set[str] = field(default_factory=set)
     held_since: float | None = None
     """Standing on its way, held up by others or by its plan, since."""
@@ -167,9 +144,8 @@ class Drive:
         self.execution.add(run)
         m = Mover(truck, steps, len(passages) - 1, Profile.standing(t, 0.0), committed=t)
         m.plan_start = m.front
-        m.last_node = node
         m.nodes.append((node, 0.0))
-        m.trace.append(Driven(ResourceKind.NODE, node, t, t))
+        m.trace.append(Step(node, ResourceKind.NODE, t, t))
         self.movers[truck] = m
 
     def follow(self, truck: str, plan: Plan, now: float) -> None:
@@ -242,9 +218,8 @@ class Drive:
                 and len(m.trace) > 1
             ):
                 m.trace.pop()
-                m.trace[-1].t_exit = last.t_exit
+                m.trace[-1] = replace(m.trace[-1], t_exit=last.t_exit)
                 m.nodes.pop()
-        m.last_node, m.last_node_s = m.nodes[-1]
         m.front = keep
 
     def halt(self, truck: str, now: float) -> float:
@@ -257,7 +232,7 @@ class Drive:
         # and routes the others around it, and it gets a new plan when repaired.
         run = self.execution.runs[truck]
         v = m.profile.v(now)
-        stop = m.profile.s(now) + v * v / (2 * self.vehicle.brake_mps2)
+        stop = m.profile.s(now) + self.vehicle.stopping_m(v)
         keep = m.front
         while keep < run.at and run.passages[keep + 1].s_in < stop - TOL:
             keep += 1
@@ -296,7 +271,8 @@ class Drive:
     def position(self, truck: str, t: float) -> tuple[str, float]:
         """The last node the front passed and the metres driven since (VDA 5050's pair)."""
         m = self.movers[truck]
-        return m.last_node, max(0.0, m.profile.s(t) - m.last_node_s)
+        node, at = m.nodes[-1]
+        return node, max(0.0, m.profile.s(t) - at)
 
     def pose(self, truck: str, t: float) -> tuple[float, float, float, float]:
         """(x, y, heading in radians from +x, speed m/s) of the front at t."""
@@ -331,7 +307,7 @@ class Drive:
         out = []
         for m in self.movers.values():
             self._commit(m, until)
-            out.append(Plan.of(m.truck, [d.step(until) for d in m.trace]))
+            out.append(Plan.of(m.truck, m.trace))
         return out
 
     # -- the wheels ----------------------------------------------------------------------
@@ -368,15 +344,13 @@ class Drive:
         """Everything that happens to one truck at `now`, and when to look again."""
         m.version += 1
         self._commit(m, now)
-        passed, arrived = self._advance(m, now)
+        arrived = self._advance(m, now)
         run = self.execution.runs[m.truck]
         s, v = m.profile.s(now), m.profile.v(now)
         while not m.halted:  # grant, and again while the front moves on into what it got
             front = m.front
             self._grant(m, run, now, s)
-            more, got = self._advance(m, now, release=False)  # (same place: nothing new)
-            passed += more
-            arrived = arrived or got
+            arrived = self._advance(m, now, release=False) or arrived  # same place: no release
             if m.front == front:
                 break
         if m.built_for != (run.at, m.halted):
@@ -393,8 +367,6 @@ class Drive:
                 self.held_up_s += now - m.held_since
                 m.held_since = None
             self._tell(partial(self.events.departed, m.truck), now)
-        for node in passed:
-            self._tell(partial(self.events.passed, m.truck, node), now)
         if arrived:
             m.standing = True
             self._tell(partial(self.events.arrived, m.truck), now)
@@ -410,30 +382,25 @@ class Drive:
     def _tell(self, what: Callable[[], None], now: float) -> None:
         self.schedule(now, what)
 
-    def _advance(self, m: Mover, now: float, release: bool = True) -> tuple[list[str], bool]:
+    def _advance(self, m: Mover, now: float, release: bool = True) -> bool:
         """Move the front into granted passages it has reached; release what the rear
-        plus the gap has cleared. Returns the nodes passed and whether it reached its goal."""
+        plus the gap has cleared. Whether it reached its goal."""
         run = self.execution.runs[m.truck]
         s = m.profile.s(now)
-        passed: list[str] = []
         arrived = False
         while m.front < run.at and s >= run.passages[m.front].s_out - TOL:
             m.front += 1
             step = m.steps[m.front]
             if step.kind is ResourceKind.NODE:
-                m.trace.append(Driven(ResourceKind.NODE, step.resource, now, now))
-                m.last_node, m.last_node_s = step.resource, run.passages[m.front].s_in
-                m.nodes.append((m.last_node, m.last_node_s))
-                if m.front == len(run.passages) - 1:
-                    arrived = True
-                else:
-                    passed.append(step.resource)
+                m.trace.append(Step(step.resource, ResourceKind.NODE, now, now))
+                m.nodes.append((step.resource, run.passages[m.front].s_in))
+                arrived = m.front == len(run.passages) - 1
         if release:
             before = run.released
             self.execution.drove_to(m.truck, s, lambda x: min(now, m.profile.t_at(x)))
             if run.released > before:
                 self._wake_waiters(m.truck, now)
-        return passed, arrived
+        return arrived
 
     def _grant(self, m: Mover, run: TruckRun, now: float, s: float) -> None:
         """Take passages up to the next lane cell beyond the front, as far as allowed."""
@@ -485,7 +452,7 @@ class Drive:
             if step.kind is ResourceKind.LANE and p.s_out > s + TOL:
                 stretches.append((p.s_out, step.speed_mps or self.top_speed))
         if m.halted:  # it stops as soon as it can
-            stop = s + v * v / (2 * self.vehicle.brake_mps2)
+            stop = s + self.vehicle.stopping_m(v)
             cut: list[tuple[float, float]] = []
             for end, limit in stretches:
                 cut.append((min(end, stop), limit))
@@ -518,24 +485,23 @@ class Drive:
         if now <= m.committed:
             return
         run = self.execution.runs[m.truck]
-        last = m.trace[-1]
+        trace = m.trace
         points = list(m.profile.pieces(m.committed, now))
         for (ta, sa), (tb, sb) in itertools.pairwise(points):
             if tb <= ta:
                 continue
-            if sb - sa <= 1e-9:
-                last.t_exit = tb  # standing: the last step lasts longer
+            if sb - sa <= 1e-9:  # standing: the last step lasts longer
+                trace[-1] = replace(trace[-1], t_exit=tb)
                 continue
             k = m.front
             while k < run.at and sa >= run.passages[k].s_out - TOL:
                 k += 1
             step, p = m.steps[k], run.passages[k]
             if step.kind is not ResourceKind.LANE:
-                last.t_exit = tb
+                trace[-1] = replace(trace[-1], t_exit=tb)
                 continue
             a = step.from_m + (sa - p.s_in)
             b = step.from_m + (sb - p.s_in)
             speed = min((sb - sa) / (tb - ta), step.speed_mps or math.inf)
-            last = Driven(ResourceKind.LANE, step.resource, ta, tb, speed, a, b)
-            m.trace.append(last)
+            trace.append(Step(step.resource, ResourceKind.LANE, ta, tb, speed, a, b))
         m.committed = now

@@ -230,8 +230,3 @@ def earliest(d: float, v: float, limit: float, accel: float) -> float:
     if d <= d_up:
         return (math.sqrt(v * v + 2 * accel * d) - v) / accel
     return (limit - v) / accel + (d - d_up) / limit
-
-
-def braking_distance(v: float, brake: float) -> float:
-    """Metres to a stand from speed v."""
-    return v * v / (2 * brake)

@@ -328,11 +328,6 @@ class Shift:
         if truck.pending_break is not None:
             self._break(truck, truck.pending_break)
 
-    def passed(self, truck_id: str, node: str) -> None:
-        """A node passed. A VDA 5050 truck sends a state for it; here the dispatcher hears
-        a truck's position when it counts (it stops, moves off, arrives, breaks down, or
-        before any repair), which decides the same at a third of the messages."""
-
     def stopped(self, truck_id: str) -> None:
         """Came to a stand on the way: waiting for the way ahead (a broken-down truck has
         told its breakdown already)."""

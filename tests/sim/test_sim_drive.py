@@ -59,9 +59,6 @@ class Heard:
     def departed(self, truck: str) -> None:
         self.log.append((self.clock.now, "departed", truck, ""))
 
-    def passed(self, truck: str, node: str) -> None:
-        self.log.append((self.clock.now, "passed", truck, node))
-
     def stopped(self, truck: str) -> None:
         self.log.append((self.clock.now, "stopped", truck, ""))
 
