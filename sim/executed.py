@@ -1,7 +1,6 @@
-"""The safety numbers drawn from what the trucks actually drove (`sim.drive` traces it
-as one plan per truck): routing's independent checker over those plans, and
-`min_separation_m`, the closest front-to-front distance of two trucks on the same lane,
-sampled every second (a truck length plus the gap is safe).
+"""`min_separation_m`: the closest front-to-front distance of two trucks on the same lane,
+sampled every second, over what they actually drove (`sim.drive` traces it as one plan
+per truck; routing's checker finds the conflicts). A truck length plus the gap is safe.
 """
 
 from __future__ import annotations
@@ -12,13 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from maps import Yard
-from routing.checker import Conflict, check_plans
 from routing.plan import Plan, ResourceKind
-
-
-def conflicts(plans: Sequence[Plan], yard: Yard, length_m: float, gap_m: float) -> list[Conflict]:
-    """Routing's independent checker over the executed plans."""
-    return check_plans(plans, yard, length_m=length_m, gap_m=gap_m)
 
 
 def min_separation_m(

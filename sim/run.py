@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from fleet.kpi import from_journal
-from sim.executed import conflicts, min_separation_m
+from routing.checker import check_plans
+from sim.executed import min_separation_m
 from sim.scenario import Scenario
 from sim.world import Shift, ShiftResult
 
@@ -68,7 +69,9 @@ def run_shift(
         shift = Shift(scenario, journal, speed=speed, on_progress=on_progress, on_fix=on_fix)
         result = shift.run()
     vehicle = shift.dispatcher.config.vehicle
-    found = conflicts(result.executed, shift.yard, vehicle.length_m, vehicle.safety_gap_m)
+    found = check_plans(
+        result.executed, shift.yard, length_m=vehicle.length_m, gap_m=vehicle.safety_gap_m
+    )
     closest = min_separation_m(result.executed, result.simulated_seconds, yard=shift.yard)
     kpis = from_journal(journal).as_dict()
     data: dict[str, Any] = {

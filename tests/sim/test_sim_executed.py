@@ -12,8 +12,9 @@ import math
 import pytest
 
 from maps import Yard
+from routing.checker import check_plans
 from routing.plan import Plan, ResourceKind, Step
-from sim.executed import conflicts, min_separation_m
+from sim.executed import min_separation_m
 
 LANE, NEXT = "apron-b-02", "apron-b-03"
 V = 2.5
@@ -45,7 +46,7 @@ def test_the_lanes_join(haiphong: Yard) -> None:
 
 def test_a_truck_following_too_close_is_a_conflict(haiphong: Yard) -> None:
     plans = [drive(haiphong, "A", 0.0, onward=True), drive(haiphong, "B", 2.0, onward=False)]
-    found = conflicts(plans, haiphong, LENGTH_M, GAP_M)
+    found = check_plans(plans, haiphong, length_m=LENGTH_M, gap_m=GAP_M)
     assert {c.kind for c in found} >= {"gap"}
     assert all(set(c.trucks) == {"A", "B"} for c in found)
     assert min_separation_m(plans, 300.0) == pytest.approx(2.0 * V)
@@ -53,7 +54,7 @@ def test_a_truck_following_too_close_is_a_conflict(haiphong: Yard) -> None:
 
 def test_a_truck_following_at_a_safe_distance_is_not(haiphong: Yard) -> None:
     plans = [drive(haiphong, "A", 0.0, onward=True), drive(haiphong, "B", 12.0, onward=False)]
-    assert conflicts(plans, haiphong, LENGTH_M, GAP_M) == []
+    assert check_plans(plans, haiphong, length_m=LENGTH_M, gap_m=GAP_M) == []
     assert min_separation_m(plans, 300.0) == pytest.approx(12.0 * V)
     assert min_separation_m(plans, 300.0) >= LENGTH_M + GAP_M
 
@@ -66,7 +67,9 @@ def test_a_truck_standing_broken_down_blocks_its_lane(haiphong: Yard) -> None:
     lane = haiphong.lanes[LANE]
     start = Step(lane.start, ResourceKind.NODE, 0.0, 0.0)
     a = Plan.of("A", [start, Step(LANE, ResourceKind.LANE, 0.0, 300.0, V, 0.0, 100.0)])
-    found = conflicts([a, drive(haiphong, "B", 12.0, onward=True)], haiphong, LENGTH_M, GAP_M)
+    found = check_plans(
+        [a, drive(haiphong, "B", 12.0, onward=True)], haiphong, length_m=LENGTH_M, gap_m=GAP_M
+    )
     assert found and all(set(c.trucks) == {"A", "B"} for c in found)
 
 
