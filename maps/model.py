@@ -38,6 +38,8 @@ class AreaKind(StrEnum):
     GATE = "gate"
     FUEL_STATION = "fuel_station"
     PARK = "park"
+    JUNCTION = "junction"
+    """Where lanes meet: what trucks sweep crossing or turning there; they never wait inside."""
 
 
 class ServicePointKind(StrEnum):

@@ -1,0 +1,465 @@
+"""Lanes where they really are: a centre-line lane graph made into lanes, stop lines and junctions.
+
+A drawn yard (or the generator's first sketch) has lanes on road centre lines meeting at
+points. A truck sees something else: the two lanes of a two-way road lie each beside the
+centre line (traffic keeps right), and where roads meet, a junction is an area. This
+module makes the one into the other:
+
+- every lane of a two-way road moves half a lane width to its right;
+- every node where trucks have a choice (roads crossing, merging, diverging, a siding's
+  mouth) becomes a junction: each lane entering it now ends at a **stop line** on the
+  junction's edge, each lane leaving it starts at its edge, and **connectors** (one per
+  movement, smooth curves) cross it. The connectors of a junction share its conflict
+  group, so a junction holds one truck at a time; its area is what they sweep;
+- the stop lines are set back from the junction's centre until a truck standing at any
+  stop line is `clearance_m` clear of every body crossing from another lane, and a truck
+  that has just left (its rear the gap past the edge) is clear of every body crossing
+  to another lane. Junctions whose set-backs would meet become one junction.
+
+Lane ids are kept (a lane is shortened, not renamed); connectors are named
+`<junction>:<lane in>><lane out>`, stop-line and edge nodes `<junction>:<lane>`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString, Polygon
+from shapely.ops import unary_union
+
+from maps.bodies import TRACTOR_40FT, FloatArray, Footprint, Path, bodies_along
+from maps.model import Area, AreaKind, Lane, Node, Yard
+
+LANE_WIDTH_M = 3.5
+"""A lane of a two-way road (DESIGN.md)."""
+FIRST_SETBACK_M = 4.0
+STEP_M = 1.0
+MAX_SETBACK_M = 30.0
+MIN_KEPT_M = 2.0
+"""A lane between two junctions keeps at least this much; shorter, the junctions are one."""
+SAMPLE_M = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Movement:
+    """A way through a junction: in by one lane, out by another, over internal lanes."""
+
+    lane_in: str
+    lane_out: str
+    via: tuple[str, ...]
+
+
+def _offset(line: LineString, right_m: float) -> FloatArray:
+    if right_m == 0:
+        return np.asarray(line.coords, dtype=float)[:, :2]
+    moved = line.offset_curve(-right_m, join_style="mitre")
+    return np.asarray(moved.coords, dtype=float)[:, :2]
+
+
+def _unit(v: FloatArray) -> FloatArray:
+    n = float(np.hypot(v[0], v[1]))
+    return v / n if n > 1e-12 else v
+
+
+def _meet(a0: FloatArray, da: FloatArray, b0: FloatArray, db: FloatArray) -> FloatArray | None:
+    """Where the line through a0 along da meets the line through b0 along db (None: parallel)."""
+    cross = da[0] * db[1] - da[1] * db[0]
+    if abs(cross) < 1e-6:
+        return None
+    t = float(((b0[0] - a0[0]) * db[1] - (b0[1] - a0[1]) * db[0]) / cross)
+    out: FloatArray = a0 + t * da
+    return out
+
+
+def _join(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Polyline a then b; where they turn, they meet at the corner of their lines."""
+    if np.hypot(*(a[-1] - b[0])) < 1e-6:
+        return np.concatenate([a, b[1:]])
+    corner = _meet(a[-1], _unit(a[-1] - a[-2]), b[0], _unit(b[1] - b[0]))
+    if corner is None or np.dot(corner - a[-1], a[-1] - a[-2]) < -1e-6:
+        return np.concatenate([a, b])
+    return np.concatenate([a[:-1], [corner], b[1:]])
+
+
+def _smooth(xy: FloatArray, rounds: int = 4) -> FloatArray:
+    """Chaikin corner cutting: a drivable curve through a polyline's corners, ends kept."""
+    for _ in range(rounds):
+        if len(xy) < 3:
+            return xy
+        q = 0.75 * xy[:-1] + 0.25 * xy[1:]
+        r = 0.25 * xy[:-1] + 0.75 * xy[1:]
+        mid = np.empty((2 * (len(xy) - 1), 2))
+        mid[0::2], mid[1::2] = q, r
+        xy = np.concatenate([xy[:1], mid[1:-1], xy[-1:]])
+    return xy
+
+
+def _cut(xy: FloatArray, a: float, b: float) -> FloatArray:
+    """The part of a polyline from distance a to distance b along it."""
+    line = LineString(xy)
+    part = shapely.ops.substring(line, a, b)
+    return np.asarray(part.coords, dtype=float)[:, :2]
+
+
+@dataclass(slots=True)
+class _Setbacks:
+    """Per junction node: how far back from it the stop lines and the edges lie (metres)."""
+
+    stop: dict[str, float]
+    edge: dict[str, float]
+
+    def __contains__(self, node: object) -> bool:
+        return node in self.stop
+
+
+class _Groups:
+    """Union-find over junction nodes."""
+
+    def __init__(self, nodes: Iterable[str]) -> None:
+        self.parent = {n: n for n in nodes}
+
+    def find(self, n: str) -> str:
+        while self.parent[n] != n:
+            self.parent[n] = self.parent[self.parent[n]]
+            n = self.parent[n]
+        return n
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def members(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for n in self.parent:
+            out[self.find(n)].append(n)
+        return {k: sorted(v) for k, v in out.items()}
+
+
+class _Compiler:
+    def __init__(self, yard: Yard, footprint: Footprint, lane_width_m: float) -> None:
+        self.yard = yard
+        self.fp = footprint
+        self.lanes_in: dict[str, list[str]] = defaultdict(list)
+        self.lanes_out: dict[str, list[str]] = defaultdict(list)
+        for lane in yard.lanes.values():
+            self.lanes_in[lane.end].append(lane.id)
+            self.lanes_out[lane.start].append(lane.id)
+        pair = {(ln.start, ln.end): ln.id for ln in yard.lanes.values()}
+        self.reverse: dict[str, str | None] = {}
+        for lane in yard.lanes.values():
+            back = pair.get((lane.end, lane.start))
+            two_way = back is not None and lane.conflict_group is None
+            self.reverse[lane.id] = back if two_way else None
+        self.xy: dict[str, FloatArray] = {
+            ln.id: _offset(ln.geometry, lane_width_m / 2 if self.reverse[ln.id] else 0.0)
+            for ln in yard.lanes.values()
+        }
+        stops = {sp.node for sp in yard.service_points.values()}
+        self.junction_nodes = [n for n in yard.nodes if n not in stops and self._pairs(n) is None]
+        self.problems: list[str] = []
+        self.stuck: set[str] = set()
+        self.log: list[tuple[tuple[str, ...], float, str]] = []
+
+    # -- what kind of node ---------------------------------------------------------------
+
+    def _pairs(self, n: str) -> list[tuple[str, str]] | None:
+        """The lanes through a node with no choice (in → its one way on); None: a junction."""
+        ins, outs = self.lanes_in[n], self.lanes_out[n]
+        if not ins or not outs or len(ins) != len(outs):
+            return None if ins and outs else []
+        pairs: list[tuple[str, str]] = []
+        taken: set[str] = set()
+        for lane_in in ins:
+            on = [o for o in outs if o != self.reverse[lane_in]]
+            if len(ins) == 1 and len(outs) == 1 and self.reverse[lane_in] is None:
+                on = list(outs)  # a single-track dead end: the way back
+            if len(on) != 1 or on[0] in taken:
+                return None
+            taken.add(on[0])
+            pairs.append((lane_in, on[0]))
+        return pairs
+
+    # -- junctions -----------------------------------------------------------------------
+
+    def movements(self, group: list[str]) -> list[_Movement]:
+        members = set(group)
+        lanes = self.yard.lanes
+        internal = [ln for ln in lanes.values() if ln.start in members and ln.end in members]
+        entries = [i for n in group for i in self.lanes_in[n] if lanes[i].start not in members]
+        exits = [o for n in group for o in self.lanes_out[n] if lanes[o].end not in members]
+        out_of: dict[str, list[str]] = defaultdict(list)
+        for ln in internal:
+            out_of[ln.start].append(ln.id)
+        moves: list[_Movement] = []
+        for e in entries:
+            found: dict[str, tuple[float, tuple[str, ...]]] = {}
+            todo: list[tuple[str, str, tuple[str, ...], float]] = [(lanes[e].end, e, (), 0.0)]
+            while todo:
+                node, came, via, dist = todo.pop()
+                for x in exits:
+                    better = x not in found or dist < found[x][0]
+                    if lanes[x].start == node and x != self.reverse[came] and better:
+                        found[x] = (dist, via)
+                for ln_id in out_of[node]:
+                    if ln_id in via or ln_id == self.reverse[came] or len(via) > 6:
+                        continue
+                    todo.append(
+                        (lanes[ln_id].end, ln_id, (*via, ln_id), dist + lanes[ln_id].length_m)
+                    )
+            if not found:  # a dead end: the way back is the only way on
+                for x in exits:
+                    if lanes[x].start == lanes[e].end:
+                        found[x] = (0.0, ())
+            moves.extend(_Movement(e, x, via) for x, (_, via) in sorted(found.items()))
+        return moves
+
+    def _stop_s(self, lane_in: str, d: _Setbacks) -> float:
+        end = self.yard.lanes[lane_in].end
+        return Path(self.xy[lane_in]).length - d.stop.get(end, 0.0)
+
+    def _edge_s(self, lane_out: str, d: _Setbacks) -> float:
+        return d.edge.get(self.yard.lanes[lane_out].start, 0.0)
+
+    def connector(self, m: _Movement, d: _Setbacks) -> FloatArray:
+        a = self.xy[m.lane_in]
+        la = Path(a).length
+        xy = _cut(a, self._stop_s(m.lane_in, d), la)
+        for v in m.via:
+            xy = _join(xy, self.xy[v])
+        b = self.xy[m.lane_out]
+        xy = _join(xy, _cut(b, 0.0, self._edge_s(m.lane_out, d)))
+        return _smooth(xy)
+
+    def unsafe(self, group: list[str], d: _Setbacks) -> tuple[str, str] | None:
+        """Why these set-backs are not enough (None: every stop line and edge is clear)."""
+        fp = self.fp
+        moves = self.movements(group)
+        polys: list[Polygon] = []
+        owner: list[int] = []
+        for k, m in enumerate(moves):
+            conn = self.connector(m, d)
+            approach = _cut(self.xy[m.lane_in], 0.0, self._stop_s(m.lane_in, d))
+            b = self.xy[m.lane_out]
+            leave = _cut(b, self._edge_s(m.lane_out, d), Path(b).length)
+            path = Path(np.concatenate([approach, conn[1:], leave[1:]]))
+            s0 = Path(approach).length
+            s1 = s0 + Path(conn).length + fp.length_m + fp.gap_m
+            fronts = np.arange(s0, s1 + SAMPLE_M, SAMPLE_M)
+            polys.extend(bodies_along(path, fronts, fp))
+            owner.extend([k] * len(fronts))
+        if not polys:
+            return None
+        tree = shapely.STRtree(polys)
+        who = np.asarray(owner)
+        ins = sorted({m.lane_in for m in moves})
+        outs = sorted({m.lane_out for m in moves})
+        standing = [
+            bodies_along(Path(self.xy[i]), np.array([self._stop_s(i, d)]), fp)[0] for i in ins
+        ]
+        gone = [
+            bodies_along(
+                Path(self.xy[o]),
+                np.array([self._edge_s(o, d) + fp.gap_m + fp.length_m]),
+                fp,
+            )[0]
+            for o in outs
+        ]
+        for bodies, lanes, side in ((standing, ins, "in"), (gone, outs, "out")):
+            near, hit = tree.query(bodies, predicate="dwithin", distance=fp.clearance_m)
+            for i, j in zip(near.tolist(), hit.tolist(), strict=True):
+                m = moves[int(who[j])]
+                if (m.lane_in if side == "in" else m.lane_out) != lanes[i]:
+                    where = "at the stop line of" if side == "in" else "just out on"
+                    return side, (
+                        f"a truck {where} {lanes[i]!r} is in the way of "
+                        f"{m.lane_in!r} > {m.lane_out!r}"
+                    )
+        return None
+
+    def too_short(self, groups: _Groups, d: _Setbacks) -> list[tuple[str, str]]:
+        """Lanes between two junctions with less than MIN_KEPT_M left: their ends merge."""
+        out = []
+        for ln in self.yard.lanes.values():
+            a, b = d.edge.get(ln.start), d.stop.get(ln.end)
+            left = Path(self.xy[ln.id]).length - (a or 0.0) - (b or 0.0)
+            if a is not None and b is not None and groups.find(ln.start) != groups.find(ln.end):
+                if ln.start in self.stuck or ln.end in self.stuck:
+                    continue
+                if left < MIN_KEPT_M:
+                    out.append((ln.start, ln.end))
+            elif (a is not None or b is not None) and left < MIN_KEPT_M:
+                self.problems.append(
+                    f"lane {ln.id!r} is too short for the set-back of its junction"
+                )
+        return out
+
+    def setbacks(self) -> tuple[_Groups, _Setbacks]:
+        groups = _Groups(self.junction_nodes)
+        d = _Setbacks(
+            {n: FIRST_SETBACK_M for n in self.junction_nodes},
+            {n: FIRST_SETBACK_M for n in self.junction_nodes},
+        )
+        for a, b in self.too_short(groups, d):
+            groups.union(a, b)
+        done: set[tuple[str, ...]] = set()
+        while True:
+            changed = False
+            for members in groups.members().values():
+                key = tuple(members)
+                if key in done:
+                    continue
+                found = self.unsafe(members, d)
+                if found is None:
+                    done.add(key)
+                    continue
+                side, why = found
+                grow = d.stop if side == "in" else d.edge
+                if max(grow[n] for n in members) >= MAX_SETBACK_M:
+                    # No set-back helps (lanes that meet at a point, say): the drawing must
+                    # change; the junction stays as it is rather than swallow its neighbours.
+                    self.problems.append(f"junction at {', '.join(members)}: {why}")
+                    done.add(key)
+                    self.stuck.update(members)
+                    continue
+                self.log.append((key, grow[members[0]], why))
+                for n in members:
+                    grow[n] += STEP_M
+                changed = True
+            merge = self.too_short(groups, d)
+            for a, b in merge:
+                groups.union(a, b)
+            if not changed and not merge:
+                self.problems = sorted(set(self.problems))
+                return groups, d
+
+    # -- the new yard --------------------------------------------------------------------
+
+    def build(self) -> Yard:
+        yard = self.yard
+        groups, d = self.setbacks()
+        nodes: dict[str, Node] = {}
+        start_of: dict[str, str] = {}
+        end_of: dict[str, str] = {}
+        xy = {k: v.copy() for k, v in self.xy.items()}
+        # Nodes without a choice: one per way through (two on a two-way road).
+        for n in yard.nodes:
+            if n in d:
+                continue
+            pairs = self._pairs(n) or []
+            if not pairs:
+                nodes[n] = yard.nodes[n]
+                for lane_in in self.lanes_in[n]:
+                    end_of[lane_in] = n
+                for lane_out in self.lanes_out[n]:
+                    start_of[lane_out] = n
+                continue
+            for k, (lane_in, lane_out) in enumerate(pairs):
+                a, b = xy[lane_in], xy[lane_out]
+                p = _meet(a[-1], _unit(a[-1] - a[-2]), b[0], _unit(b[1] - b[0]))
+                if p is None:
+                    p = (a[-1] + b[0]) / 2
+                node_id = n if k == 0 else f"{n}~{k}"
+                nodes[node_id] = Node(node_id, round(float(p[0]), 3), round(float(p[1]), 3))
+                end_of[lane_in], start_of[lane_out] = node_id, node_id
+        for lane_in, node_id in end_of.items():
+            xy[lane_in][-1] = (nodes[node_id].x, nodes[node_id].y)
+        for lane_out, node_id in start_of.items():
+            xy[lane_out][0] = (nodes[node_id].x, nodes[node_id].y)
+        # Junctions: lanes cut at their stop lines and edges, connectors across.
+        lanes: list[Lane] = []
+        areas: list[Area] = []
+        members_of = groups.members()
+        junction_of = {n: _junction_id(min(members_of[groups.find(n)])) for n in d.stop}
+        internal = {
+            ln.id
+            for ln in yard.lanes.values()
+            if ln.start in d and ln.end in d and groups.find(ln.start) == groups.find(ln.end)
+        }
+        cut: dict[str, FloatArray] = {}
+        for ln in yard.lanes.values():
+            if ln.id in internal:
+                continue
+            s_from = d.edge.get(ln.start, 0.0)
+            s_to = Path(xy[ln.id]).length - d.stop.get(ln.end, 0.0)
+            cut[ln.id] = _cut(xy[ln.id], s_from, s_to)
+            if ln.start in d:
+                node_id = f"{junction_of[ln.start]}:{ln.id}"
+                p = cut[ln.id][0]
+                nodes[node_id] = Node(node_id, round(float(p[0]), 3), round(float(p[1]), 3))
+                start_of[ln.id] = node_id
+            if ln.end in d:
+                node_id = f"{junction_of[ln.end]}:{ln.id}"
+                p = cut[ln.id][-1]
+                nodes[node_id] = Node(node_id, round(float(p[0]), 3), round(float(p[1]), 3))
+                end_of[ln.id] = node_id
+        for ln in yard.lanes.values():
+            if ln.id in internal:
+                continue
+            pts = cut[ln.id].copy()
+            s, e = nodes[start_of[ln.id]], nodes[end_of[ln.id]]
+            pts[0], pts[-1] = (s.x, s.y), (e.x, e.y)
+            geom = LineString(pts)
+            lanes.append(
+                replace(ln, start=s.id, end=e.id, geometry=geom, length_m=round(geom.length, 3))
+            )
+        half = self.fp.width_m / 2
+        for root, members in sorted(members_of.items()):
+            jid = junction_of[root]
+            shapes = []
+            for m in self.movements(members):
+                pts = self.connector(m, d)
+                s, e = nodes[end_of[m.lane_in]], nodes[start_of[m.lane_out]]
+                pts[0], pts[-1] = (s.x, s.y), (e.x, e.y)
+                geom = LineString(pts)
+                speed = min(
+                    yard.lanes[m.lane_in].speed_limit_mps,
+                    yard.lanes[m.lane_out].speed_limit_mps,
+                    *(yard.lanes[v].speed_limit_mps for v in m.via),
+                )
+                lanes.append(
+                    Lane(
+                        f"{jid}:{m.lane_in}>{m.lane_out}",
+                        s.id,
+                        e.id,
+                        geom,
+                        round(geom.length, 3),
+                        speed,
+                        yard.lanes[m.lane_out].kind,
+                        jid,
+                    )
+                )
+                shapes.append(geom.buffer(half, cap_style="flat"))
+            if shapes:
+                hull = unary_union(shapes).convex_hull
+                if isinstance(hull, Polygon):
+                    areas.append(Area(jid, AreaKind.JUNCTION, hull, f"Junction {jid}"))
+        return Yard.build(
+            id=yard.id,
+            version=yard.version,
+            origin=yard.origin,
+            nodes=nodes.values(),
+            lanes=lanes,
+            areas=[*yard.areas.values(), *areas],
+            service_points=yard.service_points.values(),
+            cranes=yard.cranes.values(),
+        )
+
+
+def _junction_id(node: str) -> str:
+    """`n0070` → `X0070`; any other node id → `X-<id>`."""
+    return f"X{node[1:]}" if node[:1] == "n" and node[1:].isdigit() else f"X-{node}"
+
+
+def compile_junctions(
+    yard: Yard, footprint: Footprint = TRACTOR_40FT, lane_width_m: float = LANE_WIDTH_M
+) -> tuple[Yard, list[str]]:
+    """The yard with lanes beside their centre lines, stop lines and junction areas; and the
+    problems found (a junction that no set-back makes safe, a lane too short for one)."""
+    compiler = _Compiler(yard, footprint, lane_width_m)
+    out = compiler.build()
+    return out, compiler.problems
