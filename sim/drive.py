@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
-from maps import Yard
+from maps import Lane, Yard
 from routing.cells import CellGraph
 from routing.execution import EPS as RELEASE_EPS
 from routing.execution import Execution, Passage, TruckRun, passages_of
@@ -292,6 +292,70 @@ class Drive:
         r = lane.geometry.interpolate(max(0.0, at - 1.0))
         here = lane.geometry.interpolate(at)
         return here.x, here.y, math.atan2(q.y - r.y, q.x - r.x), m.profile.v(t)
+
+    def antenna(self, truck: str, t: float, antenna_m: float) -> tuple[float, float, float, float]:
+        """(x, y, heading in compass degrees, speed m/s) at t of the point `antenna_m`
+        behind the front (the GNSS antenna), heading the way the truck drove there.
+
+        It lies back along the way the front drove — around curves and across nodes into
+        the lanes before, not in a straight line; where the truck has not driven that far
+        yet, back along the lane it stood on (the siding behind its spot) or came in by.
+        """
+        m = self.movers[truck]
+        run = self.execution.runs[truck]
+        s = m.profile.s(t)
+        k = m.front
+        while k < run.at and s > run.passages[k].s_out + TOL:
+            k += 1
+        back = s - antenna_m
+        lane_id: str | None = None
+        at = 0.0
+        for i in range(k, -1, -1):  # the lane passage the antenna is in (or the first)
+            step, p = m.steps[i], run.passages[i]
+            if step.kind is ResourceKind.LANE:
+                lane_id, at = step.resource, step.from_m + back - p.s_in
+                if back >= p.s_in - TOL:
+                    break
+        if lane_id is None:  # it stood at a node and has driven no lane: one into it
+            node = m.steps[0].resource
+            lane_id, at = self._lane_into(node, None), antenna_m - (s - run.passages[0].s_in)
+            if lane_id is None:
+                n = self.yard.node(node)
+                return n.x, n.y, 0.0, 0.0
+            at = self.yard.lane(lane_id).length_m - at
+        lane = self.yard.lane(lane_id)
+        for _ in range(len(self.yard.lanes)):  # further back than its way goes: lanes in
+            if at >= 0.0:
+                break
+            before = self._lane_into(lane.start, lane)
+            if before is None:
+                at = 0.0
+                break
+            lane = self.yard.lane(before)
+            at += lane.length_m
+        at = min(lane.length_m, max(0.0, at))
+        q = lane.geometry.interpolate(min(lane.length_m, at + 1.0))
+        r = lane.geometry.interpolate(max(0.0, at - 1.0))
+        here = lane.geometry.interpolate(at)
+        heading = math.degrees(math.atan2(q.x - r.x, q.y - r.y)) % 360.0
+        return here.x, here.y, heading, m.profile.v(t)
+
+    def _lane_into(self, node: str, after: Lane | None) -> str | None:
+        """A lane ending at `node`: the straightest into `after`, never a U-turn (None if
+        there is none); with no `after`, the first by id."""
+        lanes = sorted(str(d["lane"]) for _, _, d in self.yard.graph.in_edges(node, data=True))
+        if after is None:
+            return lanes[0] if lanes else None
+        a0, a1 = after.geometry.coords[0], after.geometry.coords[1]
+        out = math.atan2(a1[1] - a0[1], a1[0] - a0[0])
+
+        def turn(lane_id: str) -> float:
+            b0, b1 = self.yard.lane(lane_id).geometry.coords[-2:]
+            into = math.atan2(b1[1] - b0[1], b1[0] - b0[0])
+            return abs((out - into + math.pi) % (2 * math.pi) - math.pi)
+
+        best = min(lanes, key=turn, default=None)
+        return best if best is not None and turn(best) < math.pi / 2 else None
 
     def waiting(self, now: float) -> list[str]:
         """Trucks standing at `now`, held up by others for a passage they need."""

@@ -4,8 +4,14 @@
 `fleet.kpi`, as for a live yard) plus what the simulator checks on what the trucks
 actually did: `conflicts` (routing's independent checker over the executed
 trajectories), `deadlocks` (circles of trucks waiting on each other) and
-`min_separation_m`, and the run's `simulated_seconds`, `wall_seconds`, `seed`,
+`min_separation_m`; `min_clearance_m` and `contacts` from the body check in metres
+(`routing.bodies`: 16 × 2.5 m rectangles along what the trucks drove, no planner
+resources); and the run's `simulated_seconds`, `wall_seconds`, `seed`,
 `strategy`.
+
+With `record`, the shift is written as a ROS 2 bag: each truck's vehicle class once at
+the start (`/yardfleet/<truck>/class`) and its GNSS fixes at `fix_hz` — where its
+antenna is, `antenna_m` behind the front.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from fleet.kpi import from_journal
+from routing.bodies import check_bodies
 from routing.checker import check_plans
 from sim.executed import min_separation_m
-from sim.scenario import Scenario
-from sim.world import Shift, ShiftResult
+from sim.scenario import Scenario, truck_id
+from sim.world import DEFAULT_FIX_HZ, AntennaFix, Shift, ShiftResult
 
 
 @dataclass
@@ -40,39 +47,63 @@ def run_shift(
     *,
     speed: float | None = None,
     record: Path | None = None,
+    fix_hz: float = DEFAULT_FIX_HZ,
     pictures: bool = True,
     on_progress: Callable[[float, float], None] | None = None,
 ) -> ShiftReport:
-    """Simulate the scenario, check safety, compute the KPIs, write report and pictures."""
+    """Simulate the scenario, check safety, compute the KPIs, write report and pictures
+    (and, with `record`, the bag: classes, and fixes at the antenna `fix_hz` times a second)."""
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "journal.db"
     with ExitStack() as stack:
-        on_fix = None
+        on_fix: Callable[[AntennaFix], None] | None = None
         shift: Shift
+        trucks = [truck_id(k) for k in range(scenario.fleet.trucks)]
         if record is not None:
             from sim.bags.recorder import BagRecorder
 
             yard_id = scenario.spec().id
             recorder = stack.enter_context(
-                BagRecorder(
-                    record,
-                    trucks=[f"TT{k + 1:02d}" for k in range(scenario.fleet.trucks)],
-                    yard_id=yard_id,
-                )
+                BagRecorder(record, trucks=trucks, fix_rate_hz=fix_hz, yard_id=yard_id)
             )
             t0 = scenario.start_time.timestamp()
 
-            def on_fix(truck: str, t: float, x: float, y: float, ok: bool) -> None:
-                lon, lat = shift.yard.frame.point_to_wgs84(x, y)
-                recorder.fix(truck, t0 + t, lat, lon, status=0 if ok else -1)
+            def on_fix(fix: AntennaFix) -> None:
+                lon, lat = shift.yard.frame.point_to_wgs84(fix.x_m, fix.y_m)
+                recorder.fix(fix.truck, t0 + fix.t_s, lat, lon, status=0 if fix.ok else -1)
 
-        shift = Shift(scenario, journal, speed=speed, on_progress=on_progress, on_fix=on_fix)
+        shift = Shift(
+            scenario,
+            journal,
+            speed=speed,
+            on_progress=on_progress,
+            on_fix=on_fix,
+            fix_hz=fix_hz,
+        )
+        if record is not None:
+            vehicle = shift.dispatcher.config.vehicle
+            for truck in trucks:
+                recorder.truck_class(
+                    truck,
+                    t0,
+                    class_name=vehicle.name,
+                    length_m=vehicle.length_m,
+                    width_m=vehicle.width_m,
+                    antenna_m=vehicle.antenna_m,
+                )
         result = shift.run()
     vehicle = shift.dispatcher.config.vehicle
     found = check_plans(
         result.executed, shift.yard, length_m=vehicle.length_m, gap_m=vehicle.safety_gap_m
     )
     closest = min_separation_m(result.executed, result.simulated_seconds, yard=shift.yard)
+    bodies = check_bodies(
+        result.executed,
+        shift.yard,
+        length_m=vehicle.length_m,
+        width_m=vehicle.width_m,
+        until=result.simulated_seconds,
+    )
     kpis = from_journal(journal).as_dict()
     data: dict[str, Any] = {
         **kpis,
@@ -82,6 +113,11 @@ def run_shift(
         "spot_circles_opened": shift.dispatcher.circles_opened,
         "deadlock_examples": [{"t_s": t, "trucks": c} for t, c in result.deadlocks[:10]],
         "min_separation_m": None if math.isinf(closest) else round(closest, 3),
+        "min_clearance_m": None
+        if bodies.min_clearance_m is None
+        else round(bodies.min_clearance_m, 3),
+        "contacts": len(bodies.contacts),
+        "contact_examples": [str(c) for c in bodies.contacts[:10]],
         "held_up_minutes": round(result.held_up_s / 60.0, 1),
         "drive_problems": len(result.drive_problems),
         "drive_problem_examples": result.drive_problems[:10],

@@ -5,7 +5,9 @@ does — follow the orders (and plans) the dispatcher sends, and tell it their V
 state on every change (departing, arriving, breaking down, refuelled), with fuel and
 odometer in the `yardfleet` extension; cranes send `CraneEvent`s (READY, MOVEDONE). The
 dispatcher journals everything, exactly as in a live yard. `speed` None runs as fast as
-possible; a number paces the same events at that many times wall-clock time.
+possible; a number paces the same events at that many times wall-clock time. With
+`on_fix`, every truck's GNSS receiver reports `fix_hz` times a second where its antenna
+is: the vehicle class's `antenna_m` behind the front, along the way it drove.
 """
 
 from __future__ import annotations
@@ -56,6 +58,26 @@ TICK_S = 60.0
 GATE_HANDLING_S = 90.0
 SPOT_CIRCLE_S = 600.0
 """Trucks waiting for each other's spots this long count as a deadlock."""
+DEFAULT_FIX_HZ = 2.0
+MAX_FIX_HZ = 20.0
+"""Simulated GNSS receivers report at most this often (fixes per second and truck)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AntennaFix:
+    """A simulated GNSS fix: where the truck's antenna is, which way and how fast it moves."""
+
+    truck: str
+    t_s: float
+    """Simulated seconds since the shift's start."""
+    x_m: float
+    y_m: float
+    """The antenna in the yard's local frame (metres east and north of the origin)."""
+    heading_deg: float
+    """Compass heading of travel at the antenna: 0 = north, 90 = east."""
+    speed_mps: float
+    ok: bool
+    """False while the receiver has lost its fix (a `gnss_loss` fault)."""
 
 
 @dataclass
@@ -106,16 +128,19 @@ class Shift:
         *,
         speed: float | None = None,
         on_progress: Callable[[float, float], None] | None = None,
-        on_fix: Callable[[str, float, float, float, bool], None] | None = None,
-        fix_every_s: float = 1.0,
+        on_fix: Callable[[AntennaFix], None] | None = None,
+        fix_hz: float = DEFAULT_FIX_HZ,
     ) -> None:
+        if not 0.0 < fix_hz <= MAX_FIX_HZ:
+            raise ValueError(f"fix_hz must be above 0 and at most {MAX_FIX_HZ:g} (got {fix_hz})")
         self.scenario = scenario
         self.yard: Yard = generate_terminal(scenario.spec())
         self.rng = np.random.default_rng(scenario.seed)
         self.speed = speed
         self.on_progress = on_progress
         self.on_fix = on_fix
-        self.fix_every_s = fix_every_s
+        self.fix_hz = fix_hz
+        self._fix_count = 0
         self.horizon = scenario.hours * 3600.0
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         if journal_path.exists():
@@ -541,16 +566,14 @@ class Shift:
     # -- sampling --------------------------------------------------------------------
 
     def _fixes(self) -> None:
+        """Every truck's receiver reports where its antenna is (at k / fix_hz seconds)."""
         assert self.on_fix is not None
+        antenna_m = self.drive.vehicle.antenna_m
         for truck in self.trucks.values():
-            xy = self._xy(truck)
-            if xy is not None:
-                self.on_fix(truck.id, self.now, xy[0], xy[1], not truck.gnss_lost)
-        self.at(self.now + self.fix_every_s, self._fixes)
-
-    def _xy(self, truck: SimTruck) -> tuple[float, float] | None:
-        x, y, _, _ = self.drive.pose(truck.id, self.now)
-        return x, y
+            x, y, heading, speed = self.drive.antenna(truck.id, self.now, antenna_m)
+            self.on_fix(AntennaFix(truck.id, self.now, x, y, heading, speed, not truck.gnss_lost))
+        self._fix_count += 1
+        self.at(self._fix_count / self.fix_hz, self._fixes)
 
     def _settle(self, end: float) -> None:
         for truck in self.trucks.values():

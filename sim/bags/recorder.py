@@ -1,10 +1,11 @@
-"""Record a fleet as a ROS 2 bag: one NavSatFix topic per truck, fleet state and job events.
+"""Record a fleet as a ROS 2 bag: NavSatFix and vehicle class per truck, states, job events.
 
 The bag is a rosbag2 directory written by rosbags: MCAP storage, version 9 metadata,
 zstd compression of the MCAP chunks (rosbags' `CompressionMode.STORAGE`; its FILE and
 MESSAGE modes produce bags that other MCAP readers cannot read). Topics:
 
     /yardfleet/<truck>/gnss/fix   sensor_msgs/msg/NavSatFix, throttled to `fix_rate_hz`
+    /yardfleet/<truck>/class      yardfleet_msgs/msg/TruckClass, once (latched)
     /yardfleet/<truck>/state      yardfleet_msgs/msg/TruckState
     /yardfleet/jobs/events        yardfleet_msgs/msg/JobEvent
 
@@ -26,16 +27,25 @@ from types import FrameType, TracebackType
 from typing import Any, Literal, Self
 
 import numpy as np
-from rosbags.interfaces import Connection
+from rosbags.interfaces import (
+    Connection,
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import Writer
 from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlugin
 
-from sim.bags.types import JOB_EVENT, NAVSATFIX, TRUCK_STATE, typestore
+from sim.bags.types import JOB_EVENT, NAVSATFIX, TRUCK_CLASS, TRUCK_STATE, typestore
 
 FIX_TOPIC = "/yardfleet/{truck}/gnss/fix"
 STATE_TOPIC = "/yardfleet/{truck}/state"
+CLASS_TOPIC = "/yardfleet/{truck}/class"
 JOB_TOPIC = "/yardfleet/jobs/events"
-DEFAULT_FIX_RATE_HZ = 1.0
+DEFAULT_FIX_RATE_HZ = 2.0
 DEFAULT_FRAME_ID = "gnss"
 BAG_VERSION: Literal[9] = 9
 
@@ -51,6 +61,19 @@ _NO_COVARIANCE = np.zeros(9)
 _COVARIANCES_KEPT = 1024
 _MAX_T_S = 2**63 / 1e9
 """The last time a bag's int64 nanoseconds can hold (2262)."""
+_DEFAULT_TIME = QosTime(sec=0, nsec=0)
+LATCHED = Qos(
+    history=QosHistory.KEEP_LAST,
+    depth=1,
+    reliability=QosReliability.RELIABLE,
+    durability=QosDurability.TRANSIENT_LOCAL,
+    deadline=_DEFAULT_TIME,
+    lifespan=_DEFAULT_TIME,
+    liveliness=QosLiveliness.AUTOMATIC,
+    liveliness_lease_duration=_DEFAULT_TIME,
+    avoid_ros_namespace_conventions=False,
+)
+"""The offered QoS of once-only topics (as /tf_static): a late subscriber still gets it."""
 
 
 def _check_truck(truck: str) -> str:
@@ -103,9 +126,11 @@ class BagRecorder:
         self._navsatfix = types[NAVSATFIX]
         self._truck_state = types[TRUCK_STATE]
         self._job_event = types[JOB_EVENT]
+        self._truck_class = types[TRUCK_CLASS]
         self._writer: Writer | None = None
         self._fix_conn: dict[str, Connection] = {}
         self._state_conn: dict[str, Connection] = {}
+        self._class_conn: dict[str, Connection] = {}
         self._job_conn: Connection | None = None
         self._last_fix_s: dict[str, float] = {}
         self._covariances: dict[tuple[float, ...], tuple[Any, int]] = {}
@@ -245,6 +270,42 @@ class BagRecorder:
         )
         self._write(conn, stamp, msg, TRUCK_STATE)
 
+    def truck_class(
+        self,
+        truck: str,
+        t_s: float,
+        *,
+        class_name: str,
+        length_m: float,
+        width_m: float,
+        antenna_m: float,
+    ) -> None:
+        """Record the vehicle class of `truck` (yardfleet_msgs/msg/TruckClass), once, at its
+        start: body length and width, and its GNSS antenna `antenna_m` behind the front."""
+        if truck in self._class_conn:
+            raise ValueError(f"the class of {truck} is recorded already (once per truck)")
+        if not (length_m > 0 and width_m > 0):
+            raise ValueError(f"class of {truck}: length_m and width_m must be positive")
+        if not 0.0 <= antenna_m <= length_m:
+            raise ValueError(
+                f"class of {truck}: antenna_m {antenna_m} must lie within the body "
+                f"(0 to length_m = {length_m})"
+            )
+        conn = self._connect(
+            CLASS_TOPIC.format(truck=_check_truck(truck)), TRUCK_CLASS, latched=True
+        )
+        self._class_conn[truck] = conn
+        stamp = _stamp_ns(t_s)
+        msg = self._truck_class(
+            header=self._header_at(stamp, self.yard_id),
+            truck_id=truck,
+            class_name=class_name,
+            length_m=length_m,
+            width_m=width_m,
+            antenna_m=antenna_m,
+        )
+        self._write(conn, stamp, msg, TRUCK_CLASS)
+
     def job_event(
         self, job_id: str, t_s: float, *, state: str, truck: str = "", cause: str = ""
     ) -> None:
@@ -285,10 +346,13 @@ class BagRecorder:
         self._fix_conn[truck] = conn
         return conn
 
-    def _connect(self, topic: str, msgtype: str) -> Connection:
+    def _connect(self, topic: str, msgtype: str, *, latched: bool = False) -> Connection:
         if self._writer is None:
             raise RuntimeError(f"bag {self.path} is not open (use `with BagRecorder(...)`)")
-        return self._writer.add_connection(topic, msgtype, typestore=self._store)
+        qos = (LATCHED,) if latched else ()
+        return self._writer.add_connection(
+            topic, msgtype, typestore=self._store, offered_qos_profiles=qos
+        )
 
     def _write(self, conn: Connection, stamp_ns: int, msg: object, msgtype: str) -> None:
         if self._writer is None:

@@ -18,6 +18,7 @@ PACKAGE = "yardfleet_msgs"
 NAVSATFIX = "sensor_msgs/msg/NavSatFix"
 TRUCK_STATE = f"{PACKAGE}/msg/TruckState"
 JOB_EVENT = f"{PACKAGE}/msg/JobEvent"
+TRUCK_CLASS = f"{PACKAGE}/msg/TruckClass"
 
 
 def msg_files() -> dict[str, str]:

@@ -18,8 +18,8 @@ from rosbags.rosbag2 import Writer
 from rosbags.rosbag2.errors import WriterError
 
 from sim.bags.reader import BagError, fix_topics, messages, read_fixes, topics
-from sim.bags.recorder import BagRecorder
-from sim.bags.types import JOB_EVENT, NAVSATFIX, TRUCK_STATE, msg_files, typestore
+from sim.bags.recorder import DEFAULT_FIX_RATE_HZ, BagRecorder
+from sim.bags.types import JOB_EVENT, NAVSATFIX, TRUCK_CLASS, TRUCK_STATE, msg_files, typestore
 
 T0 = 1_780_000_000.0
 TRUCKS = ["TT01", "TT02", "ITV_03"]
@@ -28,7 +28,7 @@ COV = [1.5, 0.0, 0.0, 0.0, 1.5, 0.0, 0.0, 0.0, 4.0]
 
 def record(path: Path, seconds: int = 20, step_s: float = 0.1) -> BagRecorder:
     """Three trucks sending fixes at 10 Hz (kept at 1 Hz), states at 1 Hz and two job events."""
-    with BagRecorder(path, trucks=TRUCKS, yard_id="haiphong") as bag:
+    with BagRecorder(path, trucks=TRUCKS, fix_rate_hz=1.0, yard_id="haiphong") as bag:
         for k in range(round(seconds / step_s)):
             t = T0 + k * step_s
             for i, truck in enumerate(TRUCKS):
@@ -190,6 +190,67 @@ def test_rate_and_truck_names(tmp_path: Path) -> None:
         pass
 
 
+CLASSES = {"TT01": ("terminal-tractor", 16.0, 2.5, 3.0), "ITV_03": ("itv", 12.5, 2.6, 0.0)}
+
+
+def record_classes(path: Path) -> None:
+    """Two trucks' classes at the start, then 10 Hz fixes for 2 s at the default rate."""
+    with BagRecorder(path, trucks=list(CLASSES), yard_id="haiphong") as bag:
+        for truck, (name, length, width, antenna) in CLASSES.items():
+            bag.truck_class(
+                truck, T0, class_name=name, length_m=length, width_m=width, antenna_m=antenna
+            )
+        with pytest.raises(ValueError, match="once per truck"):
+            bag.truck_class("TT01", T0, class_name="x", length_m=16.0, width_m=2.5, antenna_m=3.0)
+        with pytest.raises(ValueError, match="antenna_m"):
+            bag.truck_class("TT02", T0, class_name="x", length_m=16.0, width_m=2.5, antenna_m=16.5)
+        for k in range(20):
+            for truck in CLASSES:
+                bag.fix(truck, T0 + k * 0.1, 20.84, 106.93)
+
+
+def test_the_class_of_each_truck_reads_back_with_rosbags_and_mcap(tmp_path: Path) -> None:
+    path = tmp_path / "classes"
+    record_classes(path)
+    assert DEFAULT_FIX_RATE_HZ == 2.0
+    with AnyReader([path]) as reader:
+        conns = {c.topic: c for c in reader.connections}
+        assert conns["/yardfleet/TT01/class"].msgtype == TRUCK_CLASS
+        assert conns["/yardfleet/TT01/gnss/fix"].msgcount == 4  # 2 s at the default 2 Hz
+        qos = conns["/yardfleet/TT01/class"].ext.offered_qos_profiles  # type: ignore[union-attr]
+        assert [q.durability.name for q in qos] == ["TRANSIENT_LOCAL"]  # latched
+        found = {}
+        for conn, t_ns, raw in reader.messages(
+            connections=[c for c in reader.connections if c.msgtype == TRUCK_CLASS]
+        ):
+            msg: Any = reader.deserialize(raw, conn.msgtype)
+            assert conn.topic == f"/yardfleet/{msg.truck_id}/class"
+            assert t_ns == round(T0 * 1e9) and msg.header.frame_id == "haiphong"
+            found[msg.truck_id] = (msg.class_name, msg.length_m, msg.width_m, msg.antenna_m)
+    assert found == CLASSES
+    assert [m.truck_id for _, _, m in messages(path, TRUCK_CLASS)] == ["TT01", "ITV_03"]
+    (mcap_file,) = path.glob("*.mcap")
+    with mcap_file.open("rb") as f:
+        reader_ = make_reader(f)
+        summary = reader_.get_summary()
+        assert summary is not None
+        schemas = {s.name: s for s in summary.schemas.values()}
+        assert schemas[TRUCK_CLASS].encoding == "ros2msg"
+        text = schemas[TRUCK_CLASS].data.decode()
+        for field in ("string class_name", "float64 length_m", "float64 width_m", "antenna_m"):
+            assert field in text
+        store = typestore()
+        read = {}
+        for schema, channel, message in reader_.iter_messages(
+            topics=["/yardfleet/TT01/class", "/yardfleet/ITV_03/class"]
+        ):
+            assert schema is not None and schema.name == TRUCK_CLASS
+            data: Any = store.deserialize_cdr(message.data, schema.name)
+            assert channel.topic == f"/yardfleet/{data.truck_id}/class"
+            read[data.truck_id] = (data.class_name, data.length_m, data.width_m, data.antenna_m)
+    assert read == CLASSES
+
+
 def test_reader_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(BagError, match="no such bag"):
         topics(tmp_path / "missing")
@@ -201,7 +262,7 @@ def test_reader_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_message_definitions_are_shipped_and_documented() -> None:
     defs = msg_files()
-    assert set(defs) == {TRUCK_STATE, JOB_EVENT}
+    assert set(defs) == {TRUCK_STATE, JOB_EVENT, TRUCK_CLASS}
     for name, text in defs.items():
         fields = [line for line in text.splitlines() if line and not line.startswith("#")]
         assert fields[0].startswith("std_msgs/Header header"), name

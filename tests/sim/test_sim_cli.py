@@ -136,21 +136,24 @@ def test_sim_run_draws_three_pictures(runs: dict[str, Any]) -> None:
         assert_picture(runs["tmp"] / "json" / name)
 
 
-def test_sim_run_records_a_bag_of_fixes_at_one_hertz(runs: dict[str, Any]) -> None:
+def test_sim_run_records_a_bag_of_fixes_at_two_hertz_and_the_classes(
+    runs: dict[str, Any],
+) -> None:
     assert runs["json"][0] == 0
     t0_ns = int(load().start_time.timestamp() * 1e9)
     with AnyReader([runs["tmp"] / "bag"]) as reader:
         types = {c.topic: c.msgtype for c in reader.connections}
         assert types["/yardfleet/TT01/gnss/fix"] == "sensor_msgs/msg/NavSatFix"
         assert types["/yardfleet/TT32/gnss/fix"] == "sensor_msgs/msg/NavSatFix"
+        assert types["/yardfleet/TT32/class"] == "yardfleet_msgs/msg/TruckClass"
         fix = [c for c in reader.connections if c.topic == "/yardfleet/TT01/gnss/fix"]
         stamps = [t_ns for _, t_ns, _ in reader.messages(connections=fix)]
         first: Any = reader.deserialize(
             next(raw for *_, raw in reader.messages(connections=fix)), fix[0].msgtype
         )
     seconds = (np.array(stamps) - t0_ns) / 1e9
-    assert len(seconds) >= 0.9 * HOURS * 3600.0
-    assert np.allclose(np.diff(seconds), 1.0, atol=1e-3)
+    assert len(seconds) == HOURS * 3600.0 * 2 + 1  # the default --fix-hz 2
+    assert np.allclose(np.diff(seconds), 0.5, atol=1e-3)
     assert 20.0 < first.latitude < 21.5 and 106.0 < first.longitude < 107.5
 
 

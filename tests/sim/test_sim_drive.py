@@ -12,12 +12,15 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import itertools
+import math
 import random
 from collections.abc import Callable
 
+import numpy as np
 import pytest
+from shapely.geometry import LineString
 
-from maps import Yard
+from maps import Lane, LaneKind, Node, Origin, ServicePoint, ServicePointKind, Yard
 from routing.checker import check_plans
 from routing.network import LaneNetwork
 from routing.plan import Plan, ResourceKind
@@ -145,3 +148,110 @@ def test_a_halted_truck_stops_within_its_braking_distance(haiphong: Yard) -> Non
     assert not drive.en_route(truck)
     node, metres = drive.position(truck, clock.now)
     assert node in haiphong.nodes and metres >= 0.0
+
+
+def driven_at(yard: Yard, done: Plan, start: str, d: float) -> tuple[str, float]:
+    """Where the front was when it had driven `d` metres: (lane, metres along it), walked
+    along what it drove (the executed trace); before its start, back along the siding
+    lane into its start node."""
+    cum = 0.0
+    for step in done.of_kind(ResourceKind.LANE):
+        assert step.to_m is not None
+        length = step.to_m - step.from_m
+        if cum - 1e-9 <= d <= cum + length + 1e-9:
+            return step.resource, step.from_m + (d - cum)
+        cum += length
+    assert d < 0.0, (done.truck, d, cum)
+    (siding,) = [ln for ln in yard.lanes.values() if ln.end == start and ln.id.endswith("-in")]
+    return siding.id, siding.length_m + d
+
+
+def test_the_antenna_is_its_offset_back_along_the_driven_way(haiphong: Yard) -> None:
+    """Sampled every half second, the antenna is `antenna_m` behind the front measured
+    along what the truck drove (through nodes into the lane before), heading that way."""
+    vehicle = dataclasses.replace(TERMINAL_TRACTOR, antenna_m=6.0)  # more node crossings
+    planner, plans = planned(haiphong, vehicle, n=12)
+    clock = Clock()
+    drive = Drive(haiphong, planner.cells, vehicle, clock.at, Heard(clock))
+    for plan in plans:
+        drive.place(plan.truck, plan.steps[0].resource, 0.0)
+        drive.follow(plan.truck, plan, 0.0)
+    samples: list[tuple[str, float, float, tuple[float, float, float, float]]] = []
+
+    def look(t: float) -> None:
+        for plan in plans:
+            at = drive.antenna(plan.truck, t, vehicle.antenna_m)
+            samples.append((plan.truck, t, drive.odometer(plan.truck, t), at))
+
+    clock.run(max(p.t_end for p in plans) * 3 + 300, 0.5, look)
+    executed = {p.truck: p for p in drive.executed(clock.now)}
+    starts = {p.truck: p.steps[0].resource for p in plans}
+    crossed = moving = behind_start = 0
+    for truck, _t, odo, (x, y, heading, speed) in samples:
+        lane_id, along = driven_at(haiphong, executed[truck], starts[truck], odo - 6.0)
+        lane = haiphong.lane(lane_id)
+        expected = lane.geometry.interpolate(along)
+        assert math.hypot(x - expected.x, y - expected.y) < 0.05, (truck, _t, lane_id, along)
+        crossed += lane_id != driven_at(haiphong, executed[truck], starts[truck], odo)[0]
+        moving += speed > 0.1
+        behind_start += odo < 6.0  # not yet driven that far: in the siding behind
+        coords = list(lane.geometry.coords)
+        ends = list(
+            itertools.accumulate(
+                (math.dist(a, b) for a, b in itertools.pairwise(coords)), initial=0.0
+            )
+        )
+        k = next(i for i in range(len(coords) - 1) if along <= ends[i + 1] + 1e-9)
+        if ends[k] + 1.0 <= along <= ends[k + 1] - 1.0:  # away from a bend: the segment's way
+            (ax, ay), (bx, by) = coords[k], coords[k + 1]
+            compass = math.degrees(math.atan2(bx - ax, by - ay)) % 360.0
+            assert abs((heading - compass + 180.0) % 360.0 - 180.0) < 0.5, (truck, _t)
+    assert moving > 1000 and behind_start >= 12
+    assert crossed > 50  # the antenna often still in the lane before the front's
+
+
+def test_the_antenna_follows_a_curve_and_the_lane_behind_the_start() -> None:
+    """A truck standing at a plain node has its antenna back on the lane into it; driving
+    into a quarter circle, its antenna stays on the arc behind the front (not a chord)."""
+    nodes = [Node("Z", -40.0, 0.0), Node("A", 0.0, 0.0), Node("B", 40.0, 0.0)]
+    nodes += [Node("C", 60.0, 20.0), Node("D", 60.0, 60.0)]
+    turn = np.linspace(0.0, math.pi / 2, 41)  # left from east to north around (40, 20)
+    arc = list(zip(40.0 + 20.0 * np.sin(turn), 20.0 - 20.0 * np.cos(turn), strict=True))
+    shapes = {"ZA": [(-40.0, 0.0), (0.0, 0.0)], "AB": [(0.0, 0.0), (40.0, 0.0)], "BC": arc}
+    shapes |= {"CD": [(60.0, 20.0), (60.0, 60.0)], "DC": [(60.0, 60.0), (60.0, 20.0)]}
+    lanes = [
+        Lane(k, k[0], k[1], LineString(xy), LineString(xy).length, 5.0, LaneKind.MAIN)
+        for k, xy in shapes.items()
+    ]
+    spot = ServicePoint("P", ServicePointKind.PARKING, "D")
+    yard = Yard.build("curve", "1", Origin(106.9, 20.8), nodes, lanes, (), [spot])
+    planner = FleetPlanner(LaneNetwork(yard, TERMINAL_TRACTOR))
+    plan = planner.plan([Task("T1", "A", "P")]).plans["T1"]
+    clock = Clock()
+    drive = Drive(yard, planner.cells, TERMINAL_TRACTOR, clock.at, Heard(clock))
+    drive.place("T1", "A", 0.0)
+    assert drive.antenna("T1", 0.0, 3.0) == pytest.approx((-3.0, 0.0, 90.0, 0.0))
+    drive.follow("T1", plan, 0.0)
+    samples: list[tuple[float, float, tuple[float, float, float, float]]] = []
+
+    def look(t: float) -> None:
+        samples.append((t, drive.odometer("T1", t), drive.antenna("T1", t, 3.0)))
+
+    clock.run(600.0, 0.1, look)
+    (done,) = drive.executed(clock.now)
+    on_arc = 0
+    for t, odo, (x, y, heading, _) in samples:
+        if odo < 3.0:  # not yet driven that far: back on the lane it came in by
+            lane_id, along = "ZA", 37.0 + odo
+        else:
+            lane_id, along = driven_at(yard, done, "A", odo - 3.0)
+        p = yard.lane(lane_id).geometry.interpolate(along)
+        assert math.hypot(x - p.x, y - p.y) < 0.05, (t, odo, lane_id, along)
+        if lane_id == "BC" and 2.0 < along < 29.0:
+            on_arc += 1
+            # On the circle (a chord from the front would cut inside it), along its tangent.
+            assert math.hypot(x - 40.0, y - 20.0) == pytest.approx(20.0, abs=0.05)
+            compass = 90.0 - math.degrees(along / 20.0)
+            assert abs((heading - compass + 180.0) % 360.0 - 180.0) < 3.0
+    assert on_arc > 20
+    assert samples[-1][1] > 100.0  # it drove all the way

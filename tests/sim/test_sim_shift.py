@@ -300,12 +300,15 @@ def test_ctrl_c_stops_with_a_partial_report(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_while_recording_leaves_a_readable_bag(tmp_path: Path) -> None:
-    """Fixes at 1 Hz up to the Ctrl-C, and no fix while TT01's receiver is out (60-90 s)."""
+    """Fixes at 1 Hz (`fix_hz=1`) up to the Ctrl-C, and no fix while TT01's receiver is out
+    (60-90 s)."""
     outage = Fault("gnss_loss", 60.0, 30.0, truck="TT01")
     scenario = load().with_(hours=0.25, faults=(outage,))
     bag = tmp_path / "bag"
     ctrl_c = CtrlC(120.0)
-    report = run_shift(scenario, tmp_path / "out", pictures=False, record=bag, on_progress=ctrl_c)
+    report = run_shift(
+        scenario, tmp_path / "out", pictures=False, record=bag, fix_hz=1.0, on_progress=ctrl_c
+    )
     assert report.result.interrupted
     end = report.data["simulated_seconds"]
     t0_ns = int(scenario.start_time.timestamp() * 1e9)
