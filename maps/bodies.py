@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import LineString, Polygon
+from shapely.geometry import LineString
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -83,10 +83,6 @@ class Path:
             out[after] = self.xy[-1] + np.outer(s[after] - self.s[-1], d / np.hypot(*d))
         return out
 
-    def then(self, other: Path) -> Path:
-        """This path followed by `other` (joined by a straight piece if they do not meet)."""
-        return Path(np.concatenate([self.xy, other.xy]))
-
 
 def rectangles(
     front: FloatArray, rear: FloatArray, width_m: float, grow_m: float = 0.0
@@ -112,10 +108,3 @@ def bodies_along(
     )
     out: npt.NDArray[np.object_] = np.asarray(shapely.polygons(corners), dtype=object)
     return out
-
-
-def body_at(path: Path, front_s: float, footprint: Footprint) -> Polygon:
-    """One body with its front `front_s` along the path."""
-    poly = bodies_along(path, np.array([front_s]), footprint)[0]
-    assert isinstance(poly, Polygon)
-    return poly

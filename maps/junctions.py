@@ -163,7 +163,6 @@ class _Compiler:
         self.junction_nodes = [n for n in yard.nodes if n not in stops and self._pairs(n) is None]
         self.problems: list[str] = []
         self.stuck: set[str] = set()
-        self.log: list[tuple[tuple[str, ...], float, str]] = []
 
     # -- what kind of node ---------------------------------------------------------------
 
@@ -326,7 +325,6 @@ class _Compiler:
                     done.add(key)
                     self.stuck.update(members)
                     continue
-                self.log.append((key, grow[members[0]], why))
                 for n in members:
                     grow[n] += STEP_M
                 changed = True

@@ -12,7 +12,6 @@ simulated once for the module (not timed); its length scales with YARDFLEET_BENC
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,17 +65,6 @@ def shift(tmp_path_factory: pytest.TempPathFactory) -> Shift:
     return Shift(report.result.executed, yard, report.result.simulated_seconds)
 
 
-def ratio_of(slow: Callable[[], object], fast: Callable[[], object], rounds: int = 3) -> float:
-    """best(slow) / best(fast), the two run in turn (a burst of load hits both sides)."""
-    best = [float("inf"), float("inf")]
-    for _ in range(rounds):
-        for k, run in enumerate((slow, fast)):
-            start = time.perf_counter()
-            run()
-            best[k] = min(best[k], time.perf_counter() - start)
-    return best[0] / best[1]
-
-
 def test_bench_bodies_shift(benchmark: BenchmarkFixture, shift: Shift) -> None:
     """Every pair of 32 trucks' bodies over the whole shift."""
     report: BodyReport = benchmark.pedantic(  # type: ignore[no-untyped-call]
@@ -100,7 +88,9 @@ def test_bench_bodies_shift(benchmark: BenchmarkFixture, shift: Shift) -> None:
         assert benchmark.stats.stats.max <= TARGET_S
 
 
-def test_bench_bodies_kernel_vs_shapely(benchmark: BenchmarkFixture, shift: Shift) -> None:
+def test_bench_bodies_kernel_vs_shapely(
+    benchmark: BenchmarkFixture, shift: Shift, peer_ratio: Callable[..., float]
+) -> None:
     """Our rectangle distance against shapely.distance on the same rectangle pairs: every
     pair of trucks near each other at every quarter second of the first hour."""
     times = np.arange(0.0, min(KERNEL_S, shift.seconds), 0.25)
@@ -124,7 +114,7 @@ def test_bench_bodies_kernel_vs_shapely(benchmark: BenchmarkFixture, shift: Shif
     assert np.all(theirs[~apart] <= TOUCH_M)
     benchmark.extra_info["pairs"] = len(mine)
     if not benchmark.disabled:
-        ratio = ratio_of(lambda: shapely.distance(poly_a, poly_b), ours)
+        ratio = peer_ratio(lambda: shapely.distance(poly_a, poly_b), ours, 3)
         benchmark.extra_info["times_shapely"] = round(ratio, 1)
         print(f"\n{len(mine):,} rectangle pairs: ours {ratio:.1f}x shapely.distance")
 
@@ -147,7 +137,9 @@ def naive(plans: list[Plan], yard: Yard, until: float) -> tuple[float, set[tuple
     return best, touching
 
 
-def test_bench_bodies_vs_naive_shapely_loop(benchmark: BenchmarkFixture, shift: Shift) -> None:
+def test_bench_bodies_vs_naive_shapely_loop(
+    benchmark: BenchmarkFixture, shift: Shift, peer_ratio: Callable[..., float]
+) -> None:
     """The naive check over the first minutes, against ours over the same minutes (both
     given only the steps begun by then, so that both read as much)."""
     until = min(WINDOW_S, shift.seconds)
@@ -171,7 +163,7 @@ def test_bench_bodies_vs_naive_shapely_loop(benchmark: BenchmarkFixture, shift: 
         window_s=until, naive_touching_samples=len(touching), contacts=len(report.contacts)
     )
     if not benchmark.disabled:
-        ratio = ratio_of(
+        ratio = peer_ratio(
             lambda: naive(plans, shift.yard, until),
             lambda: check_bodies(plans, shift.yard, until=until),
             rounds=1,

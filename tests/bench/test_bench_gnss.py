@@ -15,7 +15,6 @@ repeats); each benchmark also checks its result, so it still tests something whe
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -102,40 +101,31 @@ def check_same_sentences(mine: Decoded, reference: Decoded) -> None:
     assert sum(at in ours_at for at in theirs_at) >= 0.98 * len(theirs_at)
 
 
-def ratio_of(slow: Callable[[], object], fast: Callable[[], object], rounds: int = 7) -> float:
-    """best(slow) / best(fast), the two run in turn, so that a burst of load on the machine
-    hits both sides rather than one."""
-    best = [float("inf"), float("inf")]
-    for _ in range(rounds):
-        for k, run in enumerate((slow, fast)):
-            start = time.perf_counter()
-            run()
-            best[k] = min(best[k], time.perf_counter() - start)
-    return best[0] / best[1]
-
-
-@needs_pynmea2
 def test_bench_gnss_pynmea2(benchmark: BenchmarkFixture, stream: bytes) -> None:
     decoded = benchmark(theirs, stream)
     assert len(decoded) > 10
 
 
 @needs_pynmea2
-def test_bench_gnss_ours_same_work(benchmark: BenchmarkFixture, stream: bytes) -> None:
+def test_bench_gnss_ours_same_work(
+    benchmark: BenchmarkFixture, stream: bytes, peer_ratio: Callable[..., float]
+) -> None:
     decoded = benchmark(ours, stream)
     check_same_sentences(decoded, theirs(stream))
     if not benchmark.disabled:
-        ratio = ratio_of(lambda: theirs(stream), lambda: ours(stream))
+        ratio = peer_ratio(lambda: theirs(stream), lambda: ours(stream))
         benchmark.extra_info["times_pynmea2"] = round(ratio, 2)
         assert ratio >= TARGET, f"{ratio:.2f} × pynmea2"
 
 
 @needs_pynmea2
-def test_bench_gnss_ours_every_sentence(benchmark: BenchmarkFixture, stream: bytes) -> None:
+def test_bench_gnss_ours_every_sentence(
+    benchmark: BenchmarkFixture, stream: bytes, peer_ratio: Callable[..., float]
+) -> None:
     decoded = benchmark(ours, stream, None)
     check_same_sentences(decoded, theirs(stream))
     if not benchmark.disabled:
-        ratio = ratio_of(lambda: theirs(stream), lambda: ours(stream, None))
+        ratio = peer_ratio(lambda: theirs(stream), lambda: ours(stream, None))
         benchmark.extra_info["times_pynmea2"] = round(ratio, 2)
         assert ratio >= 0.8 * TARGET, f"{ratio:.2f} × pynmea2"
 
