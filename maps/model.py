@@ -168,6 +168,9 @@ class Yard:
     areas: Mapping[str, Area] = field(default_factory=dict)
     service_points: Mapping[str, ServicePoint] = field(default_factory=dict)
     cranes: Mapping[str, Crane] = field(default_factory=dict)
+    lane_width_m: float = 3.5
+    """The width of one lane (DESIGN.md: 3.5 m); two-way roads' lanes lie half of it off
+    their centre line."""
 
     def __post_init__(self) -> None:
         for name in ("nodes", "lanes", "areas", "service_points", "cranes"):
@@ -184,6 +187,7 @@ class Yard:
         areas: Iterable[Area] = (),
         service_points: Iterable[ServicePoint] = (),
         cranes: Iterable[Crane] = (),
+        lane_width_m: float = 3.5,
     ) -> Yard:
         """A yard from feature lists, keyed by id in the order given; ids must be unique."""
         by_id: dict[str, str] = {}
@@ -207,6 +211,7 @@ class Yard:
             areas=keyed(areas),
             service_points=keyed(service_points),
             cranes=keyed(cranes),
+            lane_width_m=lane_width_m,
         )
 
     @cached_property
@@ -307,6 +312,8 @@ def yard_differences(a: Yard, b: Yard, tolerance_m: float = 0.001) -> list[str]:
     for name in ("id", "version"):
         if getattr(a, name) != getattr(b, name):
             diffs.append(f"{name}: {getattr(a, name)!r} != {getattr(b, name)!r}")
+    if a.lane_width_m != b.lane_width_m:
+        diffs.append(f"lane_width_m: {a.lane_width_m} != {b.lane_width_m}")
     if abs(a.origin.lon - b.origin.lon) > 1e-9 or abs(a.origin.lat - b.origin.lat) > 1e-9:
         diffs.append(f"origin: {a.origin} != {b.origin}")
     for name in ("nodes", "lanes", "areas", "service_points", "cranes"):

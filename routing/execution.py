@@ -119,6 +119,8 @@ class Execution:
     """Per resource, every planned visit (planned time, priority, truck, passage index)."""
     _holders: dict[str, set[str]] = field(default_factory=dict)
     _last_release: dict[str, float] = field(default_factory=dict)
+    stops: frozenset[str] = frozenset()
+    """`node:<id>` of every service point: where a truck may stand inside a group."""
 
     @classmethod
     def of(
@@ -136,6 +138,7 @@ class Execution:
         """
         plan_list = list(plans.values()) if isinstance(plans, Mapping) else list(plans)
         ex = cls(footprint_m)
+        ex.stops = frozenset(f"node:{sp.node}" for sp in yard.service_points.values())
         manual_set = set(manual)
         groups = {lane.id: lane.conflict_group for lane in yard.lanes.values()}
         for k, plan in enumerate(plan_list):
@@ -245,6 +248,23 @@ class Execution:
             out.update(
                 (other, resource) for other in self._holders.get(resource, ()) if other != truck
             )
+        if nxt.group and run.passages[run.at].group != nxt.group:
+            # A junction (or single-track road) is granted only when the truck can leave it
+            # whole: its body and gap fit past it, so it never stops inside.
+            for k in self.beyond(truck, run.at + 1):
+                p = run.passages[k]
+                needs = [p.resource]
+                if p.group and p.group != nxt.group:
+                    needs.append(f"group:{p.group}")
+                for resource in needs:
+                    out.update(
+                        (other, resource)
+                        for other in self._holders.get(resource, ())
+                        if other != truck
+                    )
+                    prev = None if run.manual else self._prev_of(truck, k, resource)
+                    if prev is not None and not self._released(prev[0], prev[1], resource):
+                        out.add((prev[0], resource))
         if run.manual and nxt.resource.startswith("node:") and run.at + 2 < len(run.passages):
             # Drivers do not pull into a junction they cannot leave.
             after = run.passages[run.at + 2]
@@ -270,6 +290,31 @@ class Execution:
         # Someone facing it inside the single-track road it is in blocks it too.
         out.update((other, "facing") for other in self.facing(truck))
         return sorted(out)
+
+    def beyond(self, truck: str, index: int) -> list[int]:
+        """The passages after the group that passage `index` begins, up to a footprint past
+        its end: where the truck's body and gap stand once it has left the group whole."""
+        run = self.runs[truck]
+        g = run.passages[index].group
+        end, ps = index, run.passages
+        while end + 1 < len(ps) and (
+            ps[end + 1].group == g
+            or (
+                ps[end + 1].resource.startswith("node:")
+                and end + 2 < len(ps)
+                and ps[end + 2].group == g
+            )
+        ):
+            end += 1
+            if ps[end].resource in self.stops:
+                return []  # it may stand there (a dead-end bay's service point)
+        need = run.passages[end].s_out + self.footprint_m
+        out = []
+        k = end + 1
+        while k < len(run.passages) and run.passages[k].s_in < need - EPS:
+            out.append(k)
+            k += 1
+        return out
 
     def facing(self, truck: str) -> list[str]:
         """Trucks in the same single-track road as this one, driving the other way."""
