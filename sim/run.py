@@ -70,7 +70,21 @@ def run_shift(
 
             def on_fix(fix: AntennaFix) -> None:
                 lon, lat = shift.yard.frame.point_to_wgs84(fix.x_m, fix.y_m)
-                recorder.fix(fix.truck, t0 + fix.t_s, lat, lon, status=0 if fix.ok else -1)
+                status = 0 if fix.ok else -1
+                if recorder.fix(fix.truck, t0 + fix.t_s, lat, lon, status=status):
+                    # With the fix, its heading and speed: enough to redo the body check
+                    # from the bag alone (TruckState beside NavSatFix).
+                    recorder.truck_state(
+                        fix.truck,
+                        t0 + fix.t_s,
+                        activity="moving" if fix.speed_mps > 0.05 else "standing",
+                        x_m=fix.x_m,
+                        y_m=fix.y_m,
+                        lat=lat,
+                        lon=lon,
+                        speed_mps=fix.speed_mps,
+                        heading_deg=fix.heading_deg,
+                    )
 
         shift = Shift(
             scenario,

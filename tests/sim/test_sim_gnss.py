@@ -25,7 +25,8 @@ from maps import Yard, generate_terminal
 from routing.plan import Plan, ResourceKind
 from routing.vehicle import TERMINAL_TRACTOR
 from sim.bags import read_fixes
-from sim.bags.types import TRUCK_CLASS, typestore
+from sim.bags.reader import messages
+from sim.bags.types import TRUCK_CLASS, TRUCK_STATE, typestore
 from sim.run import ShiftReport, run_shift
 from sim.scenario import load
 from sim.sim_cli import run_command
@@ -169,6 +170,30 @@ def test_the_class_of_every_truck_is_in_the_bag(shift: tuple[ShiftReport, Path, 
             data: Any = store.deserialize_cdr(message.data, schema.name)
             seen[channel.topic] = (data.class_name, data.length_m, data.width_m, data.antenna_m)
     assert seen == {"/yardfleet/TT07/class": expected}
+
+
+def test_every_fix_comes_with_a_truck_state_carrying_its_heading(
+    shift: tuple[ShiftReport, Path, Yard],
+) -> None:
+    """The bag alone gives position and heading: a TruckState with each NavSatFix."""
+    _, bag, yard = shift
+    fixes = fixes_by_truck(bag, yard)
+    t0 = load().start_time.timestamp()
+    states: dict[str, list[Any]] = {}
+    for topic, t_ns, msg in messages(bag, TRUCK_STATE):
+        assert topic == f"/yardfleet/{msg.truck_id}/state"
+        states.setdefault(msg.truck_id, []).append((t_ns / 1e9 - t0, msg))
+    assert sorted(states) == sorted(fixes)
+    moving = 0
+    for truck, track in fixes.items():
+        assert len(states[truck]) == len(track), truck
+        for (t, x, y), (ts, msg) in zip(track, states[truck], strict=True):
+            assert ts == pytest.approx(t, abs=1e-6)
+            assert math.hypot(msg.x_m - x, msg.y_m - y) < 0.01
+            if msg.activity == "moving":
+                moving += 1
+                assert msg.speed_mps > 0 and 0.0 <= msg.heading_deg < 360.0
+    assert moving > 100
 
 
 def test_fix_hz_is_threaded_through_and_checked(tmp_path: Path) -> None:
