@@ -122,12 +122,27 @@ def validate_cmd(file: Path, as_json: bool) -> None:
     required=True,
     help="picture to write: .png or .svg",
 )
-def show_cmd(file: Path | None, terminal_name: str, out: Path) -> None:
-    """Draw the yard (a GeoJSON FILE, or an embedded terminal) as PNG or SVG."""
+@click.option("--around", help="draw only around this feature id (e.g. a junction, X0070)")
+@click.option(
+    "--radius",
+    type=click.FloatRange(min=1.0),
+    default=45.0,
+    show_default=True,
+    help="metres around --around",
+)
+def show_cmd(
+    file: Path | None, terminal_name: str, out: Path, around: str | None, radius: float
+) -> None:
+    """Draw the yard (a GeoJSON FILE, or an embedded terminal) as PNG or SVG; with
+    --around, a close-up of one feature (a junction: lanes at their width, stop lines,
+    a truck standing at each)."""
     from maps.draw import draw_yard
 
     if out.suffix.lower() not in (".png", ".svg"):
         raise click.UsageError(f"--out must end in .png or .svg, not {out.suffix or '(none)'!r}")
     yard = _yard_for(file, terminal_name)
-    path = draw_yard(yard, out)
+    try:
+        path = draw_yard(yard, out, around=around, radius_m=radius)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {path}")

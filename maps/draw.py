@@ -46,6 +46,9 @@ OVERLAY_ZORDER = 10.0
 """Draw overlays (routes, plans, density) at this zorder or above to sit on the base map."""
 
 TWO_WAY_OFFSET_M = 1.75
+DETAIL_M_PER_PT = 0.3
+"""Finer than this many metres per point, lanes are drawn at their width, with stop lines."""
+STOP_BODY_COLOR = "#d95f02"
 """Each direction of a two-way road is drawn this far right of the centreline (half a lane)."""
 
 ARROW_MIN_LANE_M = 12.0
@@ -60,6 +63,7 @@ AREA_COLORS: Mapping[AreaKind, str] = {
     AreaKind.GATE: "#f7c6d5",
     AreaKind.FUEL_STATION: "#ffdd99",
     AreaKind.PARK: "#c9e6bf",
+    AreaKind.JUNCTION: "#f5e6a8",
 }
 """Fill colour per area kind."""
 
@@ -227,6 +231,7 @@ def plot_yard(
     lane_colors: Mapping[str, str] | None = None,
     legend: bool = True,
     decorations: bool = True,
+    limits: tuple[tuple[float, float], tuple[float, float]] | None = None,
 ) -> list[Artist]:
     """Draw the yard's base map onto `ax` and return the legend handles, for overlays to extend.
 
@@ -234,12 +239,18 @@ def plot_yard(
     points and cranes with labels; with `decorations`, a scale bar and north arrow; with
     `legend`, a legend just right of the axes (save with bbox_inches="tight" to keep it).
     `lane_colors` recolours lanes by id; `highlight_lanes` are drawn thick on top.
+    `limits` ((x0, x1), (y0, y1)) draws a part of the yard; at a scale finer than
+    `DETAIL_M_PER_PT` the lanes are drawn with their width, stop lines across the lanes
+    entering each junction, and a truck's body standing at each stop line.
     Layers stay below `OVERLAY_ZORDER`; draw your own layers at or above it.
     """
     lane_colors = lane_colors or {}
-    xlim, ylim = _limits(yard)
-    for _ in range(2):  # the water band depends on the scale, the scale on the band
-        xlim, ylim = _limits(yard, _water_depth(_metres_per_point(ax, xlim, ylim)))
+    if limits is not None:
+        xlim, ylim = limits
+    else:
+        xlim, ylim = _limits(yard)
+        for _ in range(2):  # the water band depends on the scale, the scale on the band
+            xlim, ylim = _limits(yard, _water_depth(_metres_per_point(ax, xlim, ylim)))
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal", adjustable="box")
@@ -297,6 +308,9 @@ def plot_yard(
             handles.append(Patch(facecolor=AREA_COLORS[kind], edgecolor="#8c8c8c", label=label))
     _label_areas(ax, yard, m_per_pt)
 
+    if m_per_pt < DETAIL_M_PER_PT:
+        handles += _plot_detail(ax, yard, xlim, ylim)
+
     # Lanes: one collection for solid lanes, one for dashed (conflict group), one for arrows.
     arrow_len = max(3.0, 6.5 * m_per_pt)
     arrow_w = arrow_len * 0.7
@@ -322,6 +336,10 @@ def plot_yard(
             solid_c.append(color)
             solid_w.append(width)
         scale = 0.75 if lane.kind is LaneKind.SERVICE else 1.0
+        if m_per_pt < DETAIL_M_PER_PT:
+            if lane.conflict_group:
+                continue  # a junction's connectors: their lanes' arrows say the way
+            scale *= 0.5
         two_way = yard.graph.has_edge(lane.end, lane.start)
         at = 0.7 if two_way and not lane.conflict_group else 0.5
         for tri in _arrow_triangles(xy, arrow_len * scale, arrow_w * scale, at):
@@ -419,6 +437,96 @@ def plot_yard(
             borderaxespad=0.0,
         )
     return handles
+
+
+def _stop_lines(yard: Yard) -> list[Lane]:
+    """Lanes that end at a stop line: where the connectors of a junction area begin."""
+    junctions = {a.id for a in yard.areas.values() if a.kind is AreaKind.JUNCTION}
+    starts = {ln.start for ln in yard.lanes.values() if ln.conflict_group in junctions}
+    return [ln for ln in yard.lanes.values() if ln.end in starts and not ln.conflict_group]
+
+
+def _plot_detail(
+    ax: Axes, yard: Yard, xlim: tuple[float, float], ylim: tuple[float, float]
+) -> list[Artist]:
+    """Lane surfaces at their width, stop lines, and a truck's body at each stop line."""
+    from shapely.geometry import box as shapely_box
+
+    from maps.bodies import TRACTOR_40FT, Path, bodies_along
+
+    view = shapely_box(xlim[0] - 30, ylim[0] - 30, xlim[1] + 30, ylim[1] + 30)
+    half = yard.lane_width_m / 2
+    surfaces = [
+        np.asarray(poly.exterior.coords)[:, :2]
+        for lane in yard.lanes.values()
+        if lane.geometry.intersects(view)
+        for poly in [lane.geometry.buffer(half, cap_style="flat")]
+        if isinstance(poly, Polygon)
+    ]
+    ax.add_collection(
+        PolyCollection(surfaces, facecolors="#d9d9d9", edgecolors="none", zorder=_Z_AREA + 0.3)
+    )
+    lines: list[FloatArray] = []
+    bodies: list[FloatArray] = []
+    for lane in _stop_lines(yard):
+        if not lane.geometry.intersects(view):
+            continue
+        xy = np.asarray(lane.geometry.coords, dtype=np.float64)[:, :2]
+        d = xy[-1] - xy[-2]
+        n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-9)
+        lines.append(np.array([xy[-1] - n * half, xy[-1] + n * half]))
+        path = Path(xy)
+        body = bodies_along(path, np.array([path.length]), TRACTOR_40FT)[0]
+        bodies.append(np.asarray(body.exterior.coords)[:, :2])
+    ax.add_collection(
+        PolyCollection(
+            bodies,
+            facecolors="none",
+            edgecolors=STOP_BODY_COLOR,
+            linewidths=0.9,
+            linestyles=(0, (2, 1.5)),
+            zorder=_Z_ARROW + 0.2,
+        )
+    )
+    ax.add_collection(
+        LineCollection(lines, colors="#111111", linewidths=2.2, zorder=_Z_ARROW + 0.1)
+    )
+    return [
+        Patch(facecolor="#d9d9d9", edgecolor="none", label=f"lane, {yard.lane_width_m:g} m wide"),
+        Line2D([], [], color="#111111", lw=2.2, label="stop line"),
+        Patch(
+            facecolor="none",
+            edgecolor=STOP_BODY_COLOR,
+            ls=(0, (2, 1.5)),
+            label=f"truck at a stop line ({TRACTOR_40FT.length_m:g} x "
+            f"{TRACTOR_40FT.width_m:g} m)",
+        ),
+    ]
+
+
+def around_limits(
+    yard: Yard, feature: str, radius_m: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axes limits `radius_m` around a feature: an area, node, lane, service point or crane."""
+    if radius_m <= 0:
+        raise ValueError(f"radius must be positive (got {radius_m})")
+    if feature in yard.areas:
+        x0, y0, x1, y1 = yard.areas[feature].polygon.bounds
+    elif feature in yard.nodes or feature in yard.service_points:
+        node = yard.nodes[yard.node_of(feature)]
+        x0 = x1 = node.x
+        y0 = y1 = node.y
+    elif feature in yard.lanes:
+        x0, y0, x1, y1 = yard.lanes[feature].geometry.bounds
+    elif feature in yard.cranes:
+        x0 = x1 = yard.cranes[feature].x
+        y0 = y1 = yard.cranes[feature].y
+    else:
+        raise ValueError(
+            f"no feature {feature!r} in yard {yard.id!r} to draw around "
+            "(an area such as a junction, a node, lane, service point or crane id)"
+        )
+    return (x0 - radius_m, x1 + radius_m), (y0 - radius_m, y1 + radius_m)
 
 
 def _rtg_half_width(m_per_pt: float) -> float:
@@ -547,6 +655,12 @@ def _label_areas(ax: Axes, yard: Yard, m_per_pt: float) -> None:
                     va="center_baseline",
                     color="#4d4d4d",
                     zorder=_Z_LABEL,
+                )
+        elif area.kind is AreaKind.JUNCTION:
+            if m_per_pt < DETAIL_M_PER_PT:  # too many to name on the whole yard
+                ax.text(
+                    c.x, c.y, area.id, fontsize=8, ha="center", va="center",
+                    color="#7a6a1f", zorder=_Z_LABEL,
                 )
         elif area.kind is AreaKind.QUAY:
             ax.text(
@@ -735,8 +849,11 @@ def draw_yard(
     lane_colors: Mapping[str, str] | None = None,
     width_in: float = 16,
     dpi: float = 150,
+    around: str | None = None,
+    radius_m: float = 50.0,
 ) -> Path:
-    """Write a picture of the yard as PNG or SVG (by the suffix of `out`) and return its path."""
+    """Write a picture of the yard as PNG or SVG (by the suffix of `out`) and return its path;
+    with `around`, only `radius_m` around that feature (a junction, say), in detail."""
     path = Path(out)
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
@@ -747,9 +864,14 @@ def draw_yard(
     # Axes take the left part of the page; the legend goes in the strip on the right.
     left_in, right_in, top_in, bottom_in = 0.7, 2.6, 0.8, 0.55
     ax_w = max(1.0, width_in - left_in - right_in)
-    xlim, _ = _limits(yard)
-    m_per_pt = (xlim[1] - xlim[0]) / (72.0 * ax_w)
-    xlim, ylim = _limits(yard, _water_depth(m_per_pt))
+    if around is not None:
+        width_in = min(width_in, 11.0)
+        ax_w = width_in - left_in - right_in
+        xlim, ylim = around_limits(yard, around, radius_m)
+    else:
+        xlim, _ = _limits(yard)
+        m_per_pt = (xlim[1] - xlim[0]) / (72.0 * ax_w)
+        xlim, ylim = _limits(yard, _water_depth(m_per_pt))
     ax_h = ax_w * (ylim[1] - ylim[0]) / (xlim[1] - xlim[0])
     height_in = ax_h + top_in + bottom_in
     fig = Figure(figsize=(width_in, height_in))
@@ -757,8 +879,16 @@ def draw_yard(
     ax = fig.add_axes(
         (left_in / width_in, bottom_in / height_in, ax_w / width_in, ax_h / height_in)
     )
-    plot_yard(ax, yard, highlight_lanes=highlight_lanes, lane_colors=lane_colors)
+    plot_yard(
+        ax,
+        yard,
+        highlight_lanes=highlight_lanes,
+        lane_colors=lane_colors,
+        limits=(xlim, ylim) if around is not None else None,
+    )
     heading = title if title is not None else f"{yard.id} v{yard.version}"
+    if around is not None and title is None:
+        heading += f" around {around}"
     fig.suptitle(
         heading,
         x=left_in / width_in,

@@ -73,11 +73,53 @@ def test_plot_yard_draws_a_base_map_with_equal_aspect(haiphong: Yard) -> None:
     fig.canvas.draw()
 
 
-def test_the_two_directions_of_a_road_are_drawn_apart(haiphong: Yard) -> None:
-    north = haiphong.lane("v1n-01")
-    south = haiphong.lane_between(north.end, north.start)
-    a, b = lane_xy(haiphong, north), lane_xy(haiphong, south)
-    # Both 1.75 m right of travel: northbound to the east, southbound to the west.
-    assert a[0, 0] - b[0, 0] == pytest.approx(3.5)
-    one_way = haiphong.lane("drive01-01")
-    assert np.allclose(lane_xy(haiphong, one_way), np.asarray(one_way.geometry.coords))
+def test_lanes_are_drawn_where_they_lie_and_centre_lines_apart() -> None:
+    """A compiled yard's lanes are drawn on their own geometry; a centre-line sketch's two
+    directions of a road are drawn 1.75 m right of travel each."""
+    compiled = _compiled_crossing()
+    for lane in compiled.lanes.values():
+        assert np.allclose(lane_xy(compiled, lane), np.asarray(lane.geometry.coords))
+    sketch = _crossing_sketch()
+    a, b = lane_xy(sketch, "n-in"), lane_xy(sketch, "n-out")  # southbound, northbound
+    assert a[0, 0] == pytest.approx(-1.75) and b[0, 0] == pytest.approx(1.75)
+
+
+def _crossing_sketch() -> Yard:
+    """Three two-way roads meeting at one point, drawn on their centre lines."""
+    from shapely.geometry import LineString
+
+    from maps.model import Lane, LaneKind, Node, Origin
+
+    pts = {"n0001": (0.0, 0.0), "e": (90.0, 0.0), "w": (-90.0, 0.0), "n": (0.0, 90.0)}
+    lanes = []
+    for k in "new":
+        for lid, a, b in ((f"{k}-in", k, "n0001"), (f"{k}-out", "n0001", k)):
+            g = LineString([pts[a], pts[b]])
+            lanes.append(Lane(lid, a, b, g, g.length, 7.0, LaneKind.MAIN))
+    nodes = [Node(k, *v) for k, v in pts.items()]
+    return Yard.build("t", "1", Origin(106.9, 20.8), nodes, lanes)
+
+
+def _compiled_crossing() -> Yard:
+    from maps.junctions import compile_junctions
+
+    yard, problems = compile_junctions(_crossing_sketch())
+    assert problems == []
+    return yard
+
+
+def test_a_close_up_of_a_junction_shows_stop_lines_and_standing_trucks(tmp_path: Path) -> None:
+    yard = _compiled_crossing()
+    out = draw_yard(yard, tmp_path / "x.svg", around="X0001", radius_m=30)
+    texts = ["".join(t.itertext()) for t in ET.parse(out).getroot().iter(SVG_TEXT)]
+    assert "X0001" in texts
+    assert "stop line" in texts
+    assert any(t.startswith("truck at a stop line (16 x 2.5 m)") for t in texts)
+    assert "t v1 around X0001" in texts
+    png = draw_yard(yard, tmp_path / "x.png", around="X0001", radius_m=30)
+    assert png_size(png)[0] > 500
+
+
+def test_a_close_up_of_an_unknown_feature_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no feature 'X9999'"):
+        draw_yard(_compiled_crossing(), tmp_path / "x.png", around="X9999")
