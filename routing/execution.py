@@ -8,6 +8,15 @@ clear. Since a conflict-free plan orders every resource consistently with time, 
 dependencies point backwards in planned time and can never close a cycle: a delayed
 truck delays the trucks behind it, but nobody collides and nobody deadlocks.
 
+A truck is granted a junction (any conflict group) only when it can leave it whole: the
+passages a footprint beyond the group must be free and released by whoever was planned
+there before it, so it never stops inside a junction and waits, if it must, at the stop
+line (`beyond`). A service point inside a group (a dead-end bay) is a place it may stop.
+The trucks it then waits for are planned ahead of it just past the junction; they could
+wait for it in turn only if their way came back to its stop line within a footprint,
+which no lane graph drawn for trucks does. The rule moves a wait from inside the
+junction back to its stop line.
+
 Trucks that do not follow the graph (`manual`) still never drive into an occupied
 resource, but may take one out of turn; then trucks can wait on each other in a
 circle. `Execution.wait_for()` gives the wait-for graph (an edge from each waiting truck

@@ -11,6 +11,17 @@ through lane, and then drive a path that passes no other service point. So every
 gets a plan; waiting only shortens it. Sidings at least a truck's length plus gap long
 keep the junction behind a parked truck clear (the generator builds them so).
 
+The guarantee holds in metres, not only in the planner's resources, on a yard drawn as a
+truck sees it (`maps.junctions`: what `generate_terminal` returns): the lanes of a road lie
+side by side, one lane width apart, so two bodies on them keep 1 m; every junction is an
+area whose connectors share its conflict group, held by one truck from the moment its
+front crosses the stop line until its rear and gap have left; a truck stands only at the
+end of a cell at least a footprint long or at a service point, and every lane entering a
+junction ends at a stop line set back until a body standing there is 0.9 m clear of every
+movement through the junction (and a siding holds its truck clear of the through lanes).
+So plans free of resource conflicts are free of body contacts; `routing.bodies` checks
+that independently, body to body, on what the trucks drove.
+
 Outside those conditions (two trucks sent to one spot, a start on a through lane after a
 breakdown, lanes closed so that a service point is cut off) a truck may fail; the
 planner then restarts with that truck first (priority restarts), and reports the trucks

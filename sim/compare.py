@@ -3,7 +3,8 @@
 Each shift runs in a worker process with its own journal (`out/runs/<strategy>-<n>-<seed>`);
 the table gives, per strategy and fleet size, the mean ± standard deviation over seeds of
 the gross crane rate, crane minutes waiting, empty km share and litres per move — and the
-safety totals, which must be zero.
+safety totals, which must be zero (conflicts, deadlocks, body contacts), with the smallest
+clearance between two truck bodies.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def _one(base: Scenario, strategy: str, trucks: int, seed: int, out: Path) -> di
         "litres_per_move": data["litres_per_move"],
         "conflicts": data["conflicts"],
         "deadlocks": data["deadlocks"],
+        "contacts": data["contacts"],
+        "min_clearance_m": data["min_clearance_m"],
         "wall_seconds": data["wall_seconds"],
     }
 
@@ -80,6 +83,9 @@ def compare(
                 }
             row["conflicts"] = sum(r["conflicts"] for r in cell)
             row["deadlocks"] = sum(r["deadlocks"] for r in cell)
+            row["contacts"] = sum(r["contacts"] for r in cell)
+            clearances = [r["min_clearance_m"] for r in cell if r["min_clearance_m"] is not None]
+            row["min_clearance_m"] = min(clearances) if clearances else None
             rows.append(row)
     return rows
 
@@ -100,6 +106,8 @@ def compare_table(rows: Sequence[dict[str, Any]]) -> Table:
         *(label for _, label in METRICS),
         "conflicts",
         "deadlocks",
+        "contacts",
+        "min clearance (m)",
     ):
         table.add_column(col, justify="left" if col == "strategy" else "right")
     for r in rows:
@@ -113,6 +121,8 @@ def compare_table(rows: Sequence[dict[str, Any]]) -> Table:
             _pm(r["litres_per_move"], 2),
             str(r["conflicts"]),
             str(r["deadlocks"]),
+            str(r["contacts"]),
+            "-" if r["min_clearance_m"] is None else f"{r['min_clearance_m']:.2f}",
         )
     return table
 
