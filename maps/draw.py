@@ -660,7 +660,7 @@ def _label_areas(ax: Axes, yard: Yard, m_per_pt: float) -> None:
             if m_per_pt < DETAIL_M_PER_PT:  # too many to name on the whole yard
                 ax.text(
                     c.x, c.y, area.id, fontsize=8, ha="center", va="center",
-                    color="#7a6a1f", zorder=_Z_LABEL,
+                    color="#7a6a1f", zorder=_Z_LABEL, clip_on=True,
                 )
         elif area.kind is AreaKind.QUAY:
             ax.text(

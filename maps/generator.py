@@ -1,33 +1,50 @@
-"""A parametric container terminal: quay and apron loop, RTG blocks, landside gate, fuel, park.
+"""A parametric container terminal: quay and apron loop, RTG blocks, landside park, fuel, gate.
 
-The layout, in the local frame (x along the quay, y inland, metres):
+`sketch_terminal(spec)` draws it as a centre-line lane graph; `generate_terminal(spec)`
+compiles that with `maps.junctions.compile_junctions` (two-way lanes beside their centre
+line, stop lines, junction areas and connectors) and caches the result per spec. The layout,
+in the local frame (x along the quay, y inland, metres):
 
-- the quay from y = 0 with one area per berth; quay cranes evenly spread over the berths;
+- the quay from y = 0 with one area per berth; quay cranes evenly spread over the berths,
+  each moved (at most half the crane spacing) so that its bay keeps clear of the roads onto
+  the apron; the crane stands over its service point;
 - the apron loop: a one-way lane under the cranes (westbound, y = 20) and a back lane
-  (eastbound, y = 50), joined at both ends; each crane's service point is a siding on
-  the seaward side of the lane under it;
-- the yard: blocks in columns × rows parallel to the quay, two-way vertical roads
-  between the columns, a one-way driving lane south of every block row (alternating
-  east- and westbound) and a one-way block lane inside each RTG span, with the
-  block's transfer points as sidings under the RTG;
-- landside: a two-way road with the truck park (one-way aisles with spots on both
-  sides), the fuel station (a single-track access road, so a conflict group, and
-  dead-end pump bays) and the OCR gate lanes.
+  (eastbound, y = 50), joined at both ends; each crane's service point `QCxx.SP` and,
+  where there is room upstream, its queue `QCxx.Q` are pull-in bays on the seaward side;
+- every service point is such a **pull-in bay**: a smooth ramp (9 m along the lane) off a
+  straight through lane to a lane 4.5 m beside it, the service point 24 m from where the
+  bay leaves (a standing truck's 16 m body lies wholly in the bay, past the junction edge,
+  2 m clear of the through lane's bodies), and a ramp back 36 m from where it left; bays
+  on one lane keep 10 m of through lane between them;
+- the yard: blocks in columns x rows parallel to the quay, two-way vertical roads between
+  the columns, a one-way driving lane 6 m south of every block row (alternating east- and
+  westbound; its junction with a vertical road and the block lane's are one junction, and
+  the road keeps room for both set-backs before the next) and a one-way block lane in
+  each RTG span, with the transfer points `<block>.TPk` as bays under the RTG, at bay
+  centres and 22 m clear of the vertical roads;
+- landside, north of a two-way road: the truck park, the fuel station and the OCR gate,
+  each a one-way loop (up, east along its aisles, down again) with its service points
+  (`PARK.Sxx`, `FUEL.Px`, `GATE.Lx`) as drive-through bays on both sides of the aisles,
+  the loops' ends 30 m clear of the vertical roads.
 
-Every service point is a siding off the through lanes, and the through network is
-strongly connected, so every service point reaches every other without passing a
-third: the "well-formed" condition that routing's completeness rests on.
+Every service point is a bay off the through lanes, and the through network is strongly
+connected, so every service point reaches every other without passing a third: the
+"well-formed" condition that routing's completeness rests on. `TerminalSpec.problems()`
+names the parameters that cannot be drawn so (too many cranes for the quay, too many
+transfer points for a block).
 """
 
 from __future__ import annotations
 
 import math
 import string
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from itertools import pairwise
 
 from shapely.geometry import LineString, Polygon, box
 
+from maps.junctions import compile_junctions
 from maps.model import (
     Area,
     AreaKind,
@@ -49,29 +66,49 @@ ROW_M = 2.9
 TRUCK_LANE_M = 5.0
 """The truck lane inside an RTG span."""
 CORRIDOR_M = 18.0
+MIN_ROW_PITCH_M = 40.4
+"""Block rows keep at least this pitch (narrow blocks get a wider corridor): the vertical
+road between one row's block lane and the next driving lane holds both junctions' set-backs."""
 """Between two block rows: the one-way driving lane and its margins."""
 ROAD_M = 24.0
 """A two-way vertical road between block columns."""
-Y_QC_STOP = 8.0
+DRIVE_TO_BLOCK_M = 6.0
+"""A driving lane runs this far south of the block row it serves (and CORRIDOR_M minus this
+north of the row before): its junction with a vertical road and the block lane's are one,
+and the road keeps room between that one and the next."""
 Y_UNDER_CRANE = 20.0
 Y_BACK_LANE = 50.0
 Y_QUAY_EDGE = 60.0
 YARD_Y0 = 90.0
 LANDSIDE_GAP_M = 30.0
-QC_SIDING_HALF_M = 18.0
-QC_QUEUE_FROM_M = 24.0
-"""The queue siding under each quay crane leaves the apron lane this far upstream of it."""
-QC_QUEUE_LEN_M = 36.0
-TP_SIDING_OFFSET_M = 12.0
-TP_SIDING_HALF_M = 18.0
-SIDING_MIN_M = 21.0
-"""Every siding's entry lane holds a tractor with a 40-foot chassis (16 m) plus its 4 m gap,
-so a truck parked at a service point leaves the junction behind it clear."""
-SPOT_PITCH_M = 24.0
-SPOT_OFFSET_M = 18.0
-AISLE_PITCH_M = 50.0
-PUMP_PITCH_M = 12.0
-GATE_PITCH_M = 26.0
+BAY_OFFSET_M = 4.5
+"""A pull-in bay's lane lies this far beside its through lane (bodies 2 m apart)."""
+BAY_RAMP_M = 9.0
+"""Each ramp of a bay, along its through lane (a smooth S-curve, at most 38 degrees)."""
+BAY_STOP_M = 24.0
+"""From where a bay leaves its through lane to its service point: a standing truck's body
+lies wholly in the bay, clear of the junction where the bay leaves."""
+BAY_LEN_M = 36.0
+"""From where a bay leaves its through lane to where it rejoins it."""
+BAY_GAP_M = 10.0
+"""Through lane kept between two bays (the one's merge and the next one's diverge)."""
+RAMP_POINTS = 6
+JUNCTION_CLEAR_M = 22.0
+"""A bay keeps this far from a road junction on its through lane."""
+CORNER_CLEAR_M = 20.0
+QUEUE_FROM_M = BAY_LEN_M + BAY_GAP_M + 0.5
+"""A quay crane's queue bay stands this far upstream (east) of its service bay."""
+TP_PITCH_M = BAY_LEN_M + BAY_GAP_M + BAY_M
+"""Transfer-point stops keep this far apart (a bay pitch and a bay of rounding)."""
+LAND_FIRST_M = 30.0
+LAND_GAP_M = 30.0
+LOOP_FIRST_M = 30.0
+"""A landside loop's first aisle lies this far north of the landside road."""
+LOOP_END_M = 22.0
+"""An aisle's first bay leaves it this far from the loop's west lane (and its last one
+rejoins it as far from its east lane)."""
+AISLE_PITCH_M = 24.0
+PARK_PAIRS_PER_AISLE = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,25 +161,48 @@ class TerminalSpec:
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 out.append(f"{name} must be a positive number (got {value})")
         if not out:
-            spacing = self.quay_length_m / self.quay_cranes
-            if spacing < 2 * QC_SIDING_HALF_M + 10:
-                out.append(
-                    f"quay_length_m {self.quay_length_m} leaves {spacing:.1f} m per quay "
-                    f"crane; at least {2 * QC_SIDING_HALF_M + 10:.0f} m are needed"
-                )
-            if self.quay_cranes < self.berths:
-                out.append(f"quay_cranes ({self.quay_cranes}) fewer than berths ({self.berths})")
-            tp_spacing = self.bays * BAY_M / self.transfer_points_per_block
-            if tp_spacing < 2 * TP_SIDING_HALF_M + 4:
-                out.append(
-                    f"transfer_points_per_block {self.transfer_points_per_block} leaves "
-                    f"{tp_spacing:.1f} m each in a {self.bays}-bay block; at least "
-                    f"{2 * TP_SIDING_HALF_M + 4:.0f} m needed"
-                )
-            if self.block_rows > 26 * 27:
-                out.append(f"block_rows {self.block_rows} exceeds {26 * 27}")
+            out += self._layout_problems()
         if not (-180 <= self.origin_lon <= 180 and -80 <= self.origin_lat <= 84):
             out.append(f"origin {self.origin_lon}, {self.origin_lat} is outside lon/lat range")
+        return out
+
+    def _layout_problems(self) -> list[str]:
+        """What cannot be drawn safely with these (individually valid) parameters."""
+        out: list[str] = []
+        if self.block_rows > 26 * 27:
+            out.append(f"block_rows {self.block_rows} exceeds {26 * 27}")
+            return out
+        if self.quay_cranes < self.berths:
+            out.append(f"quay_cranes ({self.quay_cranes}) fewer than berths ({self.berths})")
+            return out
+        spacing = self.quay_length_m / self.quay_cranes
+        need = BAY_LEN_M + BAY_GAP_M
+        f = _frame(self)
+        placed = None
+        if spacing >= need:
+            wanted = [x for *_, x in _quay_cranes(self)]
+            placed = _place_cranes(wanted, f.x_min, f.x_max, f.xv, spacing / 2)
+        if placed is None:
+            out.append(
+                f"quay_length_m {self.quay_length_m} leaves {spacing:.1f} m per quay crane; "
+                f"at least {need:.0f} m are needed, each crane's bay within {spacing / 2:.0f} m "
+                f"of its place and {JUNCTION_CLEAR_M:.0f} m clear of the roads onto the apron"
+            )
+        if not _tp_fits(self, f.xv):
+            tp_spacing = self.bays * BAY_M / self.transfer_points_per_block
+            fit = max(
+                (
+                    n
+                    for n in range(self.transfer_points_per_block)
+                    if _tp_fits(replace(self, transfer_points_per_block=n), f.xv)
+                ),
+                default=0,
+            )
+            out.append(
+                f"transfer_points_per_block {self.transfer_points_per_block} leaves "
+                f"{tp_spacing:.1f} m each in a {self.bays}-bay block; at most {fit} fit "
+                f"(each bay takes {TP_PITCH_M:.0f} m, and {JUNCTION_CLEAR_M:.0f} m from each road)"
+            )
         return out
 
     @classmethod
@@ -182,9 +242,12 @@ class _Builder:
         kind: LaneKind,
         speed_mps: float,
         conflict_group: str | None = None,
+        via: list[tuple[float, float]] | None = None,
     ) -> None:
+        """A lane from node a to node b, straight or through the points `via`."""
         na, nb = self.nodes[a], self.nodes[b]
-        geometry = LineString([(na.x, na.y), (nb.x, nb.y)])
+        pts = [(na.x, na.y), *((round(x, 3), round(y, 3)) for x, y in via or []), (nb.x, nb.y)]
+        geometry = LineString(pts)
         self.lanes.append(
             Lane(
                 lane_id,
@@ -214,83 +277,226 @@ class _Builder:
             for i, (a, b) in enumerate(pairwise(reversed(ids)), 1):
                 self.lane(f"{reverse_name}-{i:02d}", a, b, kind, speed_mps)
 
-    def siding(
+    def bay(
         self,
         sp: ServicePoint,
-        entry: tuple[float, float],
-        stop: tuple[float, float],
-        exit_: tuple[float, float],
+        p0: tuple[float, float],
+        u: tuple[float, float],
+        side: tuple[float, float],
         kind: LaneKind,
         speed_mps: float,
-    ) -> None:
-        """A service point off the through lanes: entry → stop → exit (a dead end if equal)."""
-        a, s, b = self.node(*entry), self.node(*stop), self.node(*exit_)
-        group = sp.id if a == b else None
-        self.lane(f"{sp.id}-in", a, s, kind, speed_mps, group)
-        self.lane(f"{sp.id}-out", s, b, kind, speed_mps, group)
+    ) -> tuple[float, float]:
+        """A pull-in bay beside a straight through lane: from the lane at `p0` (heading `u`)
+        a smooth ramp to a lane BAY_OFFSET_M to the `side`, the service point BAY_STOP_M on,
+        and a ramp back onto the lane BAY_LEN_M from `p0`. Returns where it rejoins."""
+
+        def at(s: float, lat: float) -> tuple[float, float]:
+            return (p0[0] + s * u[0] + lat * side[0], p0[1] + s * u[1] + lat * side[1])
+
+        w, r = BAY_OFFSET_M, BAY_RAMP_M
+        steps = [k / RAMP_POINTS for k in range(1, RAMP_POINTS)]
+        up = [at(t * r, w * (1 - math.cos(math.pi * t)) / 2) for t in steps] + [at(r, w)]
+        down = [at(BAY_LEN_M - r, w)] + [
+            at(BAY_LEN_M - r + t * r, w * (1 + math.cos(math.pi * t)) / 2) for t in steps
+        ]
+        a, s, b = self.node(*p0), self.node(*at(BAY_STOP_M, w)), self.node(*at(BAY_LEN_M, 0.0))
+        self.lane(f"{sp.id}-in", a, s, kind, speed_mps, via=up)
+        self.lane(f"{sp.id}-out", s, b, kind, speed_mps, via=down)
         self.service_points.append(ServicePoint(sp.id, sp.kind, s, sp.area, sp.crane, sp.bay))
+        return at(BAY_LEN_M, 0.0)
 
 
 def _spread(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-def generate_terminal(spec: TerminalSpec) -> Yard:
-    """Build the terminal that `spec` describes; raises ValueError naming bad parameters."""
+def _free(lo: float, hi: float, taken: list[tuple[float, float]]) -> bool:
+    return all(hi <= a or lo >= b for a, b in taken)
+
+
+def _place_cranes(
+    wanted: list[float], x_lo: float, x_hi: float, junctions: list[float], reach: float
+) -> list[tuple[float, bool]] | None:
+    """Where each quay crane's bay goes along the apron lane (westbound: a bay spans from
+    BAY_LEN_M - BAY_STOP_M west of its stop to BAY_STOP_M east), and whether a queue bay fits
+    upstream of it; None when a crane finds no room within `reach` of where it should be."""
+    pad = BAY_GAP_M / 2
+    taken = [(x - JUNCTION_CLEAR_M, x + JUNCTION_CLEAR_M) for x in junctions]
+    taken += [(x_lo - 100.0, x_lo + CORNER_CLEAR_M), (x_hi - CORNER_CLEAR_M, x_hi + 1e6)]
+    west, east = BAY_LEN_M - BAY_STOP_M, BAY_STOP_M
+
+    def span(x: float) -> tuple[float, float]:
+        return x - west - pad, x + east + pad
+
+    placed: list[float] = []
+    for want in wanted:
+        for k in range(int(reach / 0.5) + 1):
+            options = (want,) if k == 0 else (want - k * 0.5, want + k * 0.5)
+            hit = next((x for x in options if _free(*span(x), taken)), None)
+            if hit is not None:
+                placed.append(hit)
+                taken.append(span(hit))
+                break
+        else:
+            return None
+    out: list[tuple[float, bool]] = []
+    for x in placed:
+        q = span(x + QUEUE_FROM_M)
+        queued = _free(*q, taken)
+        if queued:
+            taken.append(q)
+        out.append((x, queued))
+    return out
+
+
+def _quay_cranes(spec: TerminalSpec) -> list[tuple[str, str, float]]:
+    """(crane id, berth id, where it should stand) evenly over the berths."""
+    berth_len = spec.quay_length_m / spec.berths
+    out: list[tuple[str, str, float]] = []
+    for berth, count in enumerate(_spread(spec.quay_cranes, spec.berths)):
+        for i in range(count):
+            x = berth * berth_len + (i + 0.5) * berth_len / count
+            out.append((f"QC{len(out) + 1:02d}", f"BERTH{berth + 1}", x))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """The main coordinates of a terminal, from its spec."""
+
+    xv: list[float]
+    yd: list[float]
+    yb: list[float]
+    y_land: float
+    x_min: float
+    x_max: float
+    block_len: float
+    block_w: float
+
+
+def _frame(spec: TerminalSpec) -> _Frame:
+    block_len = spec.bays * BAY_M
+    block_w = spec.rows * ROW_M + TRUCK_LANE_M
+    columns = spec.block_columns
+    yard_w = columns * block_len + (columns + 1) * ROAD_M
+    x0 = (spec.quay_length_m - yard_w) / 2
+    xv = [x0 + ROAD_M / 2 + k * (block_len + ROAD_M) for k in range(columns + 1)]
+    pitch = max(CORRIDOR_M + block_w, MIN_ROW_PITCH_M)
+    yd = [YARD_Y0 + r * pitch for r in range(spec.block_rows + 1)]
+    yb = [yd[r] + DRIVE_TO_BLOCK_M + TRUCK_LANE_M / 2 for r in range(spec.block_rows)]
+    # The apron loop reaches past the first crane's bay (however far a road onto the apron
+    # pushes it west) and the last crane's queue bay.
+    first = min(x for *_, x in _quay_cranes(spec))
+    x_min = min(0.0, xv[0] - ROAD_M, first - 2 * BAY_LEN_M)
+    x_max = max(spec.quay_length_m, xv[-1] + ROAD_M)
+    last = max(x for *_, x in _quay_cranes(spec))
+    x_max = max(x_max, last + QUEUE_FROM_M + BAY_STOP_M + BAY_GAP_M + CORNER_CLEAR_M)
+    y_land = yd[-1] + LANDSIDE_GAP_M
+    return _Frame(xv, yd, yb, y_land, x_min, x_max, block_len, block_w)
+
+
+def _tp_stops(spec: TerminalSpec, x_in: float, x_out: float) -> list[float] | None:
+    """Stops of the transfer-point bays on a block lane from x_in to x_out (either way), at
+    bay centres, clear of the roads at both ends; None when they do not fit."""
+    sign = 1.0 if x_out > x_in else -1.0
+    bx0 = min(x_in, x_out) + ROAD_M / 2
+    first = x_in + sign * (JUNCTION_CLEAR_M + BAY_STOP_M)
+    last = x_out - sign * (JUNCTION_CLEAR_M + BAY_LEN_M - BAY_STOP_M)
+    lo, hi = min(first, last), max(first, last)
+    n = spec.transfer_points_per_block
+    bays: list[int] = []
+    for k in range(n):
+        x = bx0 + (k + 0.5) * spec.bays * BAY_M / n
+        x = min(max(x, lo), hi)
+        bays.append(min(max(round((x - bx0) / BAY_M + 0.5), 1), spec.bays))
+    xs = [bx0 + (bay - 0.5) * BAY_M for bay in bays]
+    # Push them apart (one bay at a time) and inside [lo, hi].
+    for _ in range(4 * spec.bays):
+        moved = False
+        for k in range(n):
+            if xs[k] < lo - 1e-6:
+                xs[k] += BAY_M
+                moved = True
+            elif xs[k] > hi + 1e-6:
+                xs[k] -= BAY_M
+                moved = True
+            elif k and xs[k] - xs[k - 1] < TP_PITCH_M - 1e-6:
+                xs[k] += BAY_M
+                moved = True
+        if not moved:
+            return xs
+    return None
+
+
+def _tp_fits(spec: TerminalSpec, xv: list[float]) -> bool:
+    if spec.transfer_points_per_block < 1:
+        return False
+    return _tp_stops(spec, xv[0], xv[1]) is not None and _tp_stops(spec, xv[1], xv[0]) is not None
+
+
+def _loop_width(pairs: int) -> float:
+    return 2 * LOOP_END_M + pairs * BAY_LEN_M + (pairs - 1) * BAY_GAP_M
+
+
+def sketch_terminal(spec: TerminalSpec) -> Yard:
+    """The terminal `spec` describes as a centre-line lane graph (two-way roads as two lanes
+    on one line, junctions as points); `generate_terminal` compiles it into lanes in metres.
+    Raises ValueError naming bad parameters."""
     problems = spec.problems()
     if problems:
         raise ValueError("cannot generate terminal: " + "; ".join(problems))
     b = _Builder()
     fast, slow = spec.main_speed_kmh / 3.6, spec.slow_speed_kmh / 3.6
+    f = _frame(spec)
     columns, n_rows = spec.block_columns, spec.block_rows
-    block_len = spec.bays * BAY_M
-    block_w = spec.rows * ROW_M + TRUCK_LANE_M
-    yard_w = columns * block_len + (columns + 1) * ROAD_M
-    x0 = (spec.quay_length_m - yard_w) / 2
-    xv = [x0 + ROAD_M / 2 + k * (block_len + ROAD_M) for k in range(columns + 1)]
-    pitch = CORRIDOR_M + block_w
-    yd = [YARD_Y0 + r * pitch for r in range(n_rows + 1)]
-    yb = [yd[r] + CORRIDOR_M / 2 + TRUCK_LANE_M / 2 for r in range(n_rows)]
-    y_land = yd[n_rows] + LANDSIDE_GAP_M
-    x_min = min(0.0, xv[0] - ROAD_M)
-    x_max = max(spec.quay_length_m, xv[-1] + ROAD_M)
+    xv, yd, yb, y_land = f.xv, f.yd, f.yb, f.y_land
+    x_min, x_max = f.x_min, f.x_max
     areas: list[Area] = []
     cranes: list[Crane] = []
 
-    # Quay, berths and quay cranes with their sidings under the apron lane.
+    # Quay, berths and quay cranes, each over its bay beside the apron lane.
     berth_len = spec.quay_length_m / spec.berths
-    qc_x: list[tuple[str, str, float]] = []
-    for berth, count in enumerate(_spread(spec.quay_cranes, spec.berths)):
-        berth_id = f"BERTH{berth + 1}"
+    for berth in range(spec.berths):
         bx0 = berth * berth_len
         areas.append(
             Area(
-                berth_id,
+                f"BERTH{berth + 1}",
                 AreaKind.QUAY,
                 box(bx0, 0, bx0 + berth_len, Y_QUAY_EDGE),
                 f"Berth {berth + 1}",
             )
         )
-        for i in range(count):
-            qc_x.append((f"QC{len(qc_x) + 1:02d}", berth_id, bx0 + (i + 0.5) * berth_len / count))
-    # A queue siding upstream (east) of a crane where the next crane leaves room for it.
-    xs = sorted(x for *_, x in qc_x)
-    queued = {
-        qc_id
-        for qc_id, _, x in qc_x
-        if all(
-            other <= x or other - QC_SIDING_HALF_M >= x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M + 2.0
-            for other in xs
-        )
-    }
-    # The apron loop reaches past the last crane's queue siding.
-    x_max = max(x_max, max(x for *_, x in qc_x) + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M + 12.0)
+    qcs = _quay_cranes(spec)
+    spacing = spec.quay_length_m / spec.quay_cranes
+    placed = _place_cranes([x for *_, x in qcs], x_min, x_max, xv, spacing / 2)
+    if placed is None:  # spec.problems() has ruled this out
+        raise ValueError("cannot generate terminal: no room for the quay cranes' bays")
+    west = (-1.0, 0.0)
+    seaward = (0.0, -1.0)
     under = [x_max, x_min, *xv]
-    for qc_id, berth_id, x in qc_x:
-        cranes.append(Crane(qc_id, CraneKind.QC, x, 15.0, berth_id))
-        under += [x + QC_SIDING_HALF_M, x - QC_SIDING_HALF_M]
-        if qc_id in queued:
-            under += [x + QC_QUEUE_FROM_M, x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M]
+    for (qc_id, berth_id, _), (x, queued) in zip(qcs, placed, strict=True):
+        cranes.append(Crane(qc_id, CraneKind.QC, round(x, 3), 15.0, berth_id))
+        end = b.bay(
+            ServicePoint(f"{qc_id}.SP", ServicePointKind.QUAY_CRANE, "", berth_id, qc_id),
+            (x + BAY_STOP_M, Y_UNDER_CRANE),
+            west,
+            seaward,
+            LaneKind.SERVICE,
+            slow,
+        )
+        under += [x + BAY_STOP_M, end[0]]
+        if queued:
+            # The next truck waits upstream (the apron lane runs west), off the through lane.
+            xq = x + QUEUE_FROM_M
+            end = b.bay(
+                ServicePoint(f"{qc_id}.Q", ServicePointKind.QUEUE, "", berth_id, qc_id),
+                (xq + BAY_STOP_M, Y_UNDER_CRANE),
+                west,
+                seaward,
+                LaneKind.SERVICE,
+                slow,
+            )
+            under += [xq + BAY_STOP_M, end[0]]
     b.road(
         "apron-u",
         [(x, Y_UNDER_CRANE) for x in sorted(set(under), reverse=True)],
@@ -300,26 +506,6 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
     b.road("apron-b", [(x, Y_BACK_LANE) for x in sorted({x_min, x_max, *xv})], LaneKind.APRON, fast)
     b.road("apron-w", [(x_min, Y_UNDER_CRANE), (x_min, Y_BACK_LANE)], LaneKind.APRON, fast)
     b.road("apron-e", [(x_max, Y_BACK_LANE), (x_max, Y_UNDER_CRANE)], LaneKind.APRON, fast)
-    for qc_id, berth_id, x in qc_x:
-        b.siding(
-            ServicePoint(f"{qc_id}.SP", ServicePointKind.QUAY_CRANE, "", berth_id, qc_id),
-            (x + QC_SIDING_HALF_M, Y_UNDER_CRANE),
-            (x, Y_QC_STOP),
-            (x - QC_SIDING_HALF_M, Y_UNDER_CRANE),
-            LaneKind.SERVICE,
-            slow,
-        )
-        # The next truck waits upstream (the apron lane runs west), off the through lane.
-        if qc_id not in queued:
-            continue
-        b.siding(
-            ServicePoint(f"{qc_id}.Q", ServicePointKind.QUEUE, "", berth_id, qc_id),
-            (x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M, Y_UNDER_CRANE),
-            (x + QC_QUEUE_FROM_M + QC_QUEUE_LEN_M / 2, Y_QC_STOP),
-            (x + QC_QUEUE_FROM_M, Y_UNDER_CRANE),
-            LaneKind.SERVICE,
-            slow,
-        )
 
     # Vertical two-way roads from the apron to the landside road.
     y_stations = [Y_UNDER_CRANE, Y_BACK_LANE, *yd, *yb, y_land]
@@ -337,20 +523,20 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
         xs = sorted(xv, reverse=r % 2 == 1)
         b.road(f"drive{r + 1:02d}", [(x, y) for x in xs], LaneKind.MAIN, fast)
 
-    # Blocks: block lane inside the RTG span, transfer points as sidings under the RTG.
+    # Blocks: block lane inside the RTG span, transfer points as bays beside it under the RTG.
     rtg_counts = _spread(spec.rtgs, columns * n_rows)
-    tp_half = min(TP_SIDING_HALF_M, block_len / spec.transfer_points_per_block / 2 - 2)
+    n_rtg_done = 0
     for r in range(n_rows):
         eastbound = r % 2 == 0
         for c in range(columns):
             block_id = f"{row_label(r)}{c + 1}"
             bx0, bx1 = xv[c] + ROAD_M / 2, xv[c + 1] - ROAD_M / 2
-            by0 = yd[r] + CORRIDOR_M / 2
+            by0 = yd[r] + DRIVE_TO_BLOCK_M
             areas.append(
                 Area(
                     block_id,
                     AreaKind.BLOCK,
-                    box(bx0, by0, bx1, by0 + block_w),
+                    box(bx0, by0, bx1, by0 + f.block_w),
                     f"Block {block_id}",
                     spec.bays,
                     spec.rows,
@@ -359,25 +545,19 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
             )
             n_rtg = rtg_counts[r * columns + c]
             for j in range(n_rtg):
-                rtg_x = bx0 + (j + 0.5) * block_len / n_rtg
-                rtg_id = f"RTG{len([c for c in cranes if c.kind is CraneKind.RTG]) + 1:02d}"
-                cranes.append(Crane(rtg_id, CraneKind.RTG, rtg_x, by0 + block_w / 2, block_id))
+                rtg_x = bx0 + (j + 0.5) * f.block_len / n_rtg
+                n_rtg_done += 1
+                rtg_id = f"RTG{n_rtg_done:02d}"
+                cranes.append(Crane(rtg_id, CraneKind.RTG, rtg_x, by0 + f.block_w / 2, block_id))
+            x_in, x_out = (xv[c], xv[c + 1]) if eastbound else (xv[c + 1], xv[c])
+            stops = _tp_stops(spec, x_in, x_out)
+            if stops is None:  # spec.problems() has ruled this out
+                raise ValueError(f"cannot generate terminal: no room for {block_id}'s TPs")
+            sign = 1.0 if eastbound else -1.0
             stations = [xv[c], xv[c + 1]]
-            tps: list[tuple[int, float]] = []
-            for k in range(spec.transfer_points_per_block):
-                bay = int((k + 0.5) * spec.bays / spec.transfer_points_per_block) + 1
-                x = bx0 + (bay - 0.5) * BAY_M
-                tps.append((bay, x))
-                stations += [x - tp_half, x + tp_half]
-            b.road(
-                f"block-{block_id}",
-                [(x, yb[r]) for x in sorted(stations, reverse=not eastbound)],
-                LaneKind.BLOCK,
-                slow,
-            )
-            sign = 1 if eastbound else -1
-            for k, (bay, x) in enumerate(tps, 1):
-                b.siding(
+            for k, x in enumerate(stops, 1):
+                bay = round((x - bx0) / BAY_M + 0.5)
+                end = b.bay(
                     ServicePoint(
                         f"{block_id}.TP{k}",
                         ServicePointKind.TRANSFER_POINT,
@@ -386,102 +566,48 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
                         None,
                         bay,
                     ),
-                    (x - sign * tp_half, yb[r]),
-                    (x, yb[r] + TP_SIDING_OFFSET_M),
-                    (x + sign * tp_half, yb[r]),
+                    (x - sign * BAY_STOP_M, yb[r]),
+                    (sign, 0.0),
+                    (0.0, 1.0),
                     LaneKind.SERVICE,
                     slow,
                 )
-
-    # Landside: park, fuel station, gate, along a two-way road.
-    land = [*xv]
-    segments = math.ceil(spec.parking_spots / 2)
-    per_aisle_max = max(1, int((xv[-1] - xv[0]) * 0.45 // SPOT_PITCH_M))
-    aisles = math.ceil(segments / per_aisle_max) if segments else 0
-    per_aisle = math.ceil(segments / aisles) if aisles else 0
-    xp0 = xv[0] + 30.0
-    xp1 = xp0 + per_aisle * SPOT_PITCH_M + 20.0
-    x_next = xp1 + 30.0
-    if aisles:
-        y_aisles = [y_land + 35.0 + j * AISLE_PITCH_M for j in range(aisles)]
-        land += [xp0, xp1]
-        b.road("park-w", [(xp0, y) for y in [y_land, *y_aisles]], LaneKind.MAIN, slow)
-        b.road("park-e", [(xp1, y) for y in [*reversed(y_aisles), y_land]], LaneKind.MAIN, slow)
-        spot = 0
-        for j, ya in enumerate(y_aisles):
-            starts = [xp0 + 10.0 + s * SPOT_PITCH_M for s in range(per_aisle)]
+                stations += [x - sign * BAY_STOP_M, end[0]]
             b.road(
-                f"park-a{j + 1}",
-                [(xp0, ya), *((x, ya) for x in starts), (starts[-1] + SPOT_PITCH_M, ya), (xp1, ya)],
-                LaneKind.MAIN,
+                f"block-{block_id}",
+                [(x, yb[r]) for x in sorted(stations, reverse=not eastbound)],
+                LaneKind.BLOCK,
                 slow,
             )
-            for x_spot in starts:
-                for side in (1, -1):
-                    if spot == spec.parking_spots:
-                        break
-                    spot += 1
-                    b.siding(
-                        ServicePoint(f"PARK.S{spot:02d}", ServicePointKind.PARKING, "", "PARK"),
-                        (x_spot, ya),
-                        (x_spot + SPOT_PITCH_M / 2, ya + side * SPOT_OFFSET_M),
-                        (x_spot + SPOT_PITCH_M, ya),
-                        LaneKind.SERVICE,
-                        slow,
-                    )
-        areas.append(
-            Area(
-                "PARK",
-                AreaKind.PARK,
-                box(xp0 - 5, y_land + 12, xp1 + 5, y_aisles[-1] + 24),
-                "Truck park",
-            )
-        )
 
-    fan_half = (spec.fuel_pumps - 1) * PUMP_PITCH_M / 2
-    xf = x_next + fan_half + 10.0
-    land.append(xf)
-    f0, f1 = b.node(xf, y_land), b.node(xf, y_land + 25.0)
-    b.lane("fuel-access-in", f0, f1, LaneKind.MAIN, slow, "FUEL.ACCESS")
-    b.lane("fuel-access-out", f1, f0, LaneKind.MAIN, slow, "FUEL.ACCESS")
-    for i in range(spec.fuel_pumps):
-        pump = (xf + (i - (spec.fuel_pumps - 1) / 2) * PUMP_PITCH_M, y_land + 47.0)
-        b.siding(
-            ServicePoint(f"FUEL.P{i + 1}", ServicePointKind.FUEL_PUMP, "", "FUEL"),
-            (xf, y_land + 25.0),
-            pump,
-            (xf, y_land + 25.0),
-            LaneKind.SERVICE,
-            slow,
+    # Landside, north of a two-way road: the truck park, the fuel station and the gate, each
+    # a one-way loop (up, east along its aisles with bays on both sides, down again).
+    land = [*xv]
+    x_next = xv[0] + LAND_FIRST_M
+    per_aisle = max(1, min(PARK_PAIRS_PER_AISLE, math.ceil(spec.parking_spots / 2)))
+    if spec.parking_spots:
+        n_aisles = math.ceil(spec.parking_spots / (2 * per_aisle))
+        spots = [
+            (f"PARK.S{i + 1:02d}", ServicePointKind.PARKING) for i in range(spec.parking_spots)
+        ]
+        x_next = _loop(
+            b, "park", "PARK", x_next, y_land, n_aisles, per_aisle, spots, slow, land, xv
         )
-    areas.append(
-        Area(
-            "FUEL",
-            AreaKind.FUEL_STATION,
-            box(xf - fan_half - 10, y_land + 12, xf + fan_half + 10, y_land + 55),
-            "Fuel station",
-        )
+        areas.append(_loop_area("PARK", AreaKind.PARK, "Truck park", land[-2:], y_land, n_aisles))
+        x_next += LAND_GAP_M
+    pumps = [(f"FUEL.P{i + 1}", ServicePointKind.FUEL_PUMP) for i in range(spec.fuel_pumps)]
+    pairs = math.ceil(spec.fuel_pumps / 2)
+    x_next = _loop(b, "fuel", "FUEL", x_next, y_land, 1, pairs, pumps, slow, land, xv)
+    areas.append(_loop_area("FUEL", AreaKind.FUEL_STATION, "Fuel station", land[-2:], y_land, 1))
+    x_next += LAND_GAP_M
+    gates = [(f"GATE.L{i + 1}", ServicePointKind.GATE_LANE) for i in range(spec.gate_lanes)]
+    pairs = math.ceil(spec.gate_lanes / 2)
+    x_next = _loop(
+        b, "gate", "GATE", x_next, y_land, 1, pairs, gates, slow, land, xv, LaneKind.GATE
     )
-
-    xg0 = xf + fan_half + 40.0
-    for i in range(spec.gate_lanes):
-        xg = xg0 + i * GATE_PITCH_M
-        land += [xg, xg + 24.0]
-        b.siding(
-            ServicePoint(f"GATE.L{i + 1}", ServicePointKind.GATE_LANE, "", "GATE"),
-            (xg, y_land),
-            (xg + 12.0, y_land + 18.0),
-            (xg + 24.0, y_land),
-            LaneKind.GATE,
-            slow,
-        )
-    x_gate_end = xg0 + (spec.gate_lanes - 1) * GATE_PITCH_M + 24.0
-    areas.append(
-        Area(
-            "GATE", AreaKind.GATE, box(xg0 - 5, y_land + 5, x_gate_end + 5, y_land + 30), "OCR gate"
-        )
-    )
-    land.append(max(xv[-1], x_gate_end + 20.0))
+    areas.append(_loop_area("GATE", AreaKind.GATE, "OCR gate", land[-2:], y_land, 1))
+    x_end = x_next + LAND_FIRST_M  # the landside road's east end: at a road, or clear of it
+    land.append(xv[-1] if x_end <= xv[-1] else max(x_end, xv[-1] + LAND_FIRST_M))
     b.road(
         "land-e",
         [(x, y_land) for x in sorted(set(land))],
@@ -500,6 +626,79 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
         service_points=b.service_points,
         cranes=cranes,
     )
+
+
+def _loop(
+    b: _Builder,
+    name: str,
+    area: str,
+    x0: float,
+    y_land: float,
+    aisles: int,
+    pairs: int,
+    points: list[tuple[str, ServicePointKind]],
+    speed_mps: float,
+    land: list[float],
+    roads: list[float],
+    kind: LaneKind = LaneKind.SERVICE,
+) -> float:
+    """A one-way loop off the landside road at x0: `<name>-w` up, aisles `<name>-a<j>` east
+    with `pairs` pairs of bays each (one each side), `<name>-e` down; returns its east end."""
+    # Its two ends keep clear of the vertical roads' junctions with the landside road.
+    while any(abs(x - v) < LAND_FIRST_M for x in (x0, x0 + _loop_width(pairs)) for v in roads):
+        x0 += 1.0
+    x1 = x0 + _loop_width(pairs)
+    ys = [y_land + LOOP_FIRST_M + j * AISLE_PITCH_M for j in range(aisles)]
+    b.road(f"{name}-w", [(x0, y) for y in [y_land, *ys]], LaneKind.MAIN, speed_mps)
+    b.road(f"{name}-e", [(x1, y) for y in [*reversed(ys), y_land]], LaneKind.MAIN, speed_mps)
+    todo = list(points)
+    for j, y in enumerate(ys):
+        stations = [x0, x1]
+        for k in range(pairs):
+            xd = x0 + LOOP_END_M + k * (BAY_LEN_M + BAY_GAP_M)
+            for side in (1.0, -1.0):
+                if not todo:
+                    break
+                sp_id, sp_kind = todo.pop(0)
+                b.bay(
+                    ServicePoint(sp_id, sp_kind, "", area),
+                    (xd, y),
+                    (1.0, 0.0),
+                    (0.0, side),
+                    kind,
+                    speed_mps,
+                )
+                stations += [xd, xd + BAY_LEN_M]
+        aisle = [(x, y) for x in sorted(set(stations))]
+        b.road(f"{name}-a{j + 1}", aisle, LaneKind.MAIN, speed_mps)
+    land += [x0, x1]
+    return x1
+
+
+def _loop_area(
+    area: str, kind: AreaKind, title: str, xs: list[float], y_land: float, aisles: int
+) -> Area:
+    y0 = y_land + LOOP_FIRST_M - AISLE_PITCH_M / 2
+    y1 = y_land + LOOP_FIRST_M + (aisles - 1) * AISLE_PITCH_M + AISLE_PITCH_M / 2
+    return Area(area, kind, box(xs[0] - 5, y0, xs[1] + 5, y1), title)
+
+
+def generate_terminal(spec: TerminalSpec) -> Yard:
+    """The terminal `spec` describes, compiled: lanes beside their centre lines, stop lines
+    and junction areas (`maps.junctions`). Cached per spec. Raises ValueError naming bad
+    parameters, or what no set-back makes safe (which the layout should never leave)."""
+    return _generate(spec)
+
+
+@lru_cache(maxsize=32)
+def _generate(spec: TerminalSpec) -> Yard:
+    yard, problems = compile_junctions(sketch_terminal(spec))
+    if problems:
+        raise ValueError(
+            f"cannot generate terminal {spec.id!r}: {len(problems)} junction problem(s): "
+            + "; ".join(problems[:5])
+        )
+    return yard
 
 
 def polygon_of(yard: Yard) -> Polygon:

@@ -14,7 +14,11 @@ module makes the one into the other:
 - the stop lines are set back from the junction's centre until a truck standing at any
   stop line is `clearance_m` clear of every body crossing from another lane, and a truck
   that has just left (its rear the gap past the edge) is clear of every body crossing
-  to another lane. Junctions whose set-backs would meet become one junction.
+  to another lane. Set-backs are per lane: only the stop line of the lane whose standing
+  truck is in the way moves back (in STEP_M steps, to the first that clears it), only the
+  edge of the lane whose leaving truck is. Junctions whose set-backs would meet become one
+  junction. Each movement's swept bodies are computed once per pair of its stop line and
+  edge, so a set-back that moves recomputes only the movements through it.
 
 Lane ids are kept (a lane is shortened, not renamed); connectors are named
 `<junction>:<lane in>><lane out>`, stop-line and edge nodes `<junction>:<lane>`.
@@ -27,12 +31,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely.geometry import LineString, Polygon
 from shapely.ops import unary_union
 
 from maps.bodies import TRACTOR_40FT, FloatArray, Footprint, Path, bodies_along
-from maps.model import Area, AreaKind, Lane, Node, Yard
+from maps.model import Area, AreaKind, Lane, LaneKind, Node, Yard
 
 LANE_WIDTH_M = 3.5
 """A lane of a two-way road (DESIGN.md)."""
@@ -42,6 +47,7 @@ MAX_SETBACK_M = 30.0
 MIN_KEPT_M = 2.0
 """A lane between two junctions keeps at least this much; shorter, the junctions are one."""
 SAMPLE_M = 1.0
+Bodies = npt.NDArray[np.object_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,21 +105,23 @@ def _smooth(xy: FloatArray, rounds: int = 4) -> FloatArray:
 
 
 def _cut(xy: FloatArray, a: float, b: float) -> FloatArray:
-    """The part of a polyline from distance a to distance b along it."""
-    line = LineString(xy)
-    part = shapely.ops.substring(line, a, b)
-    return np.asarray(part.coords, dtype=float)[:, :2]
+    """The part of a polyline from distance a to distance b along it (clamped to its ends)."""
+    s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    a = min(max(a, 0.0), float(s[-1]))
+    b = min(max(b, a), float(s[-1]))
+    inside = (s > a) & (s < b)
+    ends = np.stack([np.interp([a, b], s, xy[:, 0]), np.interp([a, b], s, xy[:, 1])], axis=-1)
+    out: FloatArray = np.concatenate([ends[:1], xy[inside], ends[1:]])
+    return out
 
 
 @dataclass(slots=True)
 class _Setbacks:
-    """Per junction node: how far back from it the stop lines and the edges lie (metres)."""
+    """Per lane: how far back from its junction a lane's stop line lies (`stop`, lanes into a
+    junction) and how far from it a lane's edge lies (`edge`, lanes out of one), in metres."""
 
     stop: dict[str, float]
     edge: dict[str, float]
-
-    def __contains__(self, node: object) -> bool:
-        return node in self.stop
 
 
 class _Groups:
@@ -159,8 +167,14 @@ class _Compiler:
             ln.id: _offset(ln.geometry, lane_width_m / 2 if self.reverse[ln.id] else 0.0)
             for ln in yard.lanes.values()
         }
+        self.path = {k: Path(v) for k, v in self.xy.items()}
+        self.length = {k: p.length for k, p in self.path.items()}
         stops = {sp.node for sp in yard.service_points.values()}
         self.junction_nodes = [n for n in yard.nodes if n not in stops and self._pairs(n) is None]
+        self.junctions = set(self.junction_nodes)
+        self._moves: dict[tuple[str, ...], list[_Movement]] = {}
+        self._swept: dict[tuple[_Movement, float, float], Bodies] = {}
+        self.lane_width_m = lane_width_m
         self.problems: list[str] = []
         self.stuck: set[str] = set()
 
@@ -186,6 +200,10 @@ class _Compiler:
     # -- junctions -----------------------------------------------------------------------
 
     def movements(self, group: list[str]) -> list[_Movement]:
+        key = tuple(group)
+        cached = self._moves.get(key)
+        if cached is not None:
+            return cached
         members = set(group)
         lanes = self.yard.lanes
         internal = [ln for ln in lanes.values() if ln.start in members and ln.end in members]
@@ -215,123 +233,155 @@ class _Compiler:
                     if lanes[x].start == lanes[e].end:
                         found[x] = (0.0, ())
             moves.extend(_Movement(e, x, via) for x, (_, via) in sorted(found.items()))
+        self._moves[key] = moves
         return moves
 
     def _stop_s(self, lane_in: str, d: _Setbacks) -> float:
-        end = self.yard.lanes[lane_in].end
-        return Path(self.xy[lane_in]).length - d.stop.get(end, 0.0)
+        return self.length[lane_in] - d.stop.get(lane_in, 0.0)
 
     def _edge_s(self, lane_out: str, d: _Setbacks) -> float:
-        return d.edge.get(self.yard.lanes[lane_out].start, 0.0)
+        return d.edge.get(lane_out, 0.0)
 
     def connector(self, m: _Movement, d: _Setbacks) -> FloatArray:
         a = self.xy[m.lane_in]
-        la = Path(a).length
-        xy = _cut(a, self._stop_s(m.lane_in, d), la)
+        xy = _cut(a, self._stop_s(m.lane_in, d), self.length[m.lane_in])
         for v in m.via:
             xy = _join(xy, self.xy[v])
         b = self.xy[m.lane_out]
         xy = _join(xy, _cut(b, 0.0, self._edge_s(m.lane_out, d)))
         return _smooth(xy)
 
-    def unsafe(self, group: list[str], d: _Setbacks) -> tuple[str, str] | None:
-        """Why these set-backs are not enough (None: every stop line and edge is clear)."""
+    def swept(self, m: _Movement, d: _Setbacks) -> Bodies:
+        """The bodies of a truck making movement `m`, from its stop line until it is a body
+        and a gap past the junction's edge (cached: they change only with those two ends)."""
+        stop, edge = self._stop_s(m.lane_in, d), self._edge_s(m.lane_out, d)
+        key = (m, stop, edge)
+        cached = self._swept.get(key)
+        if cached is not None:
+            return cached
+        fp = self.fp
+        conn = self.connector(m, d)
+        approach = _cut(self.xy[m.lane_in], 0.0, stop)
+        b = self.xy[m.lane_out]
+        leave = _cut(b, edge, self.length[m.lane_out])
+        path = Path(np.concatenate([approach, conn[1:], leave[1:]]))
+        s0 = stop
+        s1 = s0 + float(np.hypot(*np.diff(conn, axis=0).T).sum()) + fp.length_m + fp.gap_m
+        fronts = np.arange(s0, s1 + SAMPLE_M, SAMPLE_M)
+        bodies = bodies_along(path, fronts, fp)
+        self._swept[key] = bodies
+        return bodies
+
+    def unsafe(self, group: list[str], d: _Setbacks) -> list[tuple[str, str, float | None, str]]:
+        """Why these set-backs are not enough, as (side, lane, set-back, why): side `in` is
+        the stop line of that lane, `out` its edge; the set-back is the least (in STEP_M
+        steps, up to MAX_SETBACK_M) that clears its truck of the other movements as they
+        are now, None if none does. [] when every stop line and edge is clear."""
         fp = self.fp
         moves = self.movements(group)
-        polys: list[Polygon] = []
-        owner: list[int] = []
-        for k, m in enumerate(moves):
-            conn = self.connector(m, d)
-            approach = _cut(self.xy[m.lane_in], 0.0, self._stop_s(m.lane_in, d))
-            b = self.xy[m.lane_out]
-            leave = _cut(b, self._edge_s(m.lane_out, d), Path(b).length)
-            path = Path(np.concatenate([approach, conn[1:], leave[1:]]))
-            s0 = Path(approach).length
-            s1 = s0 + Path(conn).length + fp.length_m + fp.gap_m
-            fronts = np.arange(s0, s1 + SAMPLE_M, SAMPLE_M)
-            polys.extend(bodies_along(path, fronts, fp))
-            owner.extend([k] * len(fronts))
-        if not polys:
-            return None
+        if not moves:
+            return []
+        swept = [self.swept(m, d) for m in moves]
+        polys = np.concatenate(swept)
+        who = np.repeat(np.arange(len(moves)), [len(s) for s in swept])
         tree = shapely.STRtree(polys)
-        who = np.asarray(owner)
-        ins = sorted({m.lane_in for m in moves})
-        outs = sorted({m.lane_out for m in moves})
-        standing = [
-            bodies_along(Path(self.xy[i]), np.array([self._stop_s(i, d)]), fp)[0] for i in ins
-        ]
-        gone = [
-            bodies_along(
-                Path(self.xy[o]),
-                np.array([self._edge_s(o, d) + fp.gap_m + fp.length_m]),
-                fp,
-            )[0]
-            for o in outs
-        ]
-        for bodies, lanes, side in ((standing, ins, "in"), (gone, outs, "out")):
-            near, hit = tree.query(bodies, predicate="dwithin", distance=fp.clearance_m)
-            for i, j in zip(near.tolist(), hit.tolist(), strict=True):
-                m = moves[int(who[j])]
-                if (m.lane_in if side == "in" else m.lane_out) != lanes[i]:
-                    where = "at the stop line of" if side == "in" else "just out on"
-                    return side, (
-                        f"a truck {where} {lanes[i]!r} is in the way of "
-                        f"{m.lane_in!r} > {m.lane_out!r}"
-                    )
-        return None
+        found: list[tuple[str, str, float | None, str]] = []
+        for side in ("in", "out"):
+            table = d.stop if side == "in" else d.edge
+            for lane in sorted({m.lane_in if side == "in" else m.lane_out for m in moves}):
+                now = table.get(lane, 0.0)
+                ends = [m.lane_in if side == "in" else m.lane_out for m in moves]
+                mine = np.array([e == lane for e in ends])
+
+                def bodies(steps: FloatArray, lane: str = lane, side: str = side) -> Bodies:
+                    if side == "in":
+                        return bodies_along(self.path[lane], self.length[lane] - steps, fp)
+                    return bodies_along(self.path[lane], steps + fp.gap_m + fp.length_m, fp)
+
+                # Where it stands now; only if that is in the way, every set-back further on.
+                _, hit = tree.query(bodies(np.array([now])), "dwithin", distance=fp.clearance_m)
+                if mine[who[hit]].all():
+                    continue
+                count = int((MAX_SETBACK_M - now) / STEP_M + 1e-9) + 1
+                steps: FloatArray = now + STEP_M * np.arange(count, dtype=np.float64)
+                near, hit = tree.query(bodies(steps), "dwithin", distance=fp.clearance_m)
+                keep = ~mine[who[hit]]
+                near, hit = near[keep], hit[keep]
+                blocked = np.zeros(len(steps), dtype=bool)
+                blocked[near] = True
+                clear = np.flatnonzero(~blocked)
+                m = moves[int(who[hit[np.argmin(near)]])]
+                where = "at the stop line of" if side == "in" else "just out on"
+                why = f"a truck {where} {lane!r} is in the way of {m.lane_in!r} > {m.lane_out!r}"
+                found.append((side, lane, float(steps[clear[0]]) if len(clear) else None, why))
+        return found
+
+    def _left(self, lane: str, d: _Setbacks) -> float:
+        """What a lane keeps between its edge and its stop line."""
+        return self.length[lane] - d.edge.get(lane, 0.0) - d.stop.get(lane, 0.0)
 
     def too_short(self, groups: _Groups, d: _Setbacks) -> list[tuple[str, str]]:
         """Lanes between two junctions with less than MIN_KEPT_M left: their ends merge."""
         out = []
         for ln in self.yard.lanes.values():
-            a, b = d.edge.get(ln.start), d.stop.get(ln.end)
-            left = Path(self.xy[ln.id]).length - (a or 0.0) - (b or 0.0)
-            if a is not None and b is not None and groups.find(ln.start) != groups.find(ln.end):
+            a, b = ln.start in self.junctions, ln.end in self.junctions
+            if not (a or b) or self._left(ln.id, d) >= MIN_KEPT_M:
+                continue
+            if a and b:
+                if groups.find(ln.start) == groups.find(ln.end):
+                    continue
                 if ln.start in self.stuck or ln.end in self.stuck:
                     continue
-                if left < MIN_KEPT_M:
-                    out.append((ln.start, ln.end))
-            elif (a is not None or b is not None) and left < MIN_KEPT_M:
+                out.append((ln.start, ln.end))
+            else:
                 self.problems.append(
                     f"lane {ln.id!r} is too short for the set-back of its junction"
                 )
+                self.stuck.add(ln.start if a else ln.end)
         return out
 
     def setbacks(self) -> tuple[_Groups, _Setbacks]:
         groups = _Groups(self.junction_nodes)
+        lanes = self.yard.lanes.values()
         d = _Setbacks(
-            {n: FIRST_SETBACK_M for n in self.junction_nodes},
-            {n: FIRST_SETBACK_M for n in self.junction_nodes},
+            {ln.id: FIRST_SETBACK_M for ln in lanes if ln.end in self.junctions},
+            {ln.id: FIRST_SETBACK_M for ln in lanes if ln.start in self.junctions},
         )
         for a, b in self.too_short(groups, d):
             groups.union(a, b)
         done: set[tuple[str, ...]] = set()
         while True:
-            changed = False
             for members in groups.members().values():
                 key = tuple(members)
-                if key in done:
+                if key in done or self.stuck.intersection(members):
                     continue
-                found = self.unsafe(members, d)
-                if found is None:
-                    done.add(key)
-                    continue
-                side, why = found
-                grow = d.stop if side == "in" else d.edge
-                if max(grow[n] for n in members) >= MAX_SETBACK_M:
-                    # No set-back helps (lanes that meet at a point, say): the drawing must
-                    # change; the junction stays as it is rather than swallow its neighbours.
-                    self.problems.append(f"junction at {', '.join(members)}: {why}")
-                    done.add(key)
-                    self.stuck.update(members)
-                    continue
-                for n in members:
-                    grow[n] += STEP_M
-                changed = True
+                while True:
+                    found = self.unsafe(members, d)
+                    if not found:
+                        done.add(key)
+                        break
+                    short = False
+                    for side, lane, needed, why in found:
+                        grow = d.stop if side == "in" else d.edge
+                        if needed is None:
+                            # No set-back helps (lanes that meet at a point, say): the drawing
+                            # must change; the junction stays as it is.
+                            self.problems.append(f"junction at {', '.join(members)}: {why}")
+                            self.stuck.update(members)
+                            continue
+                        grow[lane] = needed
+                        short = short or self._left(lane, d) < MIN_KEPT_M
+                    if short or self.stuck.intersection(members):
+                        break  # the lane is used up: merge or give up, below
             merge = self.too_short(groups, d)
             for a, b in merge:
                 groups.union(a, b)
-            if not changed and not merge:
+            pending = [
+                m
+                for m in groups.members().values()
+                if tuple(m) not in done and not self.stuck.intersection(m)
+            ]
+            if not pending:
                 self.problems = sorted(set(self.problems))
                 return groups, d
 
@@ -346,7 +396,7 @@ class _Compiler:
         xy = {k: v.copy() for k, v in self.xy.items()}
         # Nodes without a choice: one per way through (two on a two-way road).
         for n in yard.nodes:
-            if n in d:
+            if n in self.junctions:
                 continue
             pairs = self._pairs(n) or []
             if not pairs:
@@ -372,25 +422,27 @@ class _Compiler:
         lanes: list[Lane] = []
         areas: list[Area] = []
         members_of = groups.members()
-        junction_of = {n: _junction_id(min(members_of[groups.find(n)])) for n in d.stop}
+        junction_of = {n: _junction_id(min(members_of[groups.find(n)])) for n in self.junctions}
         internal = {
             ln.id
             for ln in yard.lanes.values()
-            if ln.start in d and ln.end in d and groups.find(ln.start) == groups.find(ln.end)
+            if ln.start in self.junctions
+            and ln.end in self.junctions
+            and groups.find(ln.start) == groups.find(ln.end)
         }
         cut: dict[str, FloatArray] = {}
         for ln in yard.lanes.values():
             if ln.id in internal:
                 continue
-            s_from = d.edge.get(ln.start, 0.0)
-            s_to = Path(xy[ln.id]).length - d.stop.get(ln.end, 0.0)
+            s_from = d.edge.get(ln.id, 0.0)
+            s_to = Path(xy[ln.id]).length - d.stop.get(ln.id, 0.0)
             cut[ln.id] = _cut(xy[ln.id], s_from, s_to)
-            if ln.start in d:
+            if ln.start in self.junctions:
                 node_id = f"{junction_of[ln.start]}:{ln.id}"
                 p = cut[ln.id][0]
                 nodes[node_id] = Node(node_id, round(float(p[0]), 3), round(float(p[1]), 3))
                 start_of[ln.id] = node_id
-            if ln.end in d:
+            if ln.end in self.junctions:
                 node_id = f"{junction_of[ln.end]}:{ln.id}"
                 p = cut[ln.id][-1]
                 nodes[node_id] = Node(node_id, round(float(p[0]), 3), round(float(p[1]), 3))
@@ -427,7 +479,7 @@ class _Compiler:
                         geom,
                         round(geom.length, 3),
                         speed,
-                        yard.lanes[m.lane_out].kind,
+                        _connector_kind(yard.lanes[m.lane_in], yard.lanes[m.lane_out]),
                         jid,
                     )
                 )
@@ -445,7 +497,14 @@ class _Compiler:
             areas=[*yard.areas.values(), *areas],
             service_points=yard.service_points.values(),
             cranes=yard.cranes.values(),
+            lane_width_m=self.lane_width_m,
         )
+
+
+def _connector_kind(lane_in: Lane, lane_out: Lane) -> LaneKind:
+    """A connector is of the kind of the lane it leads to, unless it leads out of a siding
+    (a service or gate lane): then it is still the siding's, so through lanes stay through."""
+    return lane_out.kind if lane_in.is_through else lane_in.kind
 
 
 def _junction_id(node: str) -> str:

@@ -189,7 +189,7 @@ class CellGraph:
             if self.waitable[x] or self.is_stop[x]:
                 out.append(Run(inner, x, a, clear[first]))
                 return
-            if len(inner) > 16:
+            if len(inner) > 80:
                 return
             for y in self.next_from(x, came):
                 if is_open[y] and y not in seen:

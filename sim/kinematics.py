@@ -21,6 +21,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 EPS = 1e-9
+STANDING_MPS = 1e-3
+"""Slower than this, a truck stands (what is left of a stop computed in floating point)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,7 @@ def profile(
     n = len(limits)
     if n == 0 or xs[-1] <= s0 + EPS:
         stop = _stop_now(t0, s0, v0, brake)
-        if v0 > EPS:  # no room at all, yet moving: it cannot stop where it must
+        if v0 > STANDING_MPS:  # no room at all, yet moving: it cannot stop where it must
             return Profile(stop.t0, stop.s0, stop.segments, math.inf)
         return stop
     if limits[0] < v0 < limits[0] + 1e-3:
