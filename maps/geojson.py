@@ -2,6 +2,12 @@
 
 Reading never raises on bad content: every problem is collected with the feature's
 index, id and field, the features that are sound are kept, and the caller decides.
+
+The format is `yardfleet-yard/2`: lanes where trucks drive (the two lanes of a two-way
+road half a lane width either side of its centre line, junction areas with stop lines
+and connectors, as `maps.junctions` compiles them), and the yard's `lane_width_m` in the
+`yard` header. A file of the previous format, `yardfleet-yard/1`, whose lanes lie on the
+road centre lines, is refused with a message saying how to regenerate it.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ from maps.model import (
 )
 from maps.validate import check_yard
 
-FORMAT = "yardfleet-yard/1"
+FORMAT = "yardfleet-yard/2"
+PREVIOUS_FORMATS = ("yardfleet-yard/1",)
+"""Formats read no more: their lanes lie on road centre lines (see `_previous_format`)."""
 DECIMALS = 10
 """Digits after the point for lon/lat: 1e-10 degrees is about 0.01 mm."""
 FEATURE_CLASSES = ("node", "lane", "area", "service_point", "crane")
@@ -135,6 +143,7 @@ def yard_to_geojson(yard: Yard) -> dict[str, Any]:
             "version": yard.version,
             "format": FORMAT,
             "origin": {"lon": yard.origin.lon, "lat": yard.origin.lat},
+            "lane_width_m": yard.lane_width_m,
         },
         "features": features,
     }
@@ -254,6 +263,15 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
         r.problem('missing the top-level "yard" object (id, version, origin)', "yard")
         return None, r.problems
     r.fid = "yard"
+    fmt = header.get("format")
+    if fmt in PREVIOUS_FORMATS:
+        r.problem(_previous_format(str(fmt), source), "format")
+        return None, r.problems
+    if fmt is None:
+        r.problem(f'missing (this reader reads "{FORMAT}")', "format")
+    elif fmt != FORMAT:
+        r.problem(f'must be "{FORMAT}", got {fmt!r}', "format")
+        return None, r.problems
     yard_id = r.text(header, "id")
     version = header.get("version")
     if isinstance(version, int) and not isinstance(version, bool):
@@ -270,8 +288,10 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
         if lon is not None and lat is not None and not (-180 <= lon <= 180 and -85 < lat < 85):
             r.problem(f"lon/lat out of range: {lon}, {lat}", "origin")
             lon = lat = None
+    # Required in the format; a header without a format (a problem already) may lack it too.
+    lane_width = r.number(header, "lane_width_m") if fmt is not None else 3.5
     r.fid = None
-    if yard_id is None or version is None or lon is None or lat is None:
+    if yard_id is None or version is None or lon is None or lat is None or lane_width is None:
         return None, r.problems
     frame = LocalFrame(lon, lat)
     features = doc.get("features")
@@ -431,8 +451,29 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
         areas.values(),
         service_points,
         cranes.values(),
+        lane_width_m=lane_width,
     )
     return yard, r.problems
+
+
+def _previous_format(fmt: str, source: str | None) -> str:
+    """Why a file of a previous format is refused, and how to make a new one, on one line."""
+    out = source or "FILE"
+    return (
+        f"{fmt} is the previous format, whose lanes lie on the road centre lines; "
+        f"regenerate the file in {FORMAT}: yardfleet map export --terminal haiphong --out {out} "
+        "(add the generator options it was made with, e.g. --quay-cranes 8 --block-rows 12; "
+        "see yardfleet map export --help)"
+    )
+
+
+class YardFormatError(YardFileError):
+    """A yard file of a format this reader does not read (a previous one: the message, one line,
+    says how to regenerate it)."""
+
+    def __init__(self, problem: Problem, source: str | None = None) -> None:
+        super().__init__([problem], source)
+        self.args = (str(problem),)
 
 
 def read_document(path: str | Path) -> tuple[Any, list[Problem]]:
@@ -453,8 +494,9 @@ def read_document(path: str | Path) -> tuple[Any, list[Problem]]:
         ]
 
 
-def validate_file(path: str | Path) -> list[Problem]:
-    """Every problem of a yard file: unreadable JSON, bad features, then the yard's rules."""
+def validate_file(path: str | Path, *, bodies: bool = True) -> list[Problem]:
+    """Every problem of a yard file: unreadable JSON, bad features, then the yard's rules
+    (`bodies=False`: all but the rules on truck bodies, for a centre-line sketch)."""
     doc, problems = read_document(path)
     if problems:
         return problems
@@ -463,15 +505,16 @@ def validate_file(path: str | Path) -> list[Problem]:
         whole = not problems
         problems += [
             Problem(p.message, p.feature_id, p.field, str(path), p.index)
-            for p in check_yard(yard, reachability=whole)
+            for p in check_yard(yard, reachability=whole, bodies=bodies)
         ]
     return problems
 
 
-def load_yard(path: str | Path, *, check: bool = True) -> Yard:
+def load_yard(path: str | Path, *, check: bool = True, bodies: bool = True) -> Yard:
     """Read a yard from GeoJSON; raises YardFileError listing every problem found.
 
-    With `check`, the yard must also pass every validation rule (maps.validate).
+    With `check`, the yard must also pass every validation rule (maps.validate); with
+    `bodies=False`, every rule but those on truck bodies (for a centre-line sketch).
     """
     doc, problems = read_document(path)
     yard = None
@@ -479,8 +522,11 @@ def load_yard(path: str | Path, *, check: bool = True) -> Yard:
         yard, problems = parse_yard(doc, str(path))
     if yard is not None and check and not problems:
         problems = [
-            Problem(p.message, p.feature_id, p.field, str(path), p.index) for p in check_yard(yard)
+            Problem(p.message, p.feature_id, p.field, str(path), p.index)
+            for p in check_yard(yard, bodies=bodies)
         ]
+    if yard is None and len(problems) == 1 and problems[0].field == "format":
+        raise YardFormatError(problems[0], str(path))
     if problems or yard is None:
         raise YardFileError(problems, str(path))
     return yard

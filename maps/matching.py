@@ -7,15 +7,26 @@ pairs are computed with numpy, so a batch costs a few array passes, not a Python
 
 Headings use the compass convention of GNSS receivers and NMEA (degrees, 0 = north =
 +y, 90 = east = +x, clockwise). A candidate's score is its distance plus
-`heading_weight_m × (1 − cos Δ) / 2`, Δ being the angle between the heading and the
-lane's direction there: a lane driven the other way costs `heading_weight_m` metres
-more, a perpendicular one half of that. That is what picks between the two lanes of a
-two-way road, whose geometries coincide.
+`w × (1 − cos Δ) / 2`, Δ being the angle between the heading and the lane's direction
+there: a lane driven the other way costs `w` metres more, a perpendicular one half of
+that.
+
+`w` follows the fix's horizontal accuracy (metres, optional, one per position): it is
+`heading_weight_per_accuracy × accuracy` (2 × by default), at most `heading_weight_m`
+(20 m), which is also the weight when the accuracy is unknown (none given, or NaN). On a
+compiled yard the two lanes of a two-way road lie a lane width (3.5 m) apart, so a fix
+good to a metre or so is placed by its position: a wrong heading (a slow or reversing
+truck's) costs it at most 2 m; a fix good to 6 m is placed by its heading (12 m), as
+its position cannot tell 3.5 m apart. On a centre-line yard, where the two lanes of a
+road coincide, the heading alone picks between them.
 
 Without a heading (none given, or NaN for one position) the two directions of a two-way
 road tie exactly (their distances are computed on one canonical orientation of the
 shared segment, so they are bit-for-bit equal); the tie goes to the lane listed first
 in the yard (lowest lane index), and `heading_agrees` is False because nothing agreed.
+
+The score picks the lane; the matched point is then the lane's point nearest to the
+position (on a curve, the heading may prefer a segment that is not the nearest one).
 """
 
 from __future__ import annotations
@@ -36,6 +47,10 @@ DEFAULT_MAX_DISTANCE_M = 20.0
 """Positions farther than this from every lane are unmatched."""
 DEFAULT_HEADING_WEIGHT_M = 20.0
 """The score penalty, in metres, of a lane driven opposite to the heading."""
+DEFAULT_HEADING_WEIGHT_PER_ACCURACY = 2.0
+"""Metres of heading weight per metre of a fix's horizontal accuracy (capped at the weight)."""
+MIN_ACCURACY_M = 0.1
+"""Accuracies below this count as this: a heading still breaks a tie of distances."""
 DEFAULT_AGREE_DEG = 60.0
 """A heading within this many degrees of the lane's direction agrees with it."""
 
@@ -121,6 +136,7 @@ class MapMatcher:
         max_distance_m: float = DEFAULT_MAX_DISTANCE_M,
         heading_weight_m: float = DEFAULT_HEADING_WEIGHT_M,
         agree_deg: float = DEFAULT_AGREE_DEG,
+        heading_weight_per_accuracy: float = DEFAULT_HEADING_WEIGHT_PER_ACCURACY,
     ) -> None:
         if not (np.isfinite(max_distance_m) and max_distance_m > 0):
             raise ValueError(f"max_distance_m must be a positive number (got {max_distance_m})")
@@ -128,11 +144,17 @@ class MapMatcher:
             raise ValueError(
                 f"heading_weight_m must be a non-negative number (got {heading_weight_m})"
             )
+        if not (np.isfinite(heading_weight_per_accuracy) and heading_weight_per_accuracy >= 0):
+            raise ValueError(
+                "heading_weight_per_accuracy must be a non-negative number "
+                f"(got {heading_weight_per_accuracy})"
+            )
         if not (0.0 <= agree_deg <= 180.0):
             raise ValueError(f"agree_deg must be within 0..180 (got {agree_deg})")
         self.yard = yard
         self.max_distance_m = float(max_distance_m)
         self.heading_weight_m = float(heading_weight_m)
+        self.heading_weight_per_accuracy = float(heading_weight_per_accuracy)
         # A hair of slack so that exactly agree_deg still agrees despite rounding.
         self._cos_agree = float(np.cos(np.radians(agree_deg))) - 1e-12
         self.lane_ids: tuple[str, ...] = tuple(yard.lanes)
@@ -183,9 +205,12 @@ class MapMatcher:
         x: npt.ArrayLike,
         y: npt.ArrayLike,
         heading_deg: npt.ArrayLike | None = None,
+        accuracy_m: npt.ArrayLike | None = None,
     ) -> Matches:
-        """Match local positions (metres), optionally with compass headings (degrees)."""
+        """Match local positions (metres), optionally with compass headings (degrees) and
+        horizontal accuracies (metres; NaN or None: unknown), one each or one for all."""
         xa, ya, ha = _inputs(x, y, heading_deg)
+        acc = _accuracies(accuracy_m, len(xa))
         n = len(xa)
         lane_index = np.full(n, -1, dtype=np.intp)
         offset = np.full(n, np.nan)
@@ -210,10 +235,19 @@ class MapMatcher:
                 has = np.isfinite(ha)
                 rad = np.radians(np.where(has, ha, 0.0))
                 hx, hy = np.sin(rad), np.cos(rad)  # compass: east = sin, north = cos
-                half_w = np.where(has, 0.5 * self.heading_weight_m, 0.0)
+                half_w = np.where(has, 0.5 * self._heading_weights(acc, len(xa)), 0.0)
                 cos = hx[p] * self._ux[s] + hy[p] * self._uy[s]
                 score = dist + half_w[p] * (1.0 - cos)
             best_p, best_s = _best_per_position(p, s, score)
+            scored_s = np.full(n, -1, dtype=np.intp)
+            scored_s[best_p] = best_s
+            if ha is not None:
+                # The heading picks the lane; the position picks the point on it: on a curved
+                # lane the nearest segment, not the one whose direction agrees best.
+                chosen = np.full(n, -1, dtype=np.intp)
+                chosen[best_p] = self._lane[best_s]
+                on_chosen = np.where(self._lane[s] == chosen[p], dist, np.inf)
+                best_p, best_s = _best_per_position(p, s, on_chosen)
             d, t, qx, qy = self._project(xa[best_p], ya[best_p], best_s)
             lane_index[best_p] = self._lane[best_s]
             offset[best_p] = self._cum[best_s] + np.where(
@@ -224,7 +258,10 @@ class MapMatcher:
             snap_x[best_p] = qx
             snap_y[best_p] = qy
             if ha is not None:
-                cos = hx[best_p] * self._ux[best_s] + hy[best_p] * self._uy[best_s]
+                # Agreement with the lane where the score found it (a tight curve's nearest
+                # segment may point elsewhere).
+                k = scored_s[best_p]
+                cos = hx[best_p] * self._ux[k] + hy[best_p] * self._uy[k]
                 agrees[best_p] = has[best_p] & (cos >= self._cos_agree)
 
         far = ok[lane_index[ok] < 0]
@@ -250,16 +287,32 @@ class MapMatcher:
         lon: npt.ArrayLike,
         lat: npt.ArrayLike,
         heading_deg: npt.ArrayLike | None = None,
+        accuracy_m: npt.ArrayLike | None = None,
     ) -> Matches:
         """Match WGS84 positions (degrees), converted to the yard's local frame first."""
         lon_a, lat_a, _ = _inputs(lon, lat, None)
         x, y = self.yard.frame.to_local(lon_a, lat_a)
-        return self.match_xy(x, y, heading_deg)
+        return self.match_xy(x, y, heading_deg, accuracy_m)
 
-    def match_one(self, x: float, y: float, heading_deg: float | None = None) -> Match:
+    def match_one(
+        self,
+        x: float,
+        y: float,
+        heading_deg: float | None = None,
+        accuracy_m: float | None = None,
+    ) -> Match:
         """Match a single local position; the slow path, one call per position."""
         h = None if heading_deg is None else [heading_deg]
-        return self.match_xy([x], [y], h).row(0)
+        a = None if accuracy_m is None else [accuracy_m]
+        return self.match_xy([x], [y], h, a).row(0)
+
+    def _heading_weights(self, acc: FloatArray | None, n: int) -> FloatArray:
+        """Each position's heading weight in metres: by its accuracy, or the full weight."""
+        full = np.full(n, self.heading_weight_m)
+        if acc is None:
+            return full
+        scaled = self.heading_weight_per_accuracy * np.maximum(acc, MIN_ACCURACY_M)
+        return np.where(np.isfinite(acc), np.minimum(scaled, full), full)
 
     def _project(
         self, px: FloatArray, py: FloatArray, s: IntArray
@@ -293,6 +346,20 @@ def _inputs(
     return xa, ya, ha
 
 
+def _accuracies(accuracy_m: npt.ArrayLike | None, n: int) -> FloatArray | None:
+    """Horizontal accuracies as a float array of n (NaN: unknown), or a ValueError saying why."""
+    if accuracy_m is None:
+        return None
+    acc = np.asarray(accuracy_m, dtype=np.float64)
+    if acc.ndim == 0:
+        acc = np.full(n, float(acc))
+    if acc.ndim != 1 or len(acc) != n:
+        raise ValueError(f"accuracy_m has shape {acc.shape} but there are {n} positions")
+    if np.any(acc < 0):  # NaN compares False: unknown, not wrong
+        raise ValueError("accuracy_m must not be negative (NaN for unknown)")
+    return acc
+
+
 def _best_per_position(p: IntArray, s: IntArray, score: FloatArray) -> tuple[IntArray, IntArray]:
     """The lowest-score segment per position; ties go to the lowest segment (lane) index."""
     if np.any(p[1:] < p[:-1]):  # STRtree answers in query order; be safe if it ever does not
@@ -313,6 +380,7 @@ def match_positions(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
     heading_deg: npt.ArrayLike | None = None,
+    accuracy_m: npt.ArrayLike | None = None,
 ) -> Matches:
     """Match local positions on a yard in one call (builds a matcher; keep one to reuse it)."""
-    return MapMatcher(yard).match_xy(x, y, heading_deg)
+    return MapMatcher(yard).match_xy(x, y, heading_deg, accuracy_m)

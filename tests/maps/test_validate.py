@@ -43,7 +43,10 @@ def small_yard(
     service_points: list[ServicePoint] | None = None,
     areas: list[Area] | None = None,
 ) -> Yard:
-    """A one-way square loop, 100 m a side, with a siding to a stop on the south and north sides."""
+    """A one-way square loop, 100 m a side, with a siding to a stop on the south and north sides.
+
+    The stops stand 20 m off the loop: a 16 m truck there is clear of the loop's lanes.
+    """
     n = {
         k: Node(k, x, y)
         for k, x, y in [
@@ -55,8 +58,8 @@ def small_yard(
             ("g", 60, 100),
             ("h", 40, 100),
             ("d", 0, 100),
-            ("s1", 50, -8),
-            ("s2", 50, 108),
+            ("s1", 50, -20),
+            ("s2", 50, 120),
         ]
     }
     for node in extra_nodes:
