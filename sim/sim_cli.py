@@ -120,13 +120,11 @@ def run_command(
     if record is not None:
         console.print(f"wrote {record} (ROS 2 bag, MCAP + zstd)")
     if data.get("contacts"):
-        # Reported, not yet failed: the lanes still lie on road centre lines and meet at
-        # points; the run fails on a contact once junctions and lane offsets are in the yard.
         console.print(
-            f"[yellow]{data['contacts']} contacts between truck bodies (first: "
-            f"{data['contact_examples'][0]}); see report.json[/yellow]"
+            f"[red]{data['contacts']} contacts between truck bodies (first: "
+            f"{data['contact_examples'][0]}); see report.json[/red]"
         )
-    if data["conflicts"] or data["deadlocks"] or data["drive_problems"]:
+    if data["conflicts"] or data["deadlocks"] or data["drive_problems"] or data.get("contacts"):
         raise SystemExit(2)
 
 
@@ -217,7 +215,7 @@ def compare_command(
         raise click.ClickException(
             "\n  ".join([f"bad scenario {exc.source}:", *exc.problems])
         ) from None
-    console = Console(stderr=as_json, width=150)
+    console = Console(stderr=as_json, width=200)
     total = len(names) * len(sizes) * seeds
     progress = Progress(
         TextColumn("compare"),

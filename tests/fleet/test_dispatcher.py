@@ -135,11 +135,13 @@ def test_a_busy_crane_sends_the_next_truck_to_its_queue_siding(dispatcher: Dispa
     d = dispatcher
     d.add_truck("TT01", "PARK.S01", 0.0)
     d.add_truck("TT02", "PARK.S02", 0.0)
-    d.add_jobs([dsch("J1", seq=1), dsch("J2", seq=2)], 0.0)
+    qc = next(sp.crane for sp in d.yard.service_points.values() if sp.id.endswith(".Q"))
+    assert qc is not None
+    d.add_jobs([dsch("J1", qc, seq=1), dsch("J2", qc, seq=2)], 0.0)
     out = d.tick(0.0)
     goals = sorted(d.yard.service_point_by_node[goal_node(x)].id for x in out)
-    assert goals == ["QC01.Q", "QC01.SP"]
-    queued = next(x for x in out if goal_node(x) == d.yard.node_of("QC01.Q"))
+    assert goals == [f"{qc}.Q", f"{qc}.SP"]
+    queued = next(x for x in out if goal_node(x) == d.yard.node_of(f"{qc}.Q"))
     first = next(x for x in out if x is not queued)
     arrive(d, queued, 1.0)
     assert d.trucks[queued.truck].phase is Phase.QUEUED
@@ -147,14 +149,14 @@ def test_a_busy_crane_sends_the_next_truck_to_its_queue_siding(dispatcher: Dispa
     # The crane is done with the first truck: it leaves, the queued one moves up at once.
     out = move_done(
         d,
-        "QC01",
+        qc,
         CraneKind.QC,
         first.truck,
         d.trucks[first.truck].job or "",
         max(first.plan.t_end, queued.plan.t_end) + 60,
     )
     moved = [x for x in out if x.truck == queued.truck]
-    assert moved and goal_node(moved[0]) == d.yard.node_of("QC01.SP")
+    assert moved and goal_node(moved[0]) == d.yard.node_of(f"{qc}.SP")
 
 
 def test_bad_messages_are_named_and_change_nothing(dispatcher: Dispatcher) -> None:

@@ -184,7 +184,8 @@ def test_sim_compare_prints_the_table_and_writes_json_and_picture(runs: dict[str
             assert set(cell) == {"mean", "std"}, (key, cell)
             assert isinstance(cell["mean"], float) and cell["std"] >= 0.0
         assert row["moves"]["mean"] > 0
-        assert row["conflicts"] == 0 and row["deadlocks"] == 0
+        assert row["conflicts"] == 0 and row["deadlocks"] == 0 and row["contacts"] == 0
+        assert row["min_clearance_m"] is None or row["min_clearance_m"] >= 0.9
     assert_picture(folder / "compare.png")
     reports = sorted((folder / "runs").glob("*/report.json"))
     assert len(reports) == 8  # 2 strategies x 2 fleets x 2 seeds

@@ -158,8 +158,8 @@ def driven_at(yard: Yard, done: Plan, start: str, d: float) -> tuple[str, float]
     for step in done.of_kind(ResourceKind.LANE):
         assert step.to_m is not None
         length = step.to_m - step.from_m
-        if cum - 1e-9 <= d <= cum + length + 1e-9:
-            return step.resource, step.from_m + (d - cum)
+        if cum - 1e-6 <= d <= cum + length + 1e-6:
+            return step.resource, min(step.from_m + (d - cum), step.to_m)
         cum += length
     assert d < 0.0, (done.truck, d, cum)
     (siding,) = [ln for ln in yard.lanes.values() if ln.end == start and ln.id.endswith("-in")]

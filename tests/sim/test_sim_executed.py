@@ -16,13 +16,24 @@ from routing.checker import check_plans
 from routing.plan import Plan, ResourceKind, Step
 from sim.executed import min_separation_m
 
-LANE, NEXT = "apron-b-02", "apron-b-03"
+LANE = "apron-b-02"
 V = 2.5
 LENGTH_M, GAP_M = 16.0, 4.0
 
 
+def onward_of(yard: Yard) -> str:
+    """The way straight on from LANE's end (across the junction there: its connector)."""
+    end = yard.lanes[LANE].end
+    return next(
+        lane.id
+        for lane in yard.lanes.values()
+        if lane.start == end and lane.id.endswith(">apron-b-03")
+    )
+
+
 def drive(yard: Yard, truck: str, t0: float, *, onward: bool, to_end: bool = True) -> Plan:
-    """Along LANE from its start at speed V from t0; `onward` goes on along NEXT."""
+    """Along LANE from its start at speed V from t0; `onward` goes on across the junction
+    at its end and along apron-b-03."""
     lane = yard.lanes[LANE]
     t1 = t0 + lane.length_m / V
     steps = [
@@ -30,18 +41,21 @@ def drive(yard: Yard, truck: str, t0: float, *, onward: bool, to_end: bool = Tru
         Step(LANE, ResourceKind.LANE, t0, t1, V, 0.0, lane.length_m if to_end else None),
         Step(lane.end, ResourceKind.NODE, t1, t1),
     ]
-    if onward:
-        nxt = yard.lanes[NEXT]
-        t2 = t1 + nxt.length_m / V
-        steps += [
-            Step(NEXT, ResourceKind.LANE, t1, t2, V, 0.0, nxt.length_m),
-            Step(nxt.end, ResourceKind.NODE, t2, t2),
-        ]
+    if onward:  # across the junction and on along the next lane
+        t = t1
+        for lane_id in (onward_of(yard), "apron-b-03"):
+            nxt = yard.lanes[lane_id]
+            t2 = t + nxt.length_m / V
+            steps += [
+                Step(nxt.id, ResourceKind.LANE, t, t2, V, 0.0, nxt.length_m),
+                Step(nxt.end, ResourceKind.NODE, t2, t2),
+            ]
+            t = t2
     return Plan.of(truck, steps)
 
 
 def test_the_lanes_join(haiphong: Yard) -> None:
-    assert haiphong.lanes[LANE].end == haiphong.lanes[NEXT].start
+    assert haiphong.lanes[LANE].end == haiphong.lanes[onward_of(haiphong)].start
 
 
 def test_a_truck_following_too_close_is_a_conflict(haiphong: Yard) -> None:
