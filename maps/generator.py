@@ -6,26 +6,32 @@ line, stop lines, junction areas and connectors) and caches the result per spec.
 in the local frame (x along the quay, y inland, metres):
 
 - the quay from y = 0 with one area per berth; quay cranes evenly spread over the berths,
-  each moved (at most half the crane spacing) so that its bay keeps clear of the roads onto
+  each moved (at most half the crane spacing) so that its bays keep clear of the roads onto
   the apron; the crane stands over its service point;
 - the apron loop: a one-way lane under the cranes (westbound, y = 20) and a back lane
-  (eastbound, y = 50), joined at both ends; each crane's service point `QCxx.SP` and,
-  where there is room upstream, its queue `QCxx.Q` are pull-in bays on the seaward side;
+  (eastbound, y = 50), joined at both ends; each crane's service point `QCxx.SP` is a
+  pull-in bay on the seaward side and its queue `QCxx.Q` one upstream (east) of it, the
+  two sharing a junction where there is room (else across a road onto the apron; a crane
+  gets no queue only where no arrangement leaves room); two cranes' bays share no junction;
 - every service point is such a **pull-in bay**: a smooth ramp (9 m along the lane) off a
-  straight through lane to a lane 4.5 m beside it, the service point 24 m from where the
-  bay leaves (a standing truck's 16 m body lies wholly in the bay, past the junction edge,
-  2 m clear of the through lane's bodies), and a ramp back 36 m from where it left; bays
-  on one lane keep 10 m of through lane between them;
+  straight through lane to a lane 6 m beside it, the service point 24 m from where the bay
+  leaves (a standing truck's 16 m body lies wholly in the bay, past the junction edge,
+  3.5 m clear of the through lane's bodies), and a ramp back 39 m from where it left. The
+  through lane beside a bay keeps 21 m between the two junctions' set-backs, so a truck
+  can wait there; bays on one lane either share a junction (one's merge is the next one's
+  diverge) or keep 30 m of through lane between them, and keep 31 m from road junctions,
+  for the same reason;
 - the yard: blocks in columns x rows parallel to the quay, two-way vertical roads between
   the columns, a one-way driving lane 6 m south of every block row (alternating east- and
   westbound; its junction with a vertical road and the block lane's are one junction, and
   the road keeps room for both set-backs before the next) and a one-way block lane in
   each RTG span, with the transfer points `<block>.TPk` as bays under the RTG, at bay
-  centres and 22 m clear of the vertical roads;
+  centres spread over the block (sharing junctions or 30 m apart, 31 m clear of the roads);
 - landside, north of a two-way road: the truck park, the fuel station and the OCR gate,
   each a one-way loop (up, east along its aisles, down again) with its service points
-  (`PARK.Sxx`, `FUEL.Px`, `GATE.Lx`) as drive-through bays on both sides of the aisles,
-  the loops' ends 30 m clear of the vertical roads.
+  (`PARK.Sxx`, `FUEL.Px`, `GATE.Lx`) as drive-through bays on both sides of the aisles
+  (pair after pair sharing junctions, 30 m from the aisles' ends), the loops' ends 30 m
+  clear of the vertical roads.
 
 Every service point is a bay off the through lanes, and the through network is strongly
 connected, so every service point reaches every other without passing a third: the
@@ -81,32 +87,32 @@ Y_BACK_LANE = 50.0
 Y_QUAY_EDGE = 60.0
 YARD_Y0 = 90.0
 LANDSIDE_GAP_M = 30.0
-BAY_OFFSET_M = 4.5
-"""A pull-in bay's lane lies this far beside its through lane (bodies 2 m apart)."""
+BAY_OFFSET_M = 6.0
+"""A pull-in bay's lane lies this far beside its through lane (bodies 3.5 m apart)."""
 BAY_RAMP_M = 9.0
-"""Each ramp of a bay, along its through lane (a smooth S-curve, at most 38 degrees)."""
+"""Each ramp of a bay, along its through lane (a smooth S-curve)."""
 BAY_STOP_M = 24.0
 """From where a bay leaves its through lane to its service point: a standing truck's body
 lies wholly in the bay, clear of the junction where the bay leaves."""
-BAY_LEN_M = 36.0
-"""From where a bay leaves its through lane to where it rejoins it."""
-BAY_GAP_M = 10.0
-"""Through lane kept between two bays (the one's merge and the next one's diverge)."""
+BAY_LEN_M = 39.0
+"""From where a bay leaves its through lane to where it rejoins it (six 20-foot bays): the
+through lane beside it keeps a footprint and a gap (21 m) between the two junctions' set-backs."""
+BAY_GAP_M = 30.0
+"""Bays on one lane either share a junction (one's merge is the next one's diverge) or keep
+this much through lane between them: again room for a waiting truck between the set-backs."""
 RAMP_POINTS = 6
-JUNCTION_CLEAR_M = 22.0
-"""A bay keeps this far from a road junction on its through lane."""
-CORNER_CLEAR_M = 20.0
-QUEUE_FROM_M = BAY_LEN_M + BAY_GAP_M + 0.5
-"""A quay crane's queue bay stands this far upstream (east) of its service bay."""
-TP_PITCH_M = BAY_LEN_M + BAY_GAP_M + BAY_M
-"""Transfer-point stops keep this far apart (a bay pitch and a bay of rounding)."""
+JUNCTION_CLEAR_M = 31.0
+"""A bay keeps this far from a road junction on its through lane (room for a waiting truck)."""
+CORNER_CLEAR_M = 26.0
+Q_REACH_M = 110.0
+"""A quay crane's queue bay lies upstream of its service bay, at most this much further on."""
 LAND_FIRST_M = 30.0
 LAND_GAP_M = 30.0
 LOOP_FIRST_M = 30.0
 """A landside loop's first aisle lies this far north of the landside road."""
-LOOP_END_M = 22.0
-"""An aisle's first bay leaves it this far from the loop's west lane (and its last one
-rejoins it as far from its east lane)."""
+LOOP_END_M = 30.0
+"""An aisle's first bays leave it this far from the loop's west lane (and its last ones
+rejoin it as far from its east lane): room for a waiting truck at either end."""
 AISLE_PITCH_M = 24.0
 PARK_PAIRS_PER_AISLE = 4
 
@@ -176,16 +182,11 @@ class TerminalSpec:
             out.append(f"quay_cranes ({self.quay_cranes}) fewer than berths ({self.berths})")
             return out
         spacing = self.quay_length_m / self.quay_cranes
-        need = BAY_LEN_M + BAY_GAP_M
         f = _frame(self)
-        placed = None
-        if spacing >= need:
-            wanted = [x for *_, x in _quay_cranes(self)]
-            placed = _place_cranes(wanted, f.x_min, f.x_max, f.xv, spacing / 2)
-        if placed is None:
+        if _apron_bays(self, tuple(f.xv)) is None:
             out.append(
                 f"quay_length_m {self.quay_length_m} leaves {spacing:.1f} m per quay crane; "
-                f"at least {need:.0f} m are needed, each crane's bay within {spacing / 2:.0f} m "
+                f"no room for every crane's {BAY_LEN_M:.0f} m bay within {spacing / 2:.0f} m "
                 f"of its place and {JUNCTION_CLEAR_M:.0f} m clear of the roads onto the apron"
             )
         if not _tp_fits(self, f.xv):
@@ -201,7 +202,7 @@ class TerminalSpec:
             out.append(
                 f"transfer_points_per_block {self.transfer_points_per_block} leaves "
                 f"{tp_spacing:.1f} m each in a {self.bays}-bay block; at most {fit} fit "
-                f"(each bay takes {TP_PITCH_M:.0f} m, and {JUNCTION_CLEAR_M:.0f} m from each road)"
+                f"(each bay takes {BAY_LEN_M:.0f} m, and {JUNCTION_CLEAR_M:.0f} m from each road)"
             )
         return out
 
@@ -314,39 +315,150 @@ def _free(lo: float, hi: float, taken: list[tuple[float, float]]) -> bool:
     return all(hi <= a or lo >= b for a, b in taken)
 
 
-def _place_cranes(
-    wanted: list[float], x_lo: float, x_hi: float, junctions: list[float], reach: float
-) -> list[tuple[float, bool]] | None:
-    """Where each quay crane's bay goes along the apron lane (westbound: a bay spans from
-    BAY_LEN_M - BAY_STOP_M west of its stop to BAY_STOP_M east), and whether a queue bay fits
-    upstream of it; None when a crane finds no room within `reach` of where it should be."""
-    pad = BAY_GAP_M / 2
-    taken = [(x - JUNCTION_CLEAR_M, x + JUNCTION_CLEAR_M) for x in junctions]
-    taken += [(x_lo - 100.0, x_lo + CORNER_CLEAR_M), (x_hi - CORNER_CLEAR_M, x_hi + 1e6)]
-    west, east = BAY_LEN_M - BAY_STOP_M, BAY_STOP_M
+def _grid_ceil(v: float, origin: float, step: float) -> float:
+    return origin + math.ceil((v - origin) / step - 1e-6) * step
 
-    def span(x: float) -> tuple[float, float]:
-        return x - west - pad, x + east + pad
 
-    placed: list[float] = []
-    for want in wanted:
-        for k in range(int(reach / 0.5) + 1):
-            options = (want,) if k == 0 else (want - k * 0.5, want + k * 0.5)
-            hit = next((x for x in options if _free(*span(x), taken)), None)
-            if hit is not None:
-                placed.append(hit)
-                taken.append(span(hit))
-                break
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Where one bay may start along a line (its start `s`, the bay [s, s + BAY_LEN_M]): in
+    [lo, hi] (offsets from the end of the bay before when `after`), on the grid origin + k *
+    step, as near `want` as may be (None: as early as may be)."""
+
+    lo: float
+    hi: float
+    want: float | None = None
+    after: bool = False
+    origin: float = 0.0
+    step: float = 0.5
+    chain: bool = True
+    """Whether it may share a junction with the bay before."""
+
+
+def _pack(slots: list[_Slot], blocked: list[tuple[float, float]]) -> list[float] | None:
+    """Starts for bays along a line, in order: every bay clear of the blocked intervals, and
+    each either sharing a junction with the one before (it starts where that one ends) or
+    BAY_GAP_M on; each as near its `want` as leaves room for the rest. None: no room."""
+
+    def free(s: float) -> bool:
+        return all(s + BAY_LEN_M <= a + 1e-6 or s >= b - 1e-6 for a, b in blocked)
+
+    def bounds(slot: _Slot, prev: float | None) -> tuple[float, float]:
+        base = prev + BAY_LEN_M if slot.after and prev is not None else 0.0
+        return base + slot.lo, base + slot.hi
+
+    def on_grid(v: float, slot: _Slot) -> bool:
+        k = (v - slot.origin) / slot.step
+        return abs(k - round(k)) < 1e-6
+
+    def fits(s: float, slot: _Slot, prev: float | None) -> bool:
+        lo, hi = bounds(slot, prev)
+        if not (lo - 1e-6 <= s <= hi + 1e-6 and free(s)):
+            return False
+        if prev is None:
+            return True
+        end = prev + BAY_LEN_M
+        return (slot.chain and abs(s - end) < 1e-6) or s >= end + BAY_GAP_M - 1e-6
+
+    def first_fit(slot: _Slot, prev: float | None) -> float | None:
+        lo, hi = bounds(slot, prev)
+        if prev is not None:
+            end = prev + BAY_LEN_M
+            if slot.chain and on_grid(end, slot) and fits(end, slot, prev):
+                return end
+            lo = max(lo, end + BAY_GAP_M)
+        s = _grid_ceil(lo, slot.origin, slot.step)
+        while s <= hi + 1e-6:
+            hit = [b for a, b in blocked if s + BAY_LEN_M > a + 1e-6 and s < b - 1e-6]
+            if not hit:
+                return s
+            s = _grid_ceil(max(hit), slot.origin, slot.step)
+        return None
+
+    def rest_fits(k: int, prev: float) -> bool:
+        for slot in slots[k:]:
+            nxt = first_fit(slot, prev)
+            if nxt is None:
+                return False
+            prev = nxt
+        return True
+
+    out: list[float] = []
+    prev: float | None = None
+    for k, slot in enumerate(slots):
+        lo, hi = bounds(slot, prev)
+        first = _grid_ceil(lo, slot.origin, slot.step)
+        count = int((hi - first) / slot.step + 1e-6) + 1
+        options = [first + i * slot.step for i in range(max(count, 0))]
+        if slot.chain and prev is not None and on_grid(prev + BAY_LEN_M, slot):
+            options.append(prev + BAY_LEN_M)
+        if slot.want is not None:
+            want = slot.want
+            options.sort(key=lambda v: (abs(v - want), v))
         else:
+            options.sort()
+        hit = next((v for v in options if fits(v, slot, prev) and rest_fits(k + 1, v)), None)
+        if hit is None:
             return None
-    out: list[tuple[float, bool]] = []
-    for x in placed:
-        q = span(x + QUEUE_FROM_M)
-        queued = _free(*q, taken)
-        if queued:
-            taken.append(q)
-        out.append((x, queued))
+        out.append(hit)
+        prev = hit
     return out
+
+
+SP_WEST_M = BAY_LEN_M - BAY_STOP_M
+"""A crane's service bay starts (rejoins its westbound lane) this far west of the crane."""
+
+
+@lru_cache(maxsize=64)
+def _apron_bays(
+    spec: TerminalSpec, xv: tuple[float, ...]
+) -> list[tuple[float, float | None]] | None:
+    """For each quay crane (west to east): where its service bay starts (its west end, where it
+    rejoins the westbound apron lane) and where its queue bay does (upstream, east of it; None
+    when there is no room for one); None when a crane finds no room within half the crane
+    spacing of where it should be. Every bay keeps JUNCTION_CLEAR_M from the roads onto the
+    apron, and bays share a junction or keep BAY_GAP_M between them."""
+    wanted = [x for *_, x in _quay_cranes(spec)]
+    reach = spec.quay_length_m / spec.quay_cranes / 2
+    blocked = [(x - JUNCTION_CLEAR_M, x + JUNCTION_CLEAR_M) for x in xv]
+
+    def sp_slot(x: float) -> _Slot:
+        # A crane's bays share no junction with the next crane's.
+        return _Slot(x - reach - SP_WEST_M, x + reach - SP_WEST_M, x - SP_WEST_M, chain=False)
+
+    def q_slot() -> _Slot:
+        return _Slot(0.0, Q_REACH_M, None, after=True)
+
+    def try_with(queued: set[int]) -> list[tuple[float, float | None]] | None:
+        slots: list[_Slot] = []
+        for k, x in enumerate(wanted):
+            slots.append(sp_slot(x))
+            if k in queued:
+                slots.append(q_slot())
+        got = _pack(slots, blocked)
+        if got is None:
+            return None
+        out: list[tuple[float, float | None]] = []
+        it = iter(got)
+        for k in range(len(wanted)):
+            sp = next(it)
+            out.append((sp, next(it) if k in queued else None))
+        return out
+
+    every = set(range(len(wanted)))
+    full = try_with(every)
+    if full is not None:
+        return full
+    queued: set[int] = set()
+    best = try_with(queued)
+    if best is None:
+        return None
+    for k in range(len(wanted)):
+        got = try_with(queued | {k})
+        if got is not None:
+            queued.add(k)
+            best = got
+    return best
 
 
 def _quay_cranes(spec: TerminalSpec) -> list[tuple[str, str, float]]:
@@ -384,48 +496,41 @@ def _frame(spec: TerminalSpec) -> _Frame:
     pitch = max(CORRIDOR_M + block_w, MIN_ROW_PITCH_M)
     yd = [YARD_Y0 + r * pitch for r in range(spec.block_rows + 1)]
     yb = [yd[r] + DRIVE_TO_BLOCK_M + TRUCK_LANE_M / 2 for r in range(spec.block_rows)]
-    # The apron loop reaches past the first crane's bay (however far a road onto the apron
-    # pushes it west) and the last crane's queue bay.
-    first = min(x for *_, x in _quay_cranes(spec))
-    x_min = min(0.0, xv[0] - ROAD_M, first - 2 * BAY_LEN_M)
-    x_max = max(spec.quay_length_m, xv[-1] + ROAD_M)
-    last = max(x for *_, x in _quay_cranes(spec))
-    x_max = max(x_max, last + QUEUE_FROM_M + BAY_STOP_M + BAY_GAP_M + CORNER_CLEAR_M)
+    # The apron loop reaches past the first crane's service bay and the last crane's bays.
+    bays = _apron_bays(spec, tuple(xv)) if spec.quay_cranes >= 1 else None
+    ends = [e for sp, q in bays or [] for e in (sp, sp + BAY_LEN_M, q if q is not None else sp)]
+    ends += [q + BAY_LEN_M for _, q in bays or [] if q is not None]
+    x_min = min(0.0, xv[0] - ROAD_M, *(e - CORNER_CLEAR_M for e in ends))
+    x_max = max(spec.quay_length_m, xv[-1] + ROAD_M, *(e + CORNER_CLEAR_M for e in ends))
     y_land = yd[-1] + LANDSIDE_GAP_M
     return _Frame(xv, yd, yb, y_land, x_min, x_max, block_len, block_w)
 
 
 def _tp_stops(spec: TerminalSpec, x_in: float, x_out: float) -> list[float] | None:
-    """Stops of the transfer-point bays on a block lane from x_in to x_out (either way), at
-    bay centres, clear of the roads at both ends; None when they do not fit."""
+    """Stops of the transfer-point bays on a block lane from x_in to x_out (either way), in
+    driving order: at bay centres, spread over the block, JUNCTION_CLEAR_M clear of the roads
+    at both ends, sharing a junction or BAY_GAP_M apart; None when they do not fit."""
     sign = 1.0 if x_out > x_in else -1.0
-    bx0 = min(x_in, x_out) + ROAD_M / 2
-    first = x_in + sign * (JUNCTION_CLEAR_M + BAY_STOP_M)
-    last = x_out - sign * (JUNCTION_CLEAR_M + BAY_LEN_M - BAY_STOP_M)
-    lo, hi = min(first, last), max(first, last)
+    length = abs(x_out - x_in)
     n = spec.transfer_points_per_block
-    bays: list[int] = []
-    for k in range(n):
-        x = bx0 + (k + 0.5) * spec.bays * BAY_M / n
-        x = min(max(x, lo), hi)
-        bays.append(min(max(round((x - bx0) / BAY_M + 0.5), 1), spec.bays))
-    xs = [bx0 + (bay - 0.5) * BAY_M for bay in bays]
-    # Push them apart (one bay at a time) and inside [lo, hi].
-    for _ in range(4 * spec.bays):
-        moved = False
-        for k in range(n):
-            if xs[k] < lo - 1e-6:
-                xs[k] += BAY_M
-                moved = True
-            elif xs[k] > hi + 1e-6:
-                xs[k] -= BAY_M
-                moved = True
-            elif k and xs[k] - xs[k - 1] < TP_PITCH_M - 1e-6:
-                xs[k] += BAY_M
-                moved = True
-        if not moved:
-            return xs
-    return None
+    # Along the lane from x_in: a bay leaving at t stops at t + BAY_STOP_M; bay centres lie
+    # ROAD_M / 2 + (k + 0.5) * BAY_M from either end.
+    origin = ROAD_M / 2 + BAY_M / 2 - BAY_STOP_M
+    lo, hi = JUNCTION_CLEAR_M, length - JUNCTION_CLEAR_M - BAY_LEN_M
+    slots = [
+        _Slot(
+            lo,
+            hi,
+            ROAD_M / 2 + (k + 0.5) * spec.bays * BAY_M / n - BAY_STOP_M,
+            origin=origin,
+            step=BAY_M,
+        )
+        for k in range(n)
+    ]
+    starts = _pack(slots, [])
+    if starts is None:
+        return None
+    return [x_in + sign * (t + BAY_STOP_M) for t in starts]
 
 
 def _tp_fits(spec: TerminalSpec, xv: list[float]) -> bool:
@@ -435,7 +540,7 @@ def _tp_fits(spec: TerminalSpec, xv: list[float]) -> bool:
 
 
 def _loop_width(pairs: int) -> float:
-    return 2 * LOOP_END_M + pairs * BAY_LEN_M + (pairs - 1) * BAY_GAP_M
+    return 2 * LOOP_END_M + pairs * BAY_LEN_M
 
 
 def sketch_terminal(spec: TerminalSpec) -> Yard:
@@ -467,36 +572,29 @@ def sketch_terminal(spec: TerminalSpec) -> Yard:
             )
         )
     qcs = _quay_cranes(spec)
-    spacing = spec.quay_length_m / spec.quay_cranes
-    placed = _place_cranes([x for *_, x in qcs], x_min, x_max, xv, spacing / 2)
+    placed = _apron_bays(spec, tuple(xv))
     if placed is None:  # spec.problems() has ruled this out
         raise ValueError("cannot generate terminal: no room for the quay cranes' bays")
     west = (-1.0, 0.0)
     seaward = (0.0, -1.0)
     under = [x_max, x_min, *xv]
-    for (qc_id, berth_id, _), (x, queued) in zip(qcs, placed, strict=True):
+    for (qc_id, berth_id, _), (sp_start, q_start) in zip(qcs, placed, strict=True):
+        x = sp_start + SP_WEST_M
         cranes.append(Crane(qc_id, CraneKind.QC, round(x, 3), 15.0, berth_id))
-        end = b.bay(
-            ServicePoint(f"{qc_id}.SP", ServicePointKind.QUAY_CRANE, "", berth_id, qc_id),
-            (x + BAY_STOP_M, Y_UNDER_CRANE),
-            west,
-            seaward,
-            LaneKind.SERVICE,
-            slow,
-        )
-        under += [x + BAY_STOP_M, end[0]]
-        if queued:
+        bays = [(f"{qc_id}.SP", ServicePointKind.QUAY_CRANE, sp_start)]
+        if q_start is not None:
             # The next truck waits upstream (the apron lane runs west), off the through lane.
-            xq = x + QUEUE_FROM_M
+            bays.append((f"{qc_id}.Q", ServicePointKind.QUEUE, q_start))
+        for sp_id, kind, start in bays:
             end = b.bay(
-                ServicePoint(f"{qc_id}.Q", ServicePointKind.QUEUE, "", berth_id, qc_id),
-                (xq + BAY_STOP_M, Y_UNDER_CRANE),
+                ServicePoint(sp_id, kind, "", berth_id, qc_id),
+                (start + BAY_LEN_M, Y_UNDER_CRANE),
                 west,
                 seaward,
                 LaneKind.SERVICE,
                 slow,
             )
-            under += [xq + BAY_STOP_M, end[0]]
+            under += [start + BAY_LEN_M, end[0]]
     b.road(
         "apron-u",
         [(x, Y_UNDER_CRANE) for x in sorted(set(under), reverse=True)],
@@ -655,7 +753,7 @@ def _loop(
     for j, y in enumerate(ys):
         stations = [x0, x1]
         for k in range(pairs):
-            xd = x0 + LOOP_END_M + k * (BAY_LEN_M + BAY_GAP_M)
+            xd = x0 + LOOP_END_M + k * BAY_LEN_M  # pairs share their junctions
             for side in (1.0, -1.0):
                 if not todo:
                     break
