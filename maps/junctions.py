@@ -26,6 +26,7 @@ Lane ids are kept (a lane is shortened, not renamed); connectors are named
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -47,6 +48,9 @@ MAX_SETBACK_M = 30.0
 MIN_KEPT_M = 2.0
 """A lane between two junctions keeps at least this much; shorter, the junctions are one."""
 SAMPLE_M = 1.0
+CORNER_DEG = 20.0
+"""A two-way road bending more than this at a node becomes a junction: a body on the outer
+lane cuts the corner into the inner one, so the two may not pass there at once."""
 Bodies = npt.NDArray[np.object_]
 
 
@@ -195,7 +199,17 @@ class _Compiler:
                 return None
             taken.add(on[0])
             pairs.append((lane_in, on[0]))
+        if len(pairs) > 1 and any(self._turn(a, b) > CORNER_DEG for a, b in pairs):
+            return None  # a two-way road's bend: bodies cut its corner into the other lane
         return pairs
+
+    def _turn(self, lane_in: str, lane_out: str) -> float:
+        """How far the way turns from one lane into the next (degrees)."""
+        a, b = self.yard.lanes[lane_in].geometry.coords, self.yard.lanes[lane_out].geometry.coords
+        (x0, y0), (x1, y1) = a[-2][:2], a[-1][:2]
+        (x2, y2), (x3, y3) = b[0][:2], b[1][:2]
+        h_in, h_out = math.atan2(y1 - y0, x1 - x0), math.atan2(y3 - y2, x3 - x2)
+        return abs(math.degrees((h_out - h_in + math.pi) % (2 * math.pi) - math.pi))
 
     # -- junctions -----------------------------------------------------------------------
 
