@@ -72,13 +72,13 @@ ROW_M = 2.9
 TRUCK_LANE_M = 5.0
 """The truck lane inside an RTG span."""
 CORRIDOR_M = 18.0
-MIN_ROW_PITCH_M = 40.4
+MIN_ROW_PITCH_M = 48.0
 """Block rows keep at least this pitch (narrow blocks get a wider corridor): the vertical
 road between one row's block lane and the next driving lane holds both junctions' set-backs."""
 """Between two block rows: the one-way driving lane and its margins."""
 ROAD_M = 24.0
 """A two-way vertical road between block columns."""
-DRIVE_TO_BLOCK_M = 6.0
+DRIVE_TO_BLOCK_M = 4.0
 """A driving lane runs this far south of the block row it serves (and CORRIDOR_M minus this
 north of the row before): its junction with a vertical road and the block lane's are one,
 and the road keeps room between that one and the next."""

@@ -89,6 +89,7 @@ def yard_to_geojson(yard: Yard) -> dict[str, Any]:
                     "speed_limit_mps": lane.speed_limit_mps,
                     "kind": lane.kind.value,
                     "conflict_group": lane.conflict_group,
+                    "conflicts": sorted(lane.conflicts),
                 },
             )
         )
@@ -362,14 +363,29 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
         speed = r.number(props, "speed_limit_mps")
         kind = r.enum(props, "kind", LaneKind)
         group = r.text(props, "conflict_group", required=False)
+        conflicts = props.get("conflicts", [])
         ok = True
+        if not isinstance(conflicts, list) or not all(isinstance(c, str) for c in conflicts):
+            r.problem("must be a list of lane ids", "conflicts")
+            ok = False
+            conflicts = []
         for key, ref in (("from", start), ("to", end)):
             if ref is not None and ref not in nodes:
                 r.problem(f"refers to node {ref!r}, which the yard does not have", key)
                 ok = False
         if not (ok and pts and start and end and length and speed and kind):
             return None
-        return Lane(fid, start, end, LineString(_to_local(frame, pts)), length, speed, kind, group)
+        return Lane(
+            fid,
+            start,
+            end,
+            LineString(_to_local(frame, pts)),
+            length,
+            speed,
+            kind,
+            group,
+            frozenset(conflicts),
+        )
 
     lanes = each("lane", lane)
 

@@ -48,6 +48,9 @@ MAX_SETBACK_M = 30.0
 MIN_KEPT_M = 2.0
 """A lane between two junctions keeps at least this much; shorter, the junctions are one."""
 SAMPLE_M = 1.0
+CONFLICT_MARGIN_M = 0.1
+"""Movements are in conflict when their sampled sweeps come within the clearance plus this
+(a body between two samples, 1 m apart, may come a little closer)."""
 CORNER_DEG = 20.0
 """A two-way road bending more than this at a node becomes a junction: a body on the outer
 lane cuts the corner into the inner one, so the two may not pass there at once."""
@@ -330,6 +333,31 @@ class _Compiler:
                 found.append((side, lane, float(steps[clear[0]]) if len(clear) else None, why))
         return found
 
+    def conflicts(self, moves: list[_Movement], d: _Setbacks) -> list[set[int]]:
+        """Per movement, the others whose swept bodies come within the clearance of its own
+        (from the stop line until a body and a gap past the edge): those may not be driven
+        at once; the rest may."""
+        out: list[set[int]] = [set() for _ in moves]
+        if len(moves) < 2:
+            return out
+        swept = [self.swept(m, d) for m in moves]
+        boxes = [shapely.envelope(shapely.union_all(shapely.envelope(b))) for b in swept]
+        coarse = [shapely.STRtree(b[::4]) for b in swept]
+        trees = [shapely.STRtree(b) for b in swept]
+        far = self.fp.clearance_m + CONFLICT_MARGIN_M
+        for a in range(len(moves)):
+            for b in range(a + 1, len(moves)):
+                if not shapely.dwithin(boxes[a], boxes[b], far):
+                    continue
+                # Most pairs meet early: a quarter of the bodies first, all only if needed.
+                near, _ = coarse[b].query(swept[a][::4], "dwithin", distance=far)
+                if not len(near):
+                    near, _ = trees[b].query(swept[a], "dwithin", distance=far)
+                if len(near):
+                    out[a].add(b)
+                    out[b].add(a)
+        return out
+
     def _left(self, lane: str, d: _Setbacks) -> float:
         """What a lane keeps between its edge and its stop line."""
         return self.length[lane] - d.edge.get(lane, 0.0) - d.stop.get(lane, 0.0)
@@ -475,7 +503,10 @@ class _Compiler:
         for root, members in sorted(members_of.items()):
             jid = junction_of[root]
             shapes = []
-            for m in self.movements(members):
+            moves = self.movements(members)
+            names = [f"{jid}:{m.lane_in}>{m.lane_out}" for m in moves]
+            crossing = self.conflicts(moves, d)
+            for k, m in enumerate(moves):
                 pts = self.connector(m, d)
                 s, e = nodes[end_of[m.lane_in]], nodes[start_of[m.lane_out]]
                 pts[0], pts[-1] = (s.x, s.y), (e.x, e.y)
@@ -487,7 +518,7 @@ class _Compiler:
                 )
                 lanes.append(
                     Lane(
-                        f"{jid}:{m.lane_in}>{m.lane_out}",
+                        names[k],
                         s.id,
                         e.id,
                         geom,
@@ -495,6 +526,7 @@ class _Compiler:
                         speed,
                         _connector_kind(yard.lanes[m.lane_in], yard.lanes[m.lane_out]),
                         jid,
+                        frozenset(names[j] for j in crossing[k]),
                     )
                 )
                 shapes.append(geom.buffer(half, cap_style="flat"))

@@ -89,7 +89,11 @@ class Lane:
 
     Lanes sharing road space (the two directions of a single-track road, lanes that
     cross without a shared node) carry the same `conflict_group`, so that traffic
-    control keeps them exclusive.
+    control keeps them exclusive. A junction's connectors carry its id as their group and,
+    in `conflicts`, the connectors whose swept bodies come within the clearance of theirs:
+    those exclude each other; connectors of one junction whose sweeps stay apart (two
+    right turns, say) may be driven at once. With `conflicts` empty, the whole group is
+    exclusive.
     """
 
     id: str
@@ -100,6 +104,7 @@ class Lane:
     speed_limit_mps: float
     kind: LaneKind
     conflict_group: str | None = None
+    conflicts: frozenset[str] = frozenset()
 
     @property
     def is_through(self) -> bool:
@@ -213,6 +218,11 @@ class Yard:
             cranes=keyed(cranes),
             lane_width_m=lane_width_m,
         )
+
+    @cached_property
+    def junction_ids(self) -> frozenset[str]:
+        """The ids of the junction areas (their connectors carry them as conflict group)."""
+        return frozenset(a.id for a in self.areas.values() if a.kind is AreaKind.JUNCTION)
 
     @cached_property
     def frame(self) -> LocalFrame:

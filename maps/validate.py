@@ -119,6 +119,13 @@ def _check_lanes(yard: Yard) -> list[Problem]:
             )
         else:
             by_pair[pair] = lane.id
+        for other in sorted(lane.conflicts):
+            if other not in yard.lanes:
+                bad(f"conflicts with lane {other!r}, which the yard does not have", "conflicts")
+            elif lane.id not in yard.lanes[other].conflicts:
+                bad(f"conflicts with {other!r}, but {other!r} not with it", "conflicts")
+            elif yard.lanes[other].conflict_group != lane.conflict_group:
+                bad(f"conflicts with {other!r} of another conflict group", "conflicts")
     return out
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from maps import Lane, Yard
 from routing.network import LaneNetwork
 
 NODE, CELL = 0, 1
@@ -53,6 +54,23 @@ class Speeds:
     """From each resource: every non-stop run to the next place a truck may stand."""
 
 
+def group_key(lane: Lane, yard: Yard) -> str | None:
+    """What a truck in this lane holds: a junction's connector holds itself (those it
+    conflicts with are in `lane.conflicts`); a lane of any other conflict group (a
+    single-track road) holds the whole group."""
+    if lane.conflict_group in yard.junction_ids or lane.conflicts:
+        return lane.id
+    return lane.conflict_group
+
+
+def group_checks(lane: Lane, yard: Yard) -> tuple[str, ...]:
+    """Every key that must be free for a truck to enter this lane."""
+    own = group_key(lane, yard)
+    if own is None:
+        return ()
+    return (own, *sorted(lane.conflicts))
+
+
 class CellGraph:
     """Nodes and lane cells of a yard, with successors, for one vehicle footprint."""
 
@@ -66,6 +84,11 @@ class CellGraph:
         self.from_m: list[float] = []
         self.to_m: list[float] = []
         self.group: list[str | None] = []
+        """The key a truck holds while in each resource: a junction connector's own id,
+        else its lane's conflict group (a single-track road: all of it), else None."""
+        self.checks: dict[int, tuple[str, ...]] = {}
+        """Per resource in a group: every key that must be free to enter it (its own and
+        those of the connectors whose swept bodies reach its own)."""
         self.waitable: list[bool] = []
         self.node_res: dict[str, int] = {}
         self.lane_cells: dict[str, list[int]] = {}
@@ -87,11 +110,13 @@ class CellGraph:
                     k,
                     i * size,
                     (i + 1) * size if i < n - 1 else lane.length_m,
-                    lane.conflict_group,
+                    group_key(lane, yard),
                     can_wait,
                 )
                 for i in range(n)
             ]
+            for cell in cells:
+                self.checks[cell] = group_checks(lane, yard)
             self.lane_cells[lane_id] = cells
         self.is_stop += [False] * (len(self.kind) - len(self.is_stop))
         self.succ: list[list[int]] = [[] for _ in self.kind]

@@ -8,7 +8,10 @@ truck occupies, then reports:
 - `node`: two trucks in one node at once (a node is held from the front's arrival until
   the rear has cleared it by the safety gap);
 - `conflict_group`: two trucks in one conflict group at once (a single-track road, lanes
-  crossing without a node); `head-on` when they drive it in opposite directions;
+  crossing without a node); `head-on` when they drive it in opposite directions; on a
+  junction's connector, two trucks on it at once;
+- `junction`: two trucks at once on two connectors that the yard declares in conflict
+  (their swept bodies meet; `Lane.conflicts`);
 - `gap`: a truck closer than its leader's length plus the gap on a lane;
 - `overtaking`: a truck passing another on a lane;
 - `speed`: faster than the lane's limit, declared or implied by the times;
@@ -28,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from maps import Yard
+from maps import AreaKind, Yard
 from routing.plan import Plan, ResourceKind
 
 EPS = 1e-6
@@ -95,6 +98,28 @@ class _Use:
     t_in: float
     t_out: float
     direction: str = ""
+
+
+def _across(a: list[_Use], b: list[_Use], resource: str) -> list[Conflict]:
+    """Pairs of different trucks, one in `a` and one in `b`, whose holds overlap."""
+    out: list[Conflict] = []
+    tagged = sorted([(u, 0) for u in a] + [(u, 1) for u in b], key=lambda x: x[0].t_in)
+    active: list[tuple[_Use, int]] = []
+    for use, side in tagged:
+        active = [(x, k) for x, k in active if x.t_out > use.t_in + EPS]
+        for other, k in active:
+            if k != side and other.truck != use.truck:
+                out.append(
+                    Conflict(
+                        "junction",
+                        (other.truck, use.truck),
+                        resource,
+                        use.t_in,
+                        f"{other.truck} holds a crossing connector until {other.t_out:.3f}s",
+                    )
+                )
+        active.append((use, side))
+    return out
 
 
 def check_plans(
@@ -179,7 +204,21 @@ class _YardCheck:
         self.out: list[Conflict] = []
         self.nodes: dict[str, list[_Use]] = defaultdict(list)
         self.groups: dict[str, list[_Use]] = defaultdict(list)
+        self.junctions = {a.id for a in yard.areas.values() if a.kind is AreaKind.JUNCTION}
+        self.crossing = {
+            (min(lane.id, other), max(lane.id, other))
+            for lane in yard.lanes.values()
+            for other in lane.conflicts
+        }
         self.lanes: dict[str, list[tuple[_Use, _Trajectory]]] = defaultdict(list)
+
+    def held(self, lane_id: str) -> str | None:
+        """What a truck on this lane holds: a connector with declared conflicts itself, any
+        other lane of a conflict group the whole group."""
+        lane = self.yard.lanes[lane_id]
+        if lane.conflicts or lane.conflict_group in self.junctions:
+            return lane.id
+        return lane.conflict_group
 
     def length(self, truck: str) -> float:
         return self.lengths.get(truck, self.length_m)
@@ -194,6 +233,9 @@ class _YardCheck:
             self.out += _overlaps(uses, "node", node)
         for group, uses in self.groups.items():
             self.out += _overlaps(uses, "conflict_group", group)
+        for a, b in sorted(self.crossing):
+            if a in self.groups and b in self.groups:
+                self.out += _across(self.groups[a], self.groups[b], f"{a} x {b}")
         for lane, passages in self.lanes.items():
             self.check_lane(lane, passages)
         return sorted(self.out, key=lambda c: (c.t, c.kind, c.resource, c.trucks))
@@ -319,9 +361,9 @@ class _YardCheck:
             )
         run: list[tuple[str, float, float, float]] = []
         for lane_id, s0, s1, t_in in [*lane_at, ("", math.inf, math.inf, math.inf)]:
-            group = self.yard.lanes[lane_id].conflict_group if lane_id else None
-            if run and (group != self.yard.lanes[run[-1][0]].conflict_group or s0 > run[-1][2]):
-                g = self.yard.lanes[run[0][0]].conflict_group
+            group = self.held(lane_id) if lane_id else None
+            if run and (group != self.held(run[-1][0]) or s0 > run[-1][2]):
+                g = self.held(run[0][0])
                 assert g is not None
                 first = self.yard.lanes[run[0][0]]
                 self.groups[g].append(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from routing.cells import CellGraph
+from routing.cells import CellGraph, group_checks, group_key
 from routing.execution import Execution, Passage, TruckRun
 from routing.rollout import Rollout
 
@@ -55,6 +55,7 @@ def parked_body(cells: CellGraph, laden: bool = False) -> Callable[[str], Passag
             cells.speeds(laden).speed[r],
             -1.0,
             cells.group[r],
+            cells.checks.get(r, ()),
         )
 
     return body
@@ -82,7 +83,8 @@ def passages_along(
                     s + length,
                     speeds.speed[r],
                     0.0 if ordered else float("inf"),
-                    lane.conflict_group,
+                    group_key(lane, yard),
+                    group_checks(lane, yard),
                 )
             )
             s += length
@@ -162,9 +164,8 @@ class DeadlockResolver:
             cells = [
                 f"lane:{lane.id}@{self.cells.from_m[r]:.3f}" for r in self.cells.lane_cells[lane.id]
             ]
-            taken = any(ex.holders(c) - {truck} for c in cells) or (
-                lane.conflict_group is not None
-                and ex.holders(f"group:{lane.conflict_group}") - {truck}
+            taken = any(ex.holders(c) - {truck} for c in cells) or any(
+                ex.holders(f"group:{k}") - {truck} for k in group_checks(lane, self.yard)
             )
             if not taken and not ex.holders(f"node:{lane.end}") - {truck}:
                 g.add_edge(lane.start, lane.end, length_m=lane.length_m)
@@ -206,7 +207,9 @@ class DeadlockResolver:
                 []
                 if run.passages[run.at].resource.startswith("node:")
                 else [
-                    Passage(p.resource, p.s_in, p.s_out, p.speed_mps, float("inf"), p.group)
+                    Passage(
+                        p.resource, p.s_in, p.s_out, p.speed_mps, float("inf"), p.group, p.checks
+                    )
                     for p in run.passages[run.at + 1 : k + 2]
                 ]
             )

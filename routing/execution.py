@@ -38,9 +38,12 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from maps import Yard
+from routing.cells import group_checks, group_key
 from routing.plan import Plan, ResourceKind
 
 EPS = 1e-9
+MAX_BEYOND = 80
+"""Passages looked at past a junction for a place to stand (as the planner's runs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,13 @@ class Passage:
     speed_mps: float
     planned_in: float
     group: str | None = None
+    """The key it holds while in it: its connector's own id, or its conflict group."""
+    checks: tuple[str, ...] = ()
+    """Every key that must be free to enter it (its own and its conflicting connectors')."""
+
+    def group_keys(self) -> tuple[str, ...]:
+        """`group:<key>` of every key that must be free to enter it."""
+        return tuple(f"group:{k}" for k in (self.checks or ((self.group,) if self.group else ())))
 
 
 @dataclass(slots=True)
@@ -93,8 +103,13 @@ class TruckRun:
         return self.passages[self.released : self.at + 1]
 
 
-def passages_of(plan: Plan, lane_group: Mapping[str, str | None]) -> list[Passage]:
+def passages_of(
+    plan: Plan,
+    lane_group: Mapping[str, str | None],
+    lane_checks: Mapping[str, tuple[str, ...]] | None = None,
+) -> list[Passage]:
     """A plan's node and lane steps as passages along the truck's way (groups from the yard)."""
+    lane_checks = lane_checks or {}
     out: list[Passage] = []
     s = 0.0
     for step in plan.steps:
@@ -112,6 +127,7 @@ def passages_of(plan: Plan, lane_group: Mapping[str, str | None]) -> list[Passag
                 step.speed_mps or 1.0,
                 step.t_enter,
                 lane_group.get(step.resource),
+                lane_checks.get(step.resource, ()),
             )
         )
         s += length
@@ -149,13 +165,14 @@ class Execution:
         ex = cls(footprint_m)
         ex.stops = frozenset(f"node:{sp.node}" for sp in yard.service_points.values())
         manual_set = set(manual)
-        groups = {lane.id: lane.conflict_group for lane in yard.lanes.values()}
+        groups = {lane.id: group_key(lane, yard) for lane in yard.lanes.values()}
+        checks = {lane.id: group_checks(lane, yard) for lane in yard.lanes.values()}
         for k, plan in enumerate(plan_list):
             depart = plan.steps[0].t_exit if plan.steps else 0.0
             ex.add(
                 TruckRun(
                     plan.truck,
-                    passages_of(plan, groups),
+                    passages_of(plan, groups, checks),
                     k,
                     plan.truck in manual_set,
                     depart_at=depart if math.isfinite(depart) else 0.0,
@@ -250,10 +267,13 @@ class Execution:
         out: set[tuple[str, str]] = set()
         wanted = [nxt.resource]
         if nxt.group and run.passages[run.at].group != nxt.group:
-            wanted.append(f"group:{nxt.group}")
+            wanted.extend(nxt.group_keys())
         # Physical: nobody else may occupy what it enters. Manual drivers see only what is
-        # right in front of them, not the far end of a single-track road.
-        for resource in wanted if not run.manual or run.sees_groups else wanted[:1]:
+        # right in front of them, not the far end of a single-track road; a junction's
+        # movements they do see (a connector holds itself: its group is its own lane).
+        connector = nxt.group is not None and nxt.resource[5:].partition("@")[0] == nxt.group
+        seen = wanted if not run.manual or run.sees_groups or connector else wanted[:1]
+        for resource in seen:
             out.update(
                 (other, resource) for other in self._holders.get(resource, ()) if other != truck
             )
@@ -264,22 +284,23 @@ class Execution:
                 p = run.passages[k]
                 needs = [p.resource]
                 if p.group and p.group != nxt.group:
-                    needs.append(f"group:{p.group}")
+                    needs.extend(p.group_keys())
+                # Room now, as a driver sees it. Not the planned order beyond: two trucks
+                # planned to pass each other between junctions close together would each
+                # wait at a stop line for the other (the order holds as each passage is
+                # entered, and a truck planned earlier there cannot be behind it).
                 for resource in needs:
                     out.update(
                         (other, resource)
                         for other in self._holders.get(resource, ())
                         if other != truck
                     )
-                    prev = None if run.manual else self._prev_of(truck, k, resource)
-                    if prev is not None and not self._released(prev[0], prev[1], resource):
-                        out.add((prev[0], resource))
         if run.manual and nxt.resource.startswith("node:") and run.at + 2 < len(run.passages):
             # Drivers do not pull into a junction they cannot leave.
             after = run.passages[run.at + 2]
             beyond = [after.resource]
             if after.group and run.sees_groups:
-                beyond.append(f"group:{after.group}")
+                beyond.extend(after.group_keys())
             for resource in beyond:
                 out.update(
                     (other, resource) for other in self._holders.get(resource, ()) if other != truck
@@ -292,7 +313,7 @@ class Execution:
                     out.add((prev[0], resource))
         if run.yielding_to:
             way = run.passages[run.at + 1 : run.at + 12]
-            keys = {p.resource for p in way} | {f"group:{p.group}" for p in way if p.group}
+            keys = {p.resource for p in way} | {k for p in way for k in p.group_keys()}
             still = {o for o in run.yielding_to if any(o in self._holders.get(k, ()) for k in keys)}
             run.yielding_to = still
             out.update((other, "giving way") for other in still)
@@ -301,8 +322,10 @@ class Execution:
         return sorted(out)
 
     def beyond(self, truck: str, index: int) -> list[int]:
-        """The passages after the group that passage `index` begins, up to a footprint past
-        its end: where the truck's body and gap stand once it has left the group whole."""
+        """The passages after the group that passage `index` begins, up to the first place
+        it may stand: a lane cell a footprint long outside every group, or a service point.
+        Lanes shorter than that between junctions are crossed without a stop (as planned):
+        a truck standing there would have its body in the junction behind it."""
         run = self.runs[truck]
         g = run.passages[index].group
         end, ps = index, run.passages
@@ -317,12 +340,17 @@ class Execution:
             end += 1
             if ps[end].resource in self.stops:
                 return []  # it may stand there (a dead-end bay's service point)
-        need = run.passages[end].s_out + self.footprint_m
+        # On to where it may stand: a lane cell a footprint long outside any group (its
+        # body and gap fit in it, behind the next stop line), or a service point.
         out = []
-        k = end + 1
-        while k < len(run.passages) and run.passages[k].s_in < need - EPS:
+        for k in range(end + 1, min(len(ps), end + 1 + MAX_BEYOND)):
+            p = ps[k]
             out.append(k)
-            k += 1
+            if p.resource in self.stops:
+                break
+            long_enough = p.s_out - p.s_in >= self.footprint_m - EPS
+            if p.resource.startswith("lane:") and p.group is None and long_enough:
+                break
         return out
 
     def facing(self, truck: str) -> list[str]:
@@ -364,8 +392,8 @@ class Execution:
         if nxt is None:
             return 0.0
         latest = self._last_release.get(nxt.resource, 0.0)
-        if nxt.group:
-            latest = max(latest, self._last_release.get(f"group:{nxt.group}", 0.0))
+        for key in nxt.group_keys():
+            latest = max(latest, self._last_release.get(key, 0.0))
         return latest
 
     def enter_next(self, truck: str) -> Passage:
@@ -406,6 +434,7 @@ class Execution:
                     p.speed_mps,
                     max(p.planned_in, after[p.resource] + 1e-3),
                     p.group,
+                    p.checks,
                 )
                 if p.resource in after
                 else p

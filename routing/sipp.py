@@ -79,7 +79,7 @@ def search(
     """
     safe, gsafe = table.safe, groups.safe
     trav, runs = speeds.traverse, speeds.runs
-    group, is_stop = cells.group, cells.is_stop
+    group, checks, is_stop = cells.group, cells.checks, cells.is_stop
     first = safe(start)
     i0 = next((i for i, (a, b) in enumerate(first) if a <= t_start + EPS < b), None)
     if i0 is None:
@@ -121,9 +121,11 @@ def search(
                 continue
             for x, a, b in run.inner:
                 allowed = _within(allowed, safe(x), a, b)
-                gx = group[x]
-                if allowed and gx is not None:
-                    allowed = _within(allowed, gsafe(gx), a, b)
+                if allowed and group[x] is not None:
+                    for gx in checks[x]:
+                        allowed = _within(allowed, gsafe(gx), a, b)
+                        if not allowed:
+                            break
                 if not allowed:
                     break
             if not allowed:

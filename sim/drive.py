@@ -39,7 +39,7 @@ from functools import partial
 from typing import Protocol
 
 from maps import Lane, Yard
-from routing.cells import CellGraph
+from routing.cells import CellGraph, group_checks, group_key
 from routing.execution import EPS as RELEASE_EPS
 from routing.execution import Execution, Passage, TruckRun, passages_of
 from routing.plan import Plan, ResourceKind, Step
@@ -48,6 +48,10 @@ from sim.kinematics import Profile, earliest, profile
 
 TOL = 1e-6
 Schedule = Callable[[float, Callable[[], None]], None]
+
+
+RECHECK_S = 5.0
+"""A truck held up looks again at least this often."""
 
 
 class DriveEvents(Protocol):
@@ -118,7 +122,8 @@ class Drive:
         self.events = events
         self.execution = Execution(vehicle.footprint_m)
         self.movers: dict[str, Mover] = {}
-        self.groups = {lane.id: lane.conflict_group for lane in yard.lanes.values()}
+        self.groups = {lane.id: group_key(lane, yard) for lane in yard.lanes.values()}
+        self.checks = {lane.id: group_checks(lane, yard) for lane in yard.lanes.values()}
         self.top_speed = max(vehicle.empty_speed_mps, vehicle.laden_speed_mps)
         self.problems = DriveProblems()
         self._waiters: dict[str, set[str]] = {}
@@ -137,7 +142,16 @@ class Drive:
             lane = self.cells.name[body]
             a, b = self.cells.from_m[body], self.cells.to_m[body]
             passages.insert(
-                0, Passage(f"lane:{lane}@{a:.3f}", a - b, 0.0, 1.0, t, self.groups.get(lane))
+                0,
+                Passage(
+                    f"lane:{lane}@{a:.3f}",
+                    a - b,
+                    0.0,
+                    1.0,
+                    t,
+                    self.groups.get(lane),
+                    self.checks.get(lane, ()),
+                ),
             )
             steps.insert(0, Step(lane, ResourceKind.LANE, t, t, 1.0, a, b))
         run = TruckRun(truck, passages, len(self.movers), at=len(passages) - 1)
@@ -153,7 +167,7 @@ class Drive:
         m = self.movers[truck]
         run = self.execution.runs[truck]
         self._settle(m, now)
-        new = passages_of(plan, self.groups)
+        new = passages_of(plan, self.groups, self.checks)
         steps = [s for s in plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP]
         # The plan starts where the truck can still stop: its front's passage, one it has
         # been granted (or is about to be) ahead, or — standing right on a boundary — one
@@ -186,7 +200,15 @@ class Drive:
             shift = here.s_out - (new[0].s_in if new else 0.0)
             keep = start = m.front
         moved = [
-            Passage(p.resource, p.s_in + shift, p.s_out + shift, p.speed_mps, p.planned_in, p.group)
+            Passage(
+                p.resource,
+                p.s_in + shift,
+                p.s_out + shift,
+                p.speed_mps,
+                p.planned_in,
+                p.group,
+                p.checks,
+            )
             for p in new
         ]
         released = run.released
@@ -497,6 +519,9 @@ class Drive:
                     o = self.movers[other]
                     o.version += 1
                     self._wake(o, now)
+                # What blocks it may also go without a release it would hear of (a grant
+                # given back, a plan changed): it looks again a little later.
+                self._wake(m, now + RECHECK_S)
                 break
             self.execution.enter_next(m.truck)
         self._wait(m, waiting)

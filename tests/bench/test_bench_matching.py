@@ -8,10 +8,12 @@ a time); every benchmark also checks its result, so it still tests something whe
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+import shapely
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from maps.matching import MapMatcher, Match, Matches
@@ -26,21 +28,66 @@ BATCH = max(10, round(10_000 * SCALE))
 ONE_BY_ONE = max(10, round(500 * SCALE))
 
 
-def noisy_positions(
-    yard: Yard, n: int, seed: int = 42
-) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
-    """n positions uniformly along the lanes (by length), σ = 2 m noise: lane, x, y, heading."""
+NOISE_M = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """Noisy positions along the lanes and where each really was."""
+
+    lane: IntArray
+    """Index of the lane (in `yard.lanes` order) each position was taken on."""
+    offset_m: FloatArray
+    """How far along that lane."""
+    x: FloatArray
+    y: FloatArray
+    heading: FloatArray
+    """Degrees clockwise from north: the lane's direction there."""
+
+
+def noisy_positions(yard: Yard, n: int, seed: int = 42) -> Samples:
+    """n positions uniformly along the lanes (by length) with σ = 2 m noise, the heading the
+    lane's own where the position was taken (lanes are polylines: ramps, connectors)."""
     rng = np.random.default_rng(seed)
     lanes = list(yard.lanes.values())
-    # The default yard's lanes are straight two-point lines, so start + t × (end − start).
-    ends = np.array([[*lane.geometry.coords[0], *lane.geometry.coords[-1]] for lane in lanes])
-    length = np.hypot(ends[:, 2] - ends[:, 0], ends[:, 3] - ends[:, 1])
+    geoms = np.array([lane.geometry for lane in lanes], dtype=object)
+    length = np.array([lane.geometry.length for lane in lanes])
     k = rng.choice(len(lanes), size=n, p=length / length.sum())
-    t = rng.random(n)
-    x = ends[k, 0] + t * (ends[k, 2] - ends[k, 0]) + rng.normal(0.0, 2.0, n)
-    y = ends[k, 1] + t * (ends[k, 3] - ends[k, 1]) + rng.normal(0.0, 2.0, n)
-    heading = np.degrees(np.arctan2(ends[k, 2] - ends[k, 0], ends[k, 3] - ends[k, 1])) % 360.0
-    return k.astype(np.intp), x, y, heading
+    along = rng.random(n) * length[k]
+    at = shapely.get_coordinates(shapely.line_interpolate_point(geoms[k], along))
+    ahead = shapely.get_coordinates(
+        shapely.line_interpolate_point(geoms[k], np.minimum(along + 0.5, length[k]))
+    )
+    behind = shapely.get_coordinates(
+        shapely.line_interpolate_point(geoms[k], np.maximum(along - 0.5, 0.0))
+    )
+    d = ahead - behind
+    return Samples(
+        k.astype(np.intp),
+        along,
+        at[:, 0] + rng.normal(0.0, NOISE_M, n),
+        at[:, 1] + rng.normal(0.0, NOISE_M, n),
+        np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 360.0,
+    )
+
+
+def right_place(yard: Yard, m: Matches, truth: Samples) -> npt.NDArray[np.bool_]:
+    """Where a match puts the position on the piece of road it was taken on: its very lane;
+    another movement of the same junction (a junction's connectors overlap, those from one
+    stop line wholly at first); or, within 3 σ of where two lanes join, the lane it came
+    from or goes on to (noise along the lane carries a position over the joint)."""
+    lanes = list(yard.lanes.values())
+    group = np.array([lane.conflict_group or "" for lane in lanes], dtype=object)
+    start = np.array([lane.start for lane in lanes], dtype=object)
+    end = np.array([lane.end for lane in lanes], dtype=object)
+    length = np.array([lane.geometry.length for lane in lanes])
+    k, got = truth.lane, m.lane_index
+    near = 3 * NOISE_M
+    same = got == k
+    junction = (group[k] != "") & (group[got] == group[k])
+    onward = (end[k] == start[got]) & (length[k] - truth.offset_m < near)
+    back = (start[k] == end[got]) & (truth.offset_m < near)
+    return m.matched & (same | junction | onward | back)
 
 
 @pytest.fixture(scope="module")
@@ -57,40 +104,42 @@ def rate(benchmark: BenchmarkFixture, positions: int) -> None:
         benchmark.extra_info["positions_per_s"] = round(positions / median)
 
 
-def check(m: Matches, true_lane: IntArray, with_heading: bool) -> None:
-    """At least 95% matched, and (with heading) 90% on the very lane the point came from."""
-    assert len(m) == len(true_lane)
+def check(m: Matches, yard: Yard, truth: Samples, with_heading: bool) -> None:
+    """At least 95% matched, and (with heading) 96% in the right place (`right_place`):
+    the heading is what gets the last few percent (without it, about 94%), since it tells
+    a bay's lane from the through lane beside it and a junction's movements apart."""
+    assert len(m) == len(truth.lane)
     assert m.matched.mean() >= 0.95
     if with_heading:
-        assert np.mean(m.lane_index == true_lane) >= 0.90
+        assert right_place(yard, m, truth).mean() >= 0.96
 
 
 def test_bench_batch_with_heading(benchmark: BenchmarkFixture, matcher: MapMatcher) -> None:
     """10,000 positions with heading in one call (target ≥ 100,000 positions/s)."""
-    lane, x, y, h = noisy_positions(matcher.yard, BATCH)
-    m = benchmark(matcher.match_xy, x, y, h)
+    truth = noisy_positions(matcher.yard, BATCH)
+    m = benchmark(matcher.match_xy, truth.x, truth.y, truth.heading)
     rate(benchmark, BATCH)
-    check(m, lane, with_heading=True)
+    check(m, matcher.yard, truth, with_heading=True)
 
 
 def test_bench_batch_without_heading(benchmark: BenchmarkFixture, matcher: MapMatcher) -> None:
     """10,000 positions without heading in one call (target ≥ 200,000 positions/s)."""
-    lane, x, y, _ = noisy_positions(matcher.yard, BATCH)
-    m = benchmark(matcher.match_xy, x, y)
+    truth = noisy_positions(matcher.yard, BATCH)
+    m = benchmark(matcher.match_xy, truth.x, truth.y)
     rate(benchmark, BATCH)
-    check(m, lane, with_heading=False)
+    check(m, matcher.yard, truth, with_heading=False)
 
 
 def test_bench_one_at_a_time(benchmark: BenchmarkFixture, matcher: MapMatcher) -> None:
     """500 positions with heading, one call each: the rate batching is compared with."""
-    lane, x, y, h = noisy_positions(matcher.yard, ONE_BY_ONE)
-    xs, ys, hs = x.tolist(), y.tolist(), h.tolist()
+    truth = noisy_positions(matcher.yard, ONE_BY_ONE)
+    xs, ys, hs = truth.x.tolist(), truth.y.tolist(), truth.heading.tolist()
 
     def one_by_one() -> list[Match]:
         return [matcher.match_one(a, b, c) for a, b, c in zip(xs, ys, hs, strict=True)]
 
     rows = benchmark(one_by_one)
     rate(benchmark, ONE_BY_ONE)
-    batch = matcher.match_xy(x, y, h)
+    batch = matcher.match_xy(truth.x, truth.y, truth.heading)
     assert rows == [batch.row(i) for i in range(len(batch))]
-    check(batch, lane, with_heading=True)
+    check(batch, matcher.yard, truth, with_heading=True)

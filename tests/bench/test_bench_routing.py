@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections import Counter
+from dataclasses import replace
 
 import networkx as nx
 import numpy as np
@@ -124,7 +126,11 @@ def test_bench_table_refresh_after_closure(benchmark: BenchmarkFixture, yard: Ya
     """Closing and reopening one busy lane: only the rows it touches are recomputed."""
     net = LaneNetwork(yard)
     table = TravelTimeTable(net)
-    lane = Router(net).route("QC02.SP", "H1.TP1").lanes[4]
+    # A junction's movement onto a lane other movements also reach: in a compiled yard most
+    # nodes are entered by one lane only, and closing that lane touches every source's tree.
+    into = Counter(lane.end for lane in yard.lanes.values())
+    route = Router(net).route("QC02.SP", "H1.TP1")
+    lane = next(k for k in route.lanes[4:] if into[yard.lanes[k].end] > 1)
     rows: list[int] = []
 
     def run() -> None:
@@ -141,20 +147,22 @@ def _fleet_yard(trucks: int) -> Yard:
     """A generated terminal with at least twice as many service points as trucks."""
     if trucks <= 60:
         return terminal()
-    rows = max(4, -(-trucks * 2 // (8 * 6)))  # 6 columns of blocks, 8 transfer points each
+    spec = TerminalSpec(
+        id=f"bench{trucks}",
+        quay_cranes=12,
+        quay_length_m=1800,
+        block_columns=6,
+        block_rows=4,
+        bays=52,
+        parking_spots=60,
+        gate_lanes=8,
+        fuel_pumps=4,
+    )
+    # As many transfer points as a 52-bay block holds (bays 30 m apart, clear of the roads).
+    tps = max(n for n in range(1, 13) if not replace(spec, transfer_points_per_block=n).problems())
+    rows = max(4, -(-trucks * 2 // (tps * 6)))  # 6 columns of blocks
     return generate_terminal(
-        TerminalSpec(
-            id=f"bench{trucks}",
-            quay_cranes=12,
-            quay_length_m=1800,
-            block_columns=6,
-            block_rows=rows,
-            bays=52,
-            transfer_points_per_block=8,
-            parking_spots=60,
-            gate_lanes=8,
-            fuel_pumps=4,
-        )
+        replace(spec, id=f"bench{trucks}", block_rows=rows, transfer_points_per_block=tps)
     )
 
 

@@ -97,6 +97,7 @@ def test_the_file_is_geojson_a_gis_reads(haiphong: Yard, tmp_path: Path) -> None
         "speed_limit_mps",
         "kind",
         "conflict_group",
+        "conflicts",
     }
 
 

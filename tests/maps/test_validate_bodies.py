@@ -247,3 +247,20 @@ def test_the_two_lanes_of_a_compiled_road_squeezed_together_are_named() -> None:
         "'e-in': field 'geometry': runs 1.50 m from lane 'e-out': too close for two trucks side "
         "by side (at least 2.5 + 0.9 = 3.4 m between centre lines)"
     ], found
+
+
+def test_declared_conflicts_must_name_lanes_both_ways() -> None:
+    from dataclasses import replace as swap
+
+    from maps.terminals import terminal
+
+    yard = terminal()
+    connector = next(ln for ln in yard.lanes.values() if ln.conflicts)
+    other = sorted(connector.conflicts)[0]
+    lanes = dict(yard.lanes)
+    lanes[connector.id] = swap(connector, conflicts=connector.conflicts | {"nowhere"})
+    lanes[other] = swap(lanes[other], conflicts=lanes[other].conflicts - {connector.id})
+    broken = swap(yard, lanes=lanes)
+    found = {(p.feature_id, p.message) for p in check_yard(broken, reachability=False)}
+    assert (connector.id, "conflicts with lane 'nowhere', which the yard does not have") in found
+    assert (connector.id, f"conflicts with {other!r}, but {other!r} not with it") in found

@@ -61,7 +61,9 @@ class Sketch:
         yard = Yard.build(
             "sketch", "1", Origin(106.9, 20.8), self.nodes.values(), self.lanes, (), self.stops
         )
-        assert check_yard(yard) == [], check_yard(yard)
+        # A centre-line drawing (nodes are the junctions): the body rules are for compiled yards.
+        problems = check_yard(yard, bodies=False)
+        assert problems == [], problems
         return yard
 
 
@@ -99,41 +101,84 @@ def time_to(run: TruckRun, resource_prefix: str) -> float:
     raise AssertionError(resource_prefix)
 
 
-def test_head_on_on_the_single_track_road(haiphong: Yard) -> None:
+def fuel_station() -> Yard:
+    """A fuel station up a 25 m single-track road off a two-way road (the way the generator
+    drew one before yards were compiled): the road's two lanes share one conflict group,
+    three pumps are dead-end bays off its top node, and a bay at each end of the road below
+    is somewhere to come from and go to."""
+    s = Sketch()
+    s.node("W", 0.0, 0.0)
+    s.node("F0", 60.0, 0.0)
+    s.node("E", 120.0, 0.0)
+    s.node("F1", 60.0, 25.0)
+    s.two_way("land-1", "W", "F0")
+    s.two_way("land-2", "F0", "E")
+    s.lane("access-in", "F0", "F1", group="ACCESS", speed=2.5)
+    s.lane("access-out", "F1", "F0", group="ACCESS", speed=2.5)
+    for k, dx in enumerate((-14.0, 0.0, 14.0)):
+        s.bay(f"P{k + 1}", "F1", dx, 22.0)
+    s.bay("WEST", "W", -22.0, 0.0)
+    s.bay("EAST", "E", 22.0, 0.0)
+    yard = s.yard()
+    road = [yard.lanes["access-in"], yard.lanes["access-out"]]
+    assert {lane.conflict_group for lane in road} == {"ACCESS"}
+    assert (road[0].start, road[0].end) == (road[1].end, road[1].start)
+    return yard
+
+
+def test_head_on_on_the_single_track_road() -> None:
     """A driver turns into the fuel station's access road while a truck is coming out."""
-    net = LaneNetwork(haiphong)
+    yard = fuel_station()
+    net = LaneNetwork(yard)
     planner = FleetPlanner(net)
-    plans = planner.plan([Task("OUT", "FUEL.P1", "A1.TP1", release_s=120.0)]).plans
+    plans = planner.plan([Task("OUT", "P1", "EAST", release_s=120.0)]).plans
     body = parked_body(planner.cells)
-    ex = Execution.of(plans, haiphong, net.vehicle.footprint_m, parked=body)
-    ex.add(manual(planner.cells, haiphong, "IN", "PARK.S03", "FUEL.P2", 1), body)
+    ex = Execution.of(plans, yard, net.vehicle.footprint_m, parked=body)
+    ex.add(manual(planner.cells, yard, "IN", "WEST", "P2", 1), body)
     ex._build_order()
-    out_on_road = next(s.t_enter for s in plans["OUT"].steps if s.resource == "fuel-access-out")
-    start_in = out_on_road + 3.0 - time_to(ex.runs["IN"], "lane:fuel-access-in")
+    out_on_road = next(s.t_enter for s in plans["OUT"].steps if s.resource == "access-out")
+    start_in = out_on_road + 3.0 - time_to(ex.runs["IN"], "lane:access-in")
     rollout, resolver = drive(ex, planner.cells, {"IN": start_in})
     assert sorted(rollout.deadlocks_seen[0]) == ["IN", "OUT"]
     first = resolver.log[0]
     # The truck coming out has nowhere to go back to (a dead-end pump bay behind it):
-    # the driver is told to reverse out of the single-track road.
+    # the driver is told to reverse out of the single-track road, onto the road it came by.
     assert (first.truck, first.action) == ("IN", "back-off")
-    assert first.to is not None and first.to.startswith("lane:land-")
+    assert first.to is not None and first.to.startswith("lane:land-1-ab@")
 
 
-def test_two_trucks_swapping_places(haiphong: Yard) -> None:
+def test_two_trucks_swapping_places() -> None:
     """Pump 1 to pump 2 and pump 2 to pump 1 at once, through the one junction between them."""
-    net = LaneNetwork(haiphong)
+    yard = fuel_station()
+    net = LaneNetwork(yard)
     planner = FleetPlanner(net)
-    plans = planner.plan([Task("A", "FUEL.P1", "FUEL.P2")]).plans  # planned without B
+    plans = planner.plan([Task("A", "P1", "P2")]).plans  # planned without B
     body = parked_body(planner.cells)
-    ex = Execution.of(plans, haiphong, net.vehicle.footprint_m, parked=body)
-    ex.add(manual(planner.cells, haiphong, "B", "FUEL.P2", "FUEL.P1", 1), body)
+    ex = Execution.of(plans, yard, net.vehicle.footprint_m, parked=body)
+    ex.add(manual(planner.cells, yard, "B", "P2", "P1", 1), body)
     ex._build_order()
     rollout, resolver = drive(ex, planner.cells)
     assert sorted(rollout.deadlocks_seen[0]) == ["A", "B"]
     first = resolver.log[0]
-    # The autonomous truck leaves the bays for a free spot and comes back afterwards.
+    # The autonomous truck leaves the bays for a free spot (the nearest: the third pump's
+    # bay off the same node) and comes back afterwards.
     assert (first.truck, first.action) == ("A", "detour")
-    assert first.to not in {haiphong.service_points[p].node for p in ("FUEL.P1", "FUEL.P2")}
+    assert first.to == yard.service_points["P3"].node
+
+
+def test_swapping_pumps_on_the_compiled_fuel_loop(haiphong: Yard) -> None:
+    """The generated fuel station is a one-way loop with drive-through bays: the same swap
+    needs nobody to yield; each follows the other round the loop into the bay it left."""
+    p1, p2 = (sp.id for sp in haiphong.service_points_of(ServicePointKind.FUEL_PUMP)[:2])
+    net = LaneNetwork(haiphong)
+    planner = FleetPlanner(net)
+    plans = planner.plan([Task("A", p1, p2)]).plans  # planned without B
+    body = parked_body(planner.cells)
+    ex = Execution.of(plans, haiphong, net.vehicle.footprint_m, parked=body)
+    ex.add(manual(planner.cells, haiphong, "B", p2, p1, 1), body)
+    ex._build_order()
+    rollout, resolver = drive(ex, planner.cells)
+    assert rollout.deadlocks_seen == [] and resolver.log == []
 
 
 def box_junction() -> Yard:

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
+from shapely.geometry import LineString
 
-from maps import TerminalSpec, Yard, generate_terminal
+from maps import (
+    Lane,
+    LaneKind,
+    Node,
+    Origin,
+    ServicePoint,
+    ServicePointKind,
+    TerminalSpec,
+    Yard,
+    check_yard,
+    generate_terminal,
+)
 from routing.checker import check_plans
 from routing.errors import PlanningError
 from routing.network import LaneNetwork
@@ -41,29 +54,78 @@ def test_forty_random_trucks_on_the_default_yard(haiphong: Yard, seed: int) -> N
         assert all(a.t_enter <= b.t_enter for a, b in zip(plan.steps, plan.steps[1:], strict=False))
 
 
-def test_trucks_take_turns_on_the_single_track_road(haiphong: Yard) -> None:
-    planner = FleetPlanner(LaneNetwork(haiphong))
-    # One truck leaves the fuel station while another heads in: they meet head-on
-    # unless one waits for the other to clear the single-track access road.
-    tasks = [Task("OUT", "FUEL.P1", "A1.TP1", release_s=70.0), Task("IN", "PARK.S03", "FUEL.P2")]
+def fuel_station() -> Yard:
+    """A hand-drawn centre-line yard (the compiled yards have no single-track road): a 25 m
+    single-track access road (two opposite lanes in conflict group ACCESS) up from a two-way
+    road to two pumps in dead-end bays; a bay at each end of the road below."""
+    at = {
+        "W": (0.0, 0.0),
+        "F0": (60.0, 0.0),
+        "E": (120.0, 0.0),
+        "F1": (60.0, 25.0),
+        "P1.n": (46.0, 47.0),
+        "P2.n": (74.0, 47.0),
+        "WEST.n": (-22.0, 0.0),
+        "EAST.n": (142.0, 0.0),
+    }
+    ways = [  # (name, a, b, group, speed): a lane each way
+        ("land-1", "W", "F0", None, 5.0),
+        ("land-2", "F0", "E", None, 5.0),
+        ("access", "F0", "F1", "ACCESS", 2.5),
+        ("P1", "F1", "P1.n", "P1", 2.5),
+        ("P2", "F1", "P2.n", "P2", 2.5),
+        ("WEST", "W", "WEST.n", "WEST", 2.5),
+        ("EAST", "E", "EAST.n", "EAST", 2.5),
+    ]
+    lanes = []
+    for name, a, b, group, speed in ways:
+        kind = LaneKind.MAIN if group in (None, "ACCESS") else LaneKind.SERVICE
+        for lane_id, u, v in ((f"{name}-in", a, b), (f"{name}-out", b, a)):
+            geom = LineString([at[u], at[v]])
+            lanes.append(Lane(lane_id, u, v, geom, geom.length, speed, kind, group))
+    stops = [
+        ServicePoint(sp, ServicePointKind.FUEL_PUMP, f"{sp}.n")
+        for sp in ("P1", "P2", "WEST", "EAST")
+    ]
+    nodes = [Node(k, x, y) for k, (x, y) in at.items()]
+    yard = Yard.build("fuel", "1", Origin(106.9, 20.8), nodes, lanes, (), stops)
+    assert check_yard(yard, bodies=False) == [], check_yard(yard, bodies=False)
+    return yard
+
+
+def test_trucks_take_turns_on_the_single_track_road() -> None:
+    yard = fuel_station()
 
     def access(plan: Plan) -> tuple[float, float]:
-        step = next(s for s in plan.steps if s.resource == "FUEL.ACCESS")
+        step = next(s for s in plan.steps if s.resource == "ACCESS")
         return step.t_enter, step.t_exit
 
-    alone = [access(FleetPlanner(LaneNetwork(haiphong)).plan([t]).plans[t.truck]) for t in tasks]
-    assert alone[0][0] < alone[1][1] and alone[1][0] < alone[0][1], alone  # they would meet
-    report = planner.plan(tasks)
+    def alone(task: Task) -> tuple[float, float]:
+        return access(FleetPlanner(LaneNetwork(yard)).plan([task]).plans[task.truck])
+
+    # One truck leaves the fuel station while another heads in: they meet head-on
+    # unless one waits for the other to clear the single-track access road.
+    going_in = Task("IN", "WEST", "P2")
+    t_in, t_clear = alone(going_in)
+    t_out = alone(Task("OUT", "P1", "EAST"))[0]
+    leaving = Task("OUT", "P1", "EAST", release_s=(t_in + t_clear) / 2 - t_out)
+    spans = [alone(leaving), alone(going_in)]
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans  # they would meet
+    tasks = [leaving, going_in]
+    report = FleetPlanner(LaneNetwork(yard)).plan(tasks)
     assert report.complete
-    spans = sorted(
+    together = sorted(
         (s.t_enter, s.t_exit, p.truck)
         for p in report.plans.values()
         for s in p.steps
-        if s.kind is ResourceKind.CONFLICT_GROUP and s.resource == "FUEL.ACCESS"
+        if s.kind is ResourceKind.CONFLICT_GROUP and s.resource == "ACCESS"
     )
-    assert len(spans) == 2
-    assert spans[0][1] <= spans[1][0] + 1e-6, spans
-    assert check_plans(list(report.plans.values()), haiphong) == []
+    assert len(together) == 2
+    assert together[0][1] <= together[1][0] + 1e-6, together
+    assert check_plans(list(report.plans.values()), yard) == []
+    # The checker would have seen them meet.
+    naive = [FleetPlanner(LaneNetwork(yard)).plan([t]).plans[t.truck] for t in tasks]
+    assert "head-on" in {c.kind for c in check_plans(naive, yard)}
 
 
 def test_a_spot_holds_one_truck(haiphong: Yard) -> None:
@@ -83,16 +145,17 @@ def test_a_closed_lane_is_never_planned_over(haiphong: Yard) -> None:
 
 
 def test_a_larger_generated_terminal() -> None:
-    yard = generate_terminal(
-        TerminalSpec(
-            id="t",
-            quay_cranes=8,
-            quay_length_m=1200,
-            block_columns=3,
-            block_rows=6,
-            transfer_points_per_block=6,
-        )
+    spec = TerminalSpec(
+        id="t",
+        quay_cranes=8,
+        quay_length_m=1200,
+        block_columns=3,
+        block_rows=6,
     )
+    # As many transfer points per block as its bays hold (more than the default's 4).
+    most = max(n for n in range(4, 9) if not replace(spec, transfer_points_per_block=n).problems())
+    assert most > TerminalSpec().transfer_points_per_block
+    yard = generate_terminal(replace(spec, transfer_points_per_block=most))
     tasks = random_tasks(yard, 70, 7)
     report = FleetPlanner(LaneNetwork(yard)).plan(tasks)
     assert report.complete

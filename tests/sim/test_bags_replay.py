@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rosbags.rosbag2 import Writer
+from shapely.geometry import Point
 
 from maps import Yard, terminal
 from sim.bags.picture import draw_replay
@@ -220,7 +221,14 @@ def test_no_fix_and_far_fixes_are_never_forced_onto_a_lane(tmp_path: Path) -> No
     mid = lane.geometry.interpolate(0.5, normalized=True)
     lon, lat = yard.frame.point_to_wgs84(mid.x, mid.y)
     far_lon, far_lat = yard.frame.point_to_wgs84(mid.x, mid.y - 2000.0)  # out at sea
-    near_lon, near_lat = yard.frame.point_to_wgs84(mid.x, mid.y + 40.0)
+    # Near the yard but more than 5 m from every lane (a bay or a junction may lie close).
+    lines = [ln.geometry for ln in yard.lanes.values()]
+    off = next(
+        dy
+        for dy in range(15, 200, 5)
+        if min(Point(mid.x, mid.y + dy).distance(g) for g in lines) > 8.0
+    )
+    near_lon, near_lat = yard.frame.point_to_wgs84(mid.x, mid.y + off)
     with BagRecorder(tmp_path / "b", fix_rate_hz=None) as bag:
         bag.fix("TT01", T0, lat, lon)
         bag.fix("TT01", T0 + 1, math.nan, math.nan, status=STATUS_NO_FIX)
