@@ -259,8 +259,8 @@ def plot_yard(
 
     # Water south of the quay.
     quays = [a for a in yard.areas.values() if a.kind is AreaKind.QUAY]
-    if quays:
-        y_water = min(a.polygon.bounds[1] for a in quays)
+    y_water = min((a.polygon.bounds[1] for a in quays), default=-math.inf)
+    if quays and y_water > ylim[0]:
         ax.add_patch(
             Rectangle(
                 (xlim[0], ylim[0]),

@@ -9,7 +9,8 @@ in the local frame (x along the quay, y inland, metres):
   each moved (at most half the crane spacing) so that its bays keep clear of the roads onto
   the apron; the crane stands over its service point;
 - the apron loop: a one-way lane under the cranes (westbound, y = 20) and a back lane
-  (eastbound, y = 50), joined at both ends; each crane's service point `QCxx.SP` is a
+  (eastbound, y = 64, far enough from it that the vertical roads hold a waiting truck
+  between the two), joined at both ends; each crane's service point `QCxx.SP` is a
   pull-in bay on the seaward side and its queue `QCxx.Q` one upstream (east) of it, the
   two sharing a junction where there is room (else across a road onto the apron; a crane
   gets no queue only where no arrangement leaves room); two cranes' bays share no junction;
@@ -22,10 +23,11 @@ in the local frame (x along the quay, y inland, metres):
   diverge) or keep 30 m of through lane between them, and keep 31 m from road junctions,
   for the same reason;
 - the yard: blocks in columns x rows parallel to the quay, two-way vertical roads between
-  the columns, a one-way driving lane 6 m south of every block row (alternating east- and
+  the columns, a one-way driving lane 4 m south of every block row (alternating east- and
   westbound; its junction with a vertical road and the block lane's are one junction, and
-  the road keeps room for both set-backs before the next) and a one-way block lane in
-  each RTG span, with the transfer points `<block>.TPk` as bays under the RTG, at bay
+  rows lie at least 56 m apart, so that the road between two rows' junctions is at least
+  a truck and its gap long: trucks may wait there, not only drive through) and a one-way
+  block lane in each RTG span, with the transfer points `<block>.TPk` as bays under the RTG, at bay
   centres spread over the block (sharing junctions or 30 m apart, 31 m clear of the roads);
 - landside, north of a two-way road: the truck park, the fuel station and the OCR gate,
   each a one-way loop (up, east along its aisles, down again) with its service points
@@ -72,10 +74,10 @@ ROW_M = 2.9
 TRUCK_LANE_M = 5.0
 """The truck lane inside an RTG span."""
 CORRIDOR_M = 18.0
-MIN_ROW_PITCH_M = 48.0
-"""Block rows keep at least this pitch (narrow blocks get a wider corridor): the vertical
-road between one row's block lane and the next driving lane holds both junctions' set-backs."""
 """Between two block rows: the one-way driving lane and its margins."""
+MIN_ROW_PITCH_M = 56.0
+"""Block rows keep at least this pitch (narrow blocks get a wider corridor): the vertical
+road between one row's junction and the next holds both set-backs and a waiting truck."""
 ROAD_M = 24.0
 """A two-way vertical road between block columns."""
 DRIVE_TO_BLOCK_M = 4.0
@@ -83,9 +85,9 @@ DRIVE_TO_BLOCK_M = 4.0
 north of the row before): its junction with a vertical road and the block lane's are one,
 and the road keeps room between that one and the next."""
 Y_UNDER_CRANE = 20.0
-Y_BACK_LANE = 50.0
-Y_QUAY_EDGE = 60.0
-YARD_Y0 = 90.0
+Y_BACK_LANE = 64.0
+Y_QUAY_EDGE = 74.0
+YARD_Y0 = 104.0
 LANDSIDE_GAP_M = 30.0
 BAY_OFFSET_M = 6.0
 """A pull-in bay's lane lies this far beside its through lane (bodies 3.5 m apart)."""

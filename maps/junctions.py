@@ -48,6 +48,10 @@ MAX_SETBACK_M = 30.0
 MIN_KEPT_M = 2.0
 """A lane between two junctions keeps at least this much; shorter, the junctions are one."""
 SAMPLE_M = 1.0
+"""Swept bodies are sampled this far apart while the set-backs grow."""
+FINE_SAMPLE_M = 0.5
+"""... and this far apart when every junction is checked once more at the end (as the body
+check samples; at 1 m alone a body between two samples came up to 5 mm too close)."""
 CONFLICT_MARGIN_M = 0.1
 """Movements are in conflict when their sampled sweeps come within the clearance plus this
 (a body between two samples, 1 m apart, may come a little closer)."""
@@ -180,7 +184,8 @@ class _Compiler:
         self.junction_nodes = [n for n in yard.nodes if n not in stops and self._pairs(n) is None]
         self.junctions = set(self.junction_nodes)
         self._moves: dict[tuple[str, ...], list[_Movement]] = {}
-        self._swept: dict[tuple[_Movement, float, float], Bodies] = {}
+        self._swept: dict[tuple[_Movement, float, float, float], Bodies] = {}
+        self.sample = SAMPLE_M
         self.lane_width_m = lane_width_m
         self.problems: list[str] = []
         self.stuck: set[str] = set()
@@ -272,7 +277,7 @@ class _Compiler:
         """The bodies of a truck making movement `m`, from its stop line until it is a body
         and a gap past the junction's edge (cached: they change only with those two ends)."""
         stop, edge = self._stop_s(m.lane_in, d), self._edge_s(m.lane_out, d)
-        key = (m, stop, edge)
+        key = (m, stop, edge, self.sample)
         cached = self._swept.get(key)
         if cached is not None:
             return cached
@@ -284,7 +289,7 @@ class _Compiler:
         path = Path(np.concatenate([approach, conn[1:], leave[1:]]))
         s0 = stop
         s1 = s0 + float(np.hypot(*np.diff(conn, axis=0).T).sum()) + fp.length_m + fp.gap_m
-        fronts = np.arange(s0, s1 + SAMPLE_M, SAMPLE_M)
+        fronts = np.arange(s0, s1 + self.sample, self.sample)
         bodies = bodies_along(path, fronts, fp)
         self._swept[key] = bodies
         return bodies
@@ -316,12 +321,13 @@ class _Compiler:
                     return bodies_along(self.path[lane], steps + fp.gap_m + fp.length_m, fp)
 
                 # Where it stands now; only if that is in the way, every set-back further on.
-                _, hit = tree.query(bodies(np.array([now])), "dwithin", distance=fp.clearance_m)
+                far = fp.clearance_m
+                _, hit = tree.query(bodies(np.array([now])), "dwithin", distance=far)
                 if mine[who[hit]].all():
                     continue
                 count = int((MAX_SETBACK_M - now) / STEP_M + 1e-9) + 1
                 steps: FloatArray = now + STEP_M * np.arange(count, dtype=np.float64)
-                near, hit = tree.query(bodies(steps), "dwithin", distance=fp.clearance_m)
+                near, hit = tree.query(bodies(steps), "dwithin", distance=far)
                 keep = ~mine[who[hit]]
                 near, hit = near[keep], hit[keep]
                 blocked = np.zeros(len(steps), dtype=bool)
@@ -341,7 +347,11 @@ class _Compiler:
         if len(moves) < 2:
             return out
         swept = [self.swept(m, d) for m in moves]
-        boxes = [shapely.envelope(shapely.union_all(shapely.envelope(b))) for b in swept]
+        bounds = [shapely.bounds(b) for b in swept]
+        boxes = [
+            shapely.box(b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+            for b in bounds
+        ]
         coarse = [shapely.STRtree(b[::4]) for b in swept]
         trees = [shapely.STRtree(b) for b in swept]
         far = self.fp.clearance_m + CONFLICT_MARGIN_M
@@ -423,6 +433,10 @@ class _Compiler:
                 for m in groups.members().values()
                 if tuple(m) not in done and not self.stuck.intersection(m)
             ]
+            if not pending and self.sample > FINE_SAMPLE_M:
+                self.sample = FINE_SAMPLE_M  # every junction once more, finer
+                done.clear()
+                continue
             if not pending:
                 self.problems = sorted(set(self.problems))
                 return groups, d
@@ -505,6 +519,7 @@ class _Compiler:
             shapes = []
             moves = self.movements(members)
             names = [f"{jid}:{m.lane_in}>{m.lane_out}" for m in moves]
+            self.sample = SAMPLE_M  # conflicts keep CONFLICT_MARGIN_M for the coarser samples
             crossing = self.conflicts(moves, d)
             for k, m in enumerate(moves):
                 pts = self.connector(m, d)

@@ -258,15 +258,14 @@ class Execution:
             return run.released > end
         return run.released > index
 
-    def blockers(self, truck: str) -> list[tuple[str, str]]:
-        """Why a truck may not enter its next passage now: (other truck, resource) pairs."""
+    def _blockers_at(self, truck: str, i: int) -> set[tuple[str, str]]:
+        """Why the truck may not enter passage i (the one after i - 1) now."""
         run = self.runs[truck]
-        nxt = run.next
-        if nxt is None:
-            return []
+        nxt = run.passages[i]
+        here = run.passages[i - 1]
         out: set[tuple[str, str]] = set()
         wanted = [nxt.resource]
-        if nxt.group and run.passages[run.at].group != nxt.group:
+        if nxt.group and here.group != nxt.group:
             wanted.extend(nxt.group_keys())
         # Physical: nobody else may occupy what it enters. Manual drivers see only what is
         # right in front of them, not the far end of a single-track road; a junction's
@@ -274,30 +273,27 @@ class Execution:
         connector = nxt.group is not None and nxt.resource[5:].partition("@")[0] == nxt.group
         seen = wanted if not run.manual or run.sees_groups or connector else wanted[:1]
         for resource in seen:
-            out.update(
-                (other, resource) for other in self._holders.get(resource, ()) if other != truck
-            )
-        if nxt.group and run.passages[run.at].group != nxt.group:
+            out.update((other, resource) for other in self._holding(resource, truck))
+        if nxt.group and here.group != nxt.group:
             # A junction (or single-track road) is granted only when the truck can leave it
             # whole: its body and gap fit past it, so it never stops inside.
-            for k in self.beyond(truck, run.at + 1):
+            for k in self.beyond(truck, i):
                 p = run.passages[k]
                 needs = [p.resource]
                 if p.group and p.group != nxt.group:
                     needs.extend(p.group_keys())
-                # Room now, as a driver sees it. Not the planned order beyond: two trucks
-                # planned to pass each other between junctions close together would each
-                # wait at a stop line for the other (the order holds as each passage is
-                # entered, and a truck planned earlier there cannot be behind it).
+                # Room now, and on the lanes and nodes ahead the planned order too (whoever
+                # is planned there first has been and gone). Not the order of the junctions
+                # ahead: two trucks planned to pass each other between junctions close
+                # together would each wait at a stop line for the other.
                 for resource in needs:
-                    out.update(
-                        (other, resource)
-                        for other in self._holders.get(resource, ())
-                        if other != truck
-                    )
-        if run.manual and nxt.resource.startswith("node:") and run.at + 2 < len(run.passages):
+                    out.update((other, resource) for other in self._holding(resource, truck))
+                prev = None if run.manual else self._prev_of(truck, k, p.resource)
+                if prev is not None and not self._released(prev[0], prev[1], p.resource):
+                    out.add((prev[0], p.resource))
+        if run.manual and nxt.resource.startswith("node:") and i + 1 < len(run.passages):
             # Drivers do not pull into a junction they cannot leave.
-            after = run.passages[run.at + 2]
+            after = run.passages[i + 1]
             beyond = [after.resource]
             if after.group and run.sees_groups:
                 beyond.extend(after.group_keys())
@@ -308,9 +304,24 @@ class Execution:
         if not run.manual:
             # Planned order: the truck planned there just before must have released it.
             for resource in wanted:
-                prev = self._prev_of(truck, run.at + 1, resource)
+                prev = self._prev_of(truck, i, resource)
                 if prev is not None and not self._released(prev[0], prev[1], resource):
                     out.add((prev[0], resource))
+        return out
+
+    def blockers(self, truck: str) -> list[tuple[str, str]]:
+        """Why a truck may not enter its next passage now: (other truck, resource) pairs.
+        A stop-line node and the junction after it are one grant: standing at the stop
+        line, the truck waits for the junction, and that is what it is said to wait for."""
+        run = self.runs[truck]
+        if run.next is None:
+            return []
+        out = self._blockers_at(truck, run.at + 1)
+        i = run.at + 2
+        if not out and run.next.resource.startswith("node:") and i < len(run.passages):
+            p = run.passages[i]
+            if p.group and p.group != run.next.group:
+                out = self._blockers_at(truck, i)
         if run.yielding_to:
             way = run.passages[run.at + 1 : run.at + 12]
             keys = {p.resource for p in way} | {k for p in way for k in p.group_keys()}
@@ -477,6 +488,17 @@ class Execution:
         for p in gone:
             self._unhold(run.truck, p, 0.0)
         return [p.resource for p in gone] + [f"group:{p.group}" for p in gone if p.group]
+
+    def _holding(self, resource: str, truck: str) -> set[str]:
+        """Who holds a resource, but the truck asking (checked against their runs)."""
+        out = set()
+        for other in self._holders.get(resource, ()):
+            if other == truck:
+                continue
+            held = self.runs[other].holds()
+            if any(resource in (p.resource, f"group:{p.group}") for p in held):
+                out.add(other)
+        return out
 
     def holders(self, resource: str) -> set[str]:
         """The trucks occupying a resource (a node, lane cell or group:...) now."""

@@ -462,6 +462,8 @@ class Drive:
                 m.held_since = now
             self._tell(partial(self.events.stopped, m.truck), now)
         nxt = self._next_look(m, run, now)
+        if not math.isfinite(nxt) and m.standing and not m.halted and not run.finished:
+            nxt = now + RECHECK_S  # held up: it looks again (a heartbeat, not a release)
         if math.isfinite(nxt):
             self._wake(m, nxt)
 
@@ -519,9 +521,6 @@ class Drive:
                     o = self.movers[other]
                     o.version += 1
                     self._wake(o, now)
-                # What blocks it may also go without a release it would hear of (a grant
-                # given back, a plan changed): it looks again a little later.
-                self._wake(m, now + RECHECK_S)
                 break
             self.execution.enter_next(m.truck)
         self._wait(m, waiting)

@@ -130,6 +130,7 @@ def run_shift(
         "min_clearance_m": None
         if bodies.min_clearance_m is None
         else round(bodies.min_clearance_m, 3),
+        "closest_bodies": None if bodies.closest is None else str(bodies.closest),
         "contacts": len(bodies.contacts),
         "contact_examples": [str(c) for c in bodies.contacts[:10]],
         "held_up_minutes": round(result.held_up_s / 60.0, 1),
