@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/yardfleet map export --terminal haiphong --out $(OUT)/haiphong.geojson
 	$(BIN)/yardfleet map validate $(OUT)/haiphong.geojson
 	$(BIN)/yardfleet map show $(OUT)/haiphong.geojson --out $(OUT)/haiphong.png
+	$(BIN)/yardfleet map show $(OUT)/haiphong.geojson --around X0069 --out $(OUT)/junction.png
 	$(BIN)/yardfleet sim run --out $(OUT)/shift
 	@echo "demo: see $(OUT)/shift/report.json and the pictures in $(OUT)/shift/ (crane_rate.png, truck_states.png, traffic.png)"
 

@@ -139,8 +139,10 @@ FAULTS = {
         36,
         0.35,
         (Fault("lane_closure", 929.71, 102.3, lane="v2n-07"),),
-        "fixed: closing v2n-07, TT19's repaired plan starts two passages ahead of its front "
-        "(path conflict): the drive now keeps what it was granted up to where the plan starts",
+        "open (yard in metres, a5bfd1a): the closure (on v2n-06 now) re-plans TT04 and TT29 "
+        "so that TT04, behind TT29 on apron-b-02, is planned into the cell ahead of TT29 "
+        "first: each waits for the other from 960 s. Was (fixed): TT19's repaired plan "
+        "started two passages ahead of its front",
     ),
     "breaks-down-moving-off": (
         2005,
