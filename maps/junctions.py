@@ -52,6 +52,9 @@ SAMPLE_M = 1.0
 FINE_SAMPLE_M = 0.5
 """... and this far apart when every junction is checked once more at the end (as the body
 check samples; at 1 m alone a body between two samples came up to 5 mm too close)."""
+FINE_MARGIN_M = 0.02
+"""In the final check the bodies keep this more than the clearance: the body check samples
+at other points than the compiler, and two samplings differ by a few millimetres."""
 CONFLICT_MARGIN_M = 0.1
 """Movements are in conflict when their sampled sweeps come within the clearance plus this
 (a body between two samples, 1 m apart, may come a little closer)."""
@@ -321,7 +324,7 @@ class _Compiler:
                     return bodies_along(self.path[lane], steps + fp.gap_m + fp.length_m, fp)
 
                 # Where it stands now; only if that is in the way, every set-back further on.
-                far = fp.clearance_m
+                far = fp.clearance_m + (FINE_MARGIN_M if self.sample <= FINE_SAMPLE_M else 0.0)
                 _, hit = tree.query(bodies(np.array([now])), "dwithin", distance=far)
                 if mine[who[hit]].all():
                     continue
