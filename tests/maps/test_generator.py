@@ -126,7 +126,7 @@ def test_haiphong_compiles_clean_into_small_junctions() -> None:
     # crossings alone; the vertical roads' crossings with a driving lane and a block lane
     # 8.5 m on are one junction each (31 of them).
     assert 200 <= len(sizes) <= 240
-    assert max(sizes.values()) == 2
+    assert max(sizes.values()) <= 3  # a row's crossing, with a bay close by at most
     assert 25 <= sum(size == 2 for size in sizes.values()) <= 35
 
 
