@@ -66,6 +66,7 @@ from maps.model import (
     ServicePointKind,
     Yard,
 )
+from maps.yard_cache import cached_yard
 
 BAY_M = 6.5
 """Length of one 20-foot bay slot with its gap."""
@@ -792,6 +793,13 @@ def generate_terminal(spec: TerminalSpec) -> Yard:
 
 @lru_cache(maxsize=32)
 def _generate(spec: TerminalSpec) -> Yard:
+    problems = spec.problems()
+    if problems:
+        raise ValueError("cannot generate terminal: " + "; ".join(problems))
+    return cached_yard(repr(spec), lambda: _compile(spec))
+
+
+def _compile(spec: TerminalSpec) -> Yard:
     yard, problems = compile_junctions(sketch_terminal(spec))
     if problems:
         raise ValueError(

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests compile their yards themselves: none read or fill the user's cache of compiled
+# yards (tests/maps/test_yard_cache.py uses a folder of its own).
+os.environ["YARDFLEET_CACHE"] = "off"
+
 from maps import Yard, terminal
 
 ROOT = Path(__file__).resolve().parents[1]
