@@ -151,7 +151,7 @@ def kpi_table(data: dict[str, object]) -> Table:
         ("deadlocks", f"{data['deadlocks']}"),
         ("min separation on a lane (m)", _num(data.get("min_separation_m"))),
         ("bodies touching (contacts)", f"{data.get('contacts', 0)}"),
-        ("min clearance between bodies (m)", _num(data.get("min_clearance_m"))),
+        ("min clearance between bodies (m)", _num(data.get("min_clearance_m"), 2)),
         ("truck minutes held up on the way", _num(data.get("held_up_minutes"))),
         ("drive problems", f"{data.get('drive_problems', 0)}"),
         (
