@@ -273,7 +273,7 @@ class Execution:
         connector = nxt.group is not None and nxt.resource[5:].partition("@")[0] == nxt.group
         seen = wanted if not run.manual or run.sees_groups or connector else wanted[:1]
         for resource in seen:
-            out.update((other, resource) for other in self._holding(resource, truck))
+            out.update((o, resource) for o in self._holders.get(resource, ()) if o != truck)
         if nxt.group and here.group != nxt.group:
             # A junction (or single-track road) is granted only when the truck can leave it
             # whole: its body and gap fit past it, so it never stops inside.
@@ -287,7 +287,7 @@ class Execution:
                 # ahead: two trucks planned to pass each other between junctions close
                 # together would each wait at a stop line for the other.
                 for resource in needs:
-                    out.update((other, resource) for other in self._holding(resource, truck))
+                    out.update((o, resource) for o in self._holders.get(resource, ()) if o != truck)
                 prev = None if run.manual else self._prev_of(truck, k, p.resource)
                 if prev is not None and not self._released(prev[0], prev[1], p.resource):
                     out.add((prev[0], p.resource))
@@ -488,17 +488,6 @@ class Execution:
         for p in gone:
             self._unhold(run.truck, p, 0.0)
         return [p.resource for p in gone] + [f"group:{p.group}" for p in gone if p.group]
-
-    def _holding(self, resource: str, truck: str) -> set[str]:
-        """Who holds a resource, but the truck asking (checked against their runs)."""
-        out = set()
-        for other in self._holders.get(resource, ()):
-            if other == truck:
-                continue
-            held = self.runs[other].holds()
-            if any(resource in (p.resource, f"group:{p.group}") for p in held):
-                out.add(other)
-        return out
 
     def holders(self, resource: str) -> set[str]:
         """The trucks occupying a resource (a node, lane cell or group:...) now."""
