@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from sketches import crossing
 
 from maps import Yard
 from maps.draw import OVERLAY_ZORDER, draw_yard, lane_xy, plot_yard
@@ -79,31 +80,15 @@ def test_lanes_are_drawn_where_they_lie_and_centre_lines_apart() -> None:
     compiled = _compiled_crossing()
     for lane in compiled.lanes.values():
         assert np.allclose(lane_xy(compiled, lane), np.asarray(lane.geometry.coords))
-    sketch = _crossing_sketch()
+    sketch = crossing(arm=90.0, arms="new")
     a, b = lane_xy(sketch, "n-in"), lane_xy(sketch, "n-out")  # southbound, northbound
     assert a[0, 0] == pytest.approx(-1.75) and b[0, 0] == pytest.approx(1.75)
-
-
-def _crossing_sketch() -> Yard:
-    """Three two-way roads meeting at one point, drawn on their centre lines."""
-    from shapely.geometry import LineString
-
-    from maps.model import Lane, LaneKind, Node, Origin
-
-    pts = {"n0001": (0.0, 0.0), "e": (90.0, 0.0), "w": (-90.0, 0.0), "n": (0.0, 90.0)}
-    lanes = []
-    for k in "new":
-        for lid, a, b in ((f"{k}-in", k, "n0001"), (f"{k}-out", "n0001", k)):
-            g = LineString([pts[a], pts[b]])
-            lanes.append(Lane(lid, a, b, g, g.length, 7.0, LaneKind.MAIN))
-    nodes = [Node(k, *v) for k, v in pts.items()]
-    return Yard.build("t", "1", Origin(106.9, 20.8), nodes, lanes)
 
 
 def _compiled_crossing() -> Yard:
     from maps.junctions import compile_junctions
 
-    yard, problems = compile_junctions(_crossing_sketch())
+    yard, problems = compile_junctions(crossing(arm=90.0, arms="new"))
     assert problems == []
     return yard
 
@@ -115,7 +100,7 @@ def test_a_close_up_of_a_junction_shows_stop_lines_and_standing_trucks(tmp_path:
     assert "X0001" in texts
     assert "stop line" in texts
     assert any(t.startswith("truck at a stop line (16 x 2.5 m)") for t in texts)
-    assert "t v1 around X0001" in texts
+    assert "x v1 around X0001" in texts
     png = draw_yard(yard, tmp_path / "x.png", around="X0001", radius_m=30)
     assert png_size(png)[0] > 500
 

@@ -12,14 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shapely.geometry import LineString
+from sketches import crossing
 
 from maps import (
     AreaKind,
-    Lane,
-    LaneKind,
-    Node,
-    Origin,
     TerminalSpec,
     Yard,
     YardFileError,
@@ -35,20 +31,7 @@ from maps.junctions import compile_junctions
 
 def compiled_crossing() -> Yard:
     """Two two-way roads crossing, compiled: offset lanes, stop lines, a junction area."""
-    pts = {
-        "n0001": (0.0, 0.0),
-        "e": (100.0, 0.0),
-        "w": (-100.0, 0.0),
-        "n": (0.0, 100.0),
-        "s": (0.0, -100.0),
-    }
-    lanes = []
-    for k in "nsew":
-        for lid, a, b in ((f"{k}-in", k, "n0001"), (f"{k}-out", "n0001", k)):
-            g = LineString([pts[a], pts[b]])
-            lanes.append(Lane(lid, a, b, g, g.length, 7.0, LaneKind.MAIN))
-    sketch = Yard.build("x", "1", Origin(106.9, 20.8), [Node(k, *v) for k, v in pts.items()], lanes)
-    yard, problems = compile_junctions(sketch)
+    yard, problems = compile_junctions(crossing())
     assert problems == []
     return yard
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import substring
+from sketches import crossing
 
 from maps.bodies import Footprint, Path
 from maps.junctions import compile_junctions
@@ -31,22 +32,6 @@ def _yard(pts: dict[str, tuple[float, float]], lanes: list[tuple[str, str, str]]
     return Yard.build("t", "1", Origin(106.9, 20.8), nodes, [_lane(*x, pts) for x in lanes])
 
 
-def _crossing(angle_deg: float = 90.0, arm: float = 100.0) -> Yard:
-    """Two two-way roads crossing at n0001; the second at `angle_deg` to the first."""
-    a = math.radians(angle_deg)
-    pts = {
-        "n0001": (0.0, 0.0),
-        "e": (arm, 0.0),
-        "w": (-arm, 0.0),
-        "n": (arm * math.cos(a), arm * math.sin(a)),
-        "s": (-arm * math.cos(a), -arm * math.sin(a)),
-    }
-    lanes = []
-    for k in "nsew":
-        lanes += [(f"{k}-in", k, "n0001"), (f"{k}-out", "n0001", k)]
-    return _yard(pts, lanes)
-
-
 def _standing(lane: Lane) -> Polygon:
     """A body with its front at the lane's end, drawn independently: its last 16 m, 2.5 m wide."""
     g = lane.geometry
@@ -55,7 +40,7 @@ def _standing(lane: Lane) -> Polygon:
 
 
 def test_crossing_lanes_keep_right_and_stop_at_the_junction_edge() -> None:
-    yard, problems = compile_junctions(_crossing())
+    yard, problems = compile_junctions(crossing())
     assert problems == []
     # Right-hand traffic: northbound on the east side, southbound on the west side.
     north_in = yard.lanes["s-in"].geometry  # from the south, driving north
@@ -75,7 +60,7 @@ def test_crossing_lanes_keep_right_and_stop_at_the_junction_edge() -> None:
 
 
 def test_crossing_has_a_connector_per_movement_in_the_junctions_group() -> None:
-    yard, _ = compile_junctions(_crossing())
+    yard, _ = compile_junctions(crossing())
     connectors = [ln for ln in yard.lanes.values() if ln.conflict_group == "X0001"]
     # Four ways in, three ways out each (no U-turn where a road goes on).
     assert len(connectors) == 12
@@ -90,7 +75,7 @@ def test_crossing_has_a_connector_per_movement_in_the_junctions_group() -> None:
 
 
 def test_trucks_at_stop_lines_are_clear_of_each_other_and_of_crossing_lanes() -> None:
-    yard, _ = compile_junctions(_crossing())
+    yard, _ = compile_junctions(crossing())
     stops = [_standing(yard.lanes[f"{k}-in"]) for k in "nsew"]
     for i, a in enumerate(stops):
         for b in stops[i + 1 :]:
@@ -126,8 +111,8 @@ def test_a_drawing_no_setback_can_fix_is_reported() -> None:
 
 
 def test_a_longer_truck_needs_stop_lines_further_back() -> None:
-    short, _ = compile_junctions(_crossing(), Footprint(length_m=10.0))
-    long, _ = compile_junctions(_crossing(), Footprint(length_m=20.0))
+    short, _ = compile_junctions(crossing(), Footprint(length_m=10.0))
+    long, _ = compile_junctions(crossing(), Footprint(length_m=20.0))
 
     def setback(yard: Yard) -> float:
         stop = yard.node(yard.lanes["n-in"].end)
@@ -146,7 +131,7 @@ def test_path_points_extend_straight_past_both_ends() -> None:
 @settings(max_examples=15, deadline=None)
 @given(angle=st.floats(min_value=60.0, max_value=120.0))
 def test_any_crossing_angle_gives_clear_stop_lines(angle: float) -> None:
-    yard, problems = compile_junctions(_crossing(angle))
+    yard, problems = compile_junctions(crossing(angle))
     assert problems == []
     stops = [_standing(yard.lanes[f"{k}-in"]) for k in "nsew"]
     for i, a in enumerate(stops):

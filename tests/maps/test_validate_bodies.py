@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from shapely.geometry import LineString
+from sketches import crossing
 
 from maps.bodies import Footprint
 from maps.junctions import compile_junctions
@@ -46,20 +47,6 @@ def _two_way(*pairs: str) -> list[tuple[str, str, str, LaneKind]]:
         out += [(f"{a}{b}", a, b, LaneKind.MAIN), (f"{b}{a}", b, a, LaneKind.MAIN)]
     return out
 
-
-def crossing() -> Yard:
-    """Two two-way roads crossing at n0001 (as in test_junctions), centre lines."""
-    pts = {
-        "n0001": (0.0, 0.0),
-        "e": (100.0, 0.0),
-        "w": (-100.0, 0.0),
-        "n": (0.0, 100.0),
-        "s": (0.0, -100.0),
-    }
-    lanes = []
-    for k in "nsew":
-        lanes += [(f"{k}-in", k, "n0001", LaneKind.MAIN), (f"{k}-out", "n0001", k, LaneKind.MAIN)]
-    return _yard(pts, lanes)
 
 
 def road_with_siding(depth_m: float) -> Yard:

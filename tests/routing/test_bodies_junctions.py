@@ -10,30 +10,14 @@ from __future__ import annotations
 
 import math
 
-from shapely.geometry import LineString
+from sketches import crossing
 
 from maps.junctions import compile_junctions
-from maps.model import Lane, LaneKind, Node, Origin, Yard
+from maps.model import Yard
 from routing.bodies import check_bodies
 from routing.plan import Plan, ResourceKind, Step
 
 SPEED = 7.0
-
-
-def _crossing() -> Yard:
-    pts = {
-        "n0001": (0.0, 0.0),
-        "e": (100.0, 0.0),
-        "w": (-100.0, 0.0),
-        "n": (0.0, 100.0),
-        "s": (0.0, -100.0),
-    }
-    lanes = []
-    for k in "nsew":
-        for lid, a, b in ((f"{k}-in", k, "n0001"), (f"{k}-out", "n0001", k)):
-            g = LineString([pts[a], pts[b]])
-            lanes.append(Lane(lid, a, b, g, g.length, SPEED, LaneKind.MAIN))
-    return Yard.build("x", "1", Origin(106.9, 20.8), [Node(k, *v) for k, v in pts.items()], lanes)
 
 
 def _drive(truck: str, yard: Yard, lanes: list[str], t0: float = 0.0) -> Plan:
@@ -56,15 +40,15 @@ def _waiting(truck: str, yard: Yard, lane_id: str, until: float) -> Plan:
 
 
 def test_a_truck_waiting_at_the_lane_end_of_a_centre_line_crossing_is_hit() -> None:
-    yard = _crossing()
-    crossing = _drive("TT32", yard, ["w-in", "e-out"])
-    report = check_bodies([_waiting("TT06", yard, "n-in", 60.0), crossing], yard)
+    yard = crossing()
+    across = _drive("TT32", yard, ["w-in", "e-out"])
+    report = check_bodies([_waiting("TT06", yard, "n-in", 60.0), across], yard)
     assert report.contacts
     assert set(report.contacts[0].trucks) == {"TT06", "TT32"}
 
 
 def test_a_truck_at_a_compiled_stop_line_keeps_its_clearance() -> None:
-    yard, problems = compile_junctions(_crossing())
+    yard, problems = compile_junctions(crossing())
     assert problems == []
     lanes = [ln.id for ln in yard.lanes.values()]
     worst = math.inf
