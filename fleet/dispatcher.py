@@ -26,11 +26,19 @@ from enum import StrEnum
 import networkx as nx
 import numpy as np
 
-from fleet.events import Activity, crane_event, lane_closed, lane_opened, truck_joined, truck_status
+from fleet.events import (
+    Activity,
+    crane_event,
+    lane_closed,
+    lane_opened,
+    message_sent,
+    truck_joined,
+    truck_status,
+)
 from fleet.jobs import FINAL, Job, JobState, JobType, PlaceKind
 from fleet.journal import Event, Journal
 from fleet.openjobs import OpenJobs
-from fleet.orders import order_for, route_of, work_action
+from fleet.orders import work_action
 from fleet.protocol import (
     REFUEL,
     Action,
@@ -40,8 +48,8 @@ from fleet.protocol import (
     Order,
     State,
     make_action,
-    make_instant_actions,
 )
+from fleet.release import Release
 from fleet.spots import Spots
 from fleet.state import FleetState, job_added, job_stepped, load
 from fleet.strategies import DispatchView, JobView, Strategy, TruckView
@@ -119,6 +127,11 @@ class Truck:
     """The work at the end of the current leg (kept when the leg's plan is repaired)."""
     unplannable: set[str] = field(default_factory=set)
     """Spots the planner found no way to for it (tried again only when nothing else is)."""
+    paused: bool = False
+    """It was sent `startPause` and not yet `stopPause`."""
+    last_node: str = ""
+    since_m: float = 0.0
+    """The last node it reported passing, and the metres it has driven since."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +143,8 @@ class Dispatch:
     order: Order | InstantActions
     """The order that drives the plan; a pause (instant action) when it must stand."""
     purpose: str
+    new_plan: bool = True
+    """False for messages that leave the plan as it is: a base extension, a pause, a cancel."""
 
 
 @dataclass
@@ -144,6 +159,9 @@ class DispatcherConfig:
     crane_cycle_s: float = 120.0
     """A quay crane's cycle until its moves tell better (a moving mean of their spacing)."""
     vehicle: VehicleClass = field(default_factory=VehicleClass)
+    release_ahead_s: float = 1.5
+    """A truck's state interval plus the round trip [s]: bases reach this much driving
+    (plus the stopping distance) ahead of a truck on a free road."""
 
 
 class Dispatcher:
@@ -164,6 +182,14 @@ class Dispatcher:
         self.config = config or DispatcherConfig()
         self.network = LaneNetwork(yard, self.config.vehicle)
         self.planner = FleetPlanner(self.network)
+        self.release = Release(
+            yard,
+            self.planner.cells,
+            self.config.vehicle,
+            self.config.manufacturer,
+            self.at,
+            ahead_s=self.config.release_ahead_s,
+        )
         self.spots = Spots(yard)
         points = sorted(yard.service_points)
         self.empty = TravelTimeTable(self.network, False, points)
@@ -173,7 +199,6 @@ class Dispatcher:
         self.open_jobs = OpenJobs()
         self.block_load: dict[str, float] = {}
         self.problems: list[str] = []
-        self._header = 0
         self._events = 0
         self._freed = False
         self._boot = uuid.uuid4().hex[:12]
@@ -280,6 +305,7 @@ class Dispatcher:
         self._take_up(t)
         if spot is not None:
             self.planner.plan_one(Task(truck, spot, spot, release_s=now))
+            self.release.place(truck, self.yard.node_of(spot), now)
         self._record(
             truck_joined(truck, self._iso(now), driver=driver, twin=twin, tank_l=tank_l, gang=gang)
         )
@@ -353,6 +379,7 @@ class Dispatcher:
             out += self._repair(now, late=stranded)
         out += self._break_circles(now)
         out += self._decide(now)
+        out += self._released(self.release.pending(), now)  # planned times come, holds go
         return self._settle(out, now)
 
     def _break_circles(self, now: float) -> list[Dispatch]:
@@ -389,6 +416,8 @@ class Dispatcher:
             self._freed = False
             rounds += 1
             out += self._retry_waiting(now)
+        for x in out:  # every message to a truck on the record, as sent
+            self._record(message_sent(x.truck, x.order, x.purpose))
         return out
 
     def on_state(self, state: State, now: float) -> list[Dispatch]:
@@ -423,13 +452,17 @@ class Dispatcher:
         if state.agv_position is not None:
             t.x, t.y = state.agv_position.x, state.agv_position.y
         ext = state.yardfleet
+        out: list[Dispatch] = []
         if ext is not None and ext.fuel is not None:
             t.litres = ext.fuel.litres
         if ext is not None and ext.travel is not None:
             t.odometer_m = ext.travel.odometer * 1000.0
-        out: list[Dispatch] = []
         if state.driving and t.spot is not None and t.goal != t.spot:
             t.spot = None  # it has left its spot
+        if state.last_node_id:
+            t.last_node = state.last_node_id
+            t.since_m = state.distance_since_last_node or 0.0
+            out += self._progress(t, state, now)
         if state.last_node_id and t.spot is None:
             ahead = state.distance_since_last_node or 0.0
             speed = state.velocity.vx if state.velocity and state.velocity.vx else 0.0
@@ -820,7 +853,7 @@ class Dispatcher:
             t.phase = Phase.AT_DROP
         t.goal = t.spot
         plan = self.planner.plan_one(Task(t.id, t.spot, t.spot, laden=t.laden, release_s=now))
-        return [self._dispatch(t, plan, now, actions, "work here")]
+        return self._dispatch(t, plan, now, actions, "work here")
 
     def _dispatch(
         self,
@@ -830,33 +863,73 @@ class Dispatcher:
         actions: list[Action] | None,
         purpose: str,
         update: int = 0,
-    ) -> Dispatch:
-        """The Dispatch of a plan: its order (a new one, or an update of the truck's current
-        order after a repair), or — standing on a lane — a pause."""
-        if not update:
+    ) -> list[Dispatch]:
+        """The messages that put a plan on the wire: a new order, an update of the truck's
+        order after a repair (or, where the repair changes its base, `cancelOrder` and a
+        new order), or — when it must stand — `startPause`. A paused truck gets
+        `stopPause` after the order that takes it on."""
+        release = self.release
+        if purpose == "stand":
+            if t.paused:
+                return [Dispatch(t.id, plan, self._no_order(t, now), purpose)]
+            t.paused = True
+            release.paused.add(t.id)
+            pause = release.pause(t.id, now, f"{t.id}:pause:{t.legs}:{t.updates}", stand=True)
+            return [Dispatch(t.id, plan, pause, purpose)]
+        if not release.knows(t.id):
+            node = plan.nodes[0] if plan.nodes else None
+            if node is None:
+                return []
+            release.place(t.id, node, now)
+        out: list[Dispatch] = []
+        offset = release.follow(t.id, plan)
+        order = release.replan(t.id, plan, offset, now, actions) if update else None
+        if order is None:
+            if update and t.id in release.ledgers:
+                cancel = release.cancel(t.id, now, f"{t.id}:cancel:{t.legs}")
+                out.append(Dispatch(t.id, plan, cancel, "cancel", new_plan=False))
             t.legs += 1
-        self._header += 1
-        message: Order | InstantActions
-        if not route_of(plan, self.yard):
-            message = make_instant_actions(
-                self.config.manufacturer,
-                t.id,
-                [make_action("startPause", action_id=f"{t.id}:pause:{t.legs}")],
-                header_id=self._header,
-                timestamp=self.at(now),
+            behind = (t.last_node, t.since_m) if update and t.last_node else None
+            order = release.new_order(
+                t.id, plan, offset, f"{t.id}-{t.legs}", now, actions, from_node=behind
             )
-        else:
-            message = order_for(
-                plan,
-                self.yard,
-                manufacturer=self.config.manufacturer,
-                order_id=f"{t.id}-{t.legs}",
-                update=update,
-                header_id=self._header,
-                at=self.at(now),
-                actions=actions,
-            )
-        return Dispatch(t.id, plan, message, purpose)
+        if order is None:
+            return [*out, Dispatch(t.id, plan, self._no_order(t, now), purpose)]
+        out.append(Dispatch(t.id, plan, order, purpose))
+        if t.paused:
+            t.paused = False
+            release.paused.discard(t.id)
+            go = release.pause(t.id, now, f"{t.id}:go:{t.legs}:{t.updates}", stand=False)
+            out.append(Dispatch(t.id, plan, go, "go on", new_plan=False))
+        return out
+
+    def _no_order(self, t: Truck, now: float) -> InstantActions:
+        """A plan without a way (standing in a lane cell): the truck stands."""
+        return self.release.pause(t.id, now, f"{t.id}:pause:{t.legs}:{t.updates}", stand=True)
+
+    def _progress(self, t: Truck, state: State, now: float) -> list[Dispatch]:
+        """The truck's report frees what its rear has cleared: its own base and those of
+        the trucks waiting on it may reach further."""
+        seq = state.last_node_sequence_id if t.id in self.release.ledgers else None
+        freed = self.release.reported(
+            t.id, state.last_node_id, seq, state.distance_since_last_node or 0.0, now
+        )
+        trucks = [t.id, *self.release.waiting_on(t.id)] if freed else [t.id]
+        return self._released(trucks, now)
+
+    def _released(self, trucks: Sequence[str], now: float) -> list[Dispatch]:
+        """Base extensions for trucks whose grant moved on."""
+        out: list[Dispatch] = []
+        for truck in trucks:
+            ledger = self.release.ledgers.get(truck)
+            plan = self.planner.plans.get(truck)
+            if ledger is None or plan is None:
+                continue
+            before = ledger.released
+            if self.release.grant(truck, now):
+                order = self.release.extension(truck, before - 1, now)
+                out.append(Dispatch(truck, plan, order, "release", new_plan=False))
+        return out
 
     def _problem(self, t: Truck, text: str, now: float) -> None:
         """Note a problem once per truck until it changes (times aside)."""
@@ -899,7 +972,7 @@ class Dispatcher:
         t.lag = 0.0
         t.actions = list(actions or [])
         t.unplannable.clear()
-        return [self._dispatch(t, plan, now, actions, purpose)]
+        return self._dispatch(t, plan, now, actions, purpose)
 
     def _arrive(self, t: Truck, now: float) -> list[Dispatch]:
         assert t.goal is not None
@@ -974,10 +1047,10 @@ class Dispatcher:
         for truck, (plan, purpose) in plans.items():
             t = self.trucks[truck]
             if purpose == "stand":
-                out.append(self._dispatch(t, plan, now, None, "stand"))
+                out += self._dispatch(t, plan, now, None, "stand")
                 continue
             self.stranded.discard(truck)
             t.eta = plan.t_end
             t.updates += 1
-            out.append(self._dispatch(t, plan, now, t.actions, "repair", update=t.updates))
+            out += self._dispatch(t, plan, now, t.actions, "repair", update=t.updates)
         return out

@@ -12,6 +12,7 @@ shift (which drives the same dispatcher) produce journals that read the same way
 | `truck.connection` | truck, state, boot | ONLINE / OFFLINE / CONNECTIONBROKEN |
 | `crane.event` | crane, crane_kind, event, [job], [truck], [seq] | a crane's CraneEvent |
 | `lane.closed` / `lane.opened` | lane, reason | an operator or a fault closes a lane |
+| `msg.order`, `msg.instantActions` | truck, purpose, message (JSON as sent) | sent to a truck |
 
 A truck's `activity` is one of `ACTIVITIES`; the time between two `truck.status` events of
 a truck is spent in the earlier one's activity, and so is the distance (odometer delta).
@@ -23,7 +24,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 from fleet.journal import Event
+from fleet.protocol.instant_actions import InstantActions
+from fleet.protocol.order import Order
 
 
 class Activity(StrEnum):
@@ -124,3 +129,12 @@ def lane_closed(event_id: str, lane: str, at: str, reason: str) -> Event:
 def lane_opened(event_id: str, lane: str, at: str, reason: str) -> Event:
     """A closed lane is open again."""
     return Event(event_id, "lane.opened", at, {"lane": lane, "reason": reason})
+
+
+def message_sent(truck: str, message: Order | InstantActions, purpose: str) -> Event:
+    """An order or instant actions the dispatcher sends a truck, as sent (an audit of who
+    was released how far, and when). The id is the truck, topic and header id."""
+    topic = "order" if isinstance(message, Order) else "instantActions"
+    body = {"truck": truck, "purpose": purpose, "message": msgspec.to_builtins(message)}
+    at = message.timestamp.isoformat()
+    return Event(f"msg.{topic}:{truck}:{message.header_id}:{at}", f"msg.{topic}", at, body)

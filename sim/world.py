@@ -328,7 +328,8 @@ class Shift:
 
     def _apply(self, dispatches: list[Dispatch]) -> None:
         for d in dispatches:
-            self._follow(d)
+            if d.new_plan:  # the simulated wheels drive plans (extensions and pauses aside)
+                self._follow(d)
 
     def _follow(self, d: Dispatch) -> None:
         truck = self.trucks[d.truck]

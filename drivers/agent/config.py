@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fleet.protocol.extensions import Driver
+
 __all__ = [
     "AgentConfig",
     "ConfigError",
@@ -29,9 +31,12 @@ __all__ = [
 
 DEFAULT_SPOOL_BYTES = 1 << 30
 """The spool's default bound: 1 GiB."""
+DEFAULT_LINK_LOST_STOP_S = 10.0
+"""How long an autonomous truck drives on without the dispatcher before it stops at a node."""
 _SERIAL = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 _LEVEL = re.compile(r"^[^/$+#]+$")
 FUEL_PROTOCOLS = ("lls", "modbus", "j1939")
+DRIVERS = ("human", "autonomous")
 
 T = TypeVar("T")
 
@@ -42,12 +47,19 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TruckConfig:
-    """Who the truck is: its VDA 5050 serialNumber (also its ZeroMQ routing id)."""
+    """Who the truck is: its VDA 5050 serialNumber (also its ZeroMQ routing id), who drives."""
 
     serial_number: str
     manufacturer: str
     tank_litres: float
     battery_volts: float
+    driver: Driver = Driver.HUMAN
+    """A person guided by the cab's display, or the vehicle itself."""
+
+    @property
+    def autonomous(self) -> bool:
+        """Whether the vehicle drives itself (and so stops by itself when the link is lost)."""
+        return self.driver is Driver.AUTONOMOUS
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +107,9 @@ class DispatcherConfig:
     reconnect_max_s: float
     ack_timeout_s: float
     flush_timeout_s: float
+    link_lost_stop_s: float | None = DEFAULT_LINK_LOST_STOP_S
+    """After this long without the dispatcher an autonomous truck stops at the next node
+    of its base and a driver is warned; None: never."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +179,22 @@ class _Table:
             raise self.error(key, f"must be {sign} {minimum:g}, got {value!r}")
         return value
 
+    def optional_number(self, key: str, default: float) -> float | None:
+        """A number > 0, or `false` for "never" (None)."""
+        if self.data.get(key) is False:
+            self.used.add(key)
+            return None
+        if isinstance(self.data.get(key), bool):
+            raise self.error(key, "expected a number or false")
+        return self.number(key, default)
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        """A string out of `choices`."""
+        value = self.text(key, default, required=True)
+        if value not in choices:
+            raise self.error(key, f"{value!r}: expected one of {', '.join(choices)}")
+        return value
+
     def integer(self, key: str, default: int | None, *, low: int, high: int) -> int | None:
         value = self._get(key, int, "an integer", default)
         if value is not None and not low <= value <= high:
@@ -216,6 +247,7 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: str = "<config>") -
         manufacturer=manufacturer,
         tank_litres=t.number("tank_litres", 300.0),
         battery_volts=t.number("battery_volts", 24.6),
+        driver=Driver(t.choice("driver", "human", DRIVERS).upper()),
     )
     t.done()
 
@@ -274,6 +306,7 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: str = "<config>") -
         reconnect_max_s=d.number("reconnect_max_s", 5.0),
         ack_timeout_s=d.number("ack_timeout_s", 5.0),
         flush_timeout_s=d.number("flush_timeout_s", 5.0),
+        link_lost_stop_s=d.optional_number("link_lost_stop_s", DEFAULT_LINK_LOST_STOP_S),
     )
     if dispatcher.reconnect_max_s < dispatcher.reconnect_s:
         raise d.error("reconnect_max_s", "must be >= reconnect_s")

@@ -8,7 +8,8 @@ up. While it is up, it sends every spooled message not yet sent, oldest first, a
 the spool. After a reconnect, or when the oldest message sent waits longer than
 `ack_timeout_s` for its ack, everything still in the spool goes out again in order:
 the dispatcher dedupes, so a resend is applied once. Orders and instant actions that
-arrive are handed to `on_message(topic, body)` on this thread.
+arrive are handed to `on_message(topic, body)` on this thread; `on_status(up)`, when
+given, hears there each time the session comes up or goes (and a last False on stop).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = ["Link", "LinkSettings", "LinkStats"]
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, bytes], None]
+OnStatus = Callable[[bool], None]
 _UP = zmq.EVENT_HANDSHAKE_SUCCEEDED
 _DOWN = zmq.EVENT_DISCONNECTED
 _BATCH = 500
@@ -75,10 +77,17 @@ def _ms(seconds: float) -> int:
 class Link:
     """Drains a `Spool` to the dispatcher over a DEALER socket; start() it, stop() it."""
 
-    def __init__(self, spool: Spool, settings: LinkSettings, on_message: OnMessage) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        settings: LinkSettings,
+        on_message: OnMessage,
+        on_status: OnStatus | None = None,
+    ) -> None:
         self.spool = spool
         self.settings = settings
         self.on_message = on_message
+        self.on_status = on_status
         self.stats = LinkStats()
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -146,7 +155,9 @@ class Link:
             log.exception("dispatcher link failed")
             raise
         finally:
-            self.connected.clear()
+            if self.connected.is_set():
+                self.connected.clear()
+                self._status(False)
             sock.disable_monitor()
             monitor.close(0)
             sock.close(0)
@@ -159,10 +170,22 @@ class Link:
                 self._restart_from_oldest()
                 self.connected.set()
                 log.info("connected to %s", self.settings.endpoint)
+                self._status(True)
             elif event == _DOWN:
                 self.stats.disconnects += 1
                 self.connected.clear()
                 log.warning("lost the dispatcher at %s; spooling", self.settings.endpoint)
+                self._status(False)
+
+    def _status(self, up: bool) -> None:
+        """Tell `on_status` that the session came up or went."""
+        if self.on_status is None:
+            return
+        try:
+            self.on_status(up)
+        except Exception as exc:  # a handler's bug must not take the link down
+            self.stats.last_error = repr(exc)
+            log.exception("handling the link's status failed")
 
     def _restart_from_oldest(self) -> None:
         """Send again everything the spool holds, oldest first."""

@@ -71,9 +71,14 @@ def goal_node(x: Dispatch) -> str:
     return [s for s in x.plan.steps if s.kind is ResourceKind.NODE][-1].resource
 
 
+def legs(out: list[Dispatch]) -> list[Dispatch]:
+    """The dispatches that give a truck a new plan (base extensions and pauses aside)."""
+    return [x for x in out if x.new_plan]
+
+
 def arrive(d: Dispatcher, x: Dispatch, now: float) -> list[Dispatch]:
     d.on_state(state(d, x.truck, now, driving=True), now)
-    return d.on_state(state(d, x.truck, x.plan.t_end, node=goal_node(x)), x.plan.t_end)
+    return legs(d.on_state(state(d, x.truck, x.plan.t_end, node=goal_node(x)), x.plan.t_end))
 
 
 def move_done(
@@ -256,7 +261,7 @@ def test_a_crane_move_that_overtakes_the_trucks_arrival_waits_for_it(
     assert move_done(d, "QC01", CraneKind.QC, "TT01", "J1", t_end - 0.5) == []
     assert d.state.jobs["J1"].state is JobState.TO_PICKUP
     assert any("before it arrived; held" in p for p in d.problems)
-    [to_block] = d.on_state(state(d, "TT01", t_end, node=goal_node(to_crane)), t_end)
+    [to_block] = legs(d.on_state(state(d, "TT01", t_end, node=goal_node(to_crane)), t_end))
     assert d.state.jobs["J1"].state is JobState.TO_DROP
     assert d.yard.service_point_by_node[goal_node(to_block)].area == "A1"
     # A MOVEDONE from a crane that is not at the end of the truck's leg is not held.

@@ -1,0 +1,458 @@
+"""Releasing the way: how far each truck's order may take it, extended as it drives.
+
+The dispatcher's scheduler seam. Every truck's plan is a run of passages (nodes and lane
+cells) in routing's `Execution`, the action dependency graph the simulator's wheels are
+gated by; here the dispatcher grants them on what the trucks *report*. An order's base
+(its released nodes and edges, VDA 5050 §6.6) reaches exactly as far as the truck has
+been granted, and the rest of its plan goes as horizon (`released: false`):
+
+- A grant needs what `Execution.blockers` says: nobody else in the passage, whoever was
+  planned there before gone (rear plus gap clear), a junction only when the truck can
+  leave it whole. A passage is not granted before its plan says the truck could be
+  there (a truck is never early, so plans made later are never ordered against it).
+- The base ends at a node of the order where a truck may stand: its body (a footprint
+  behind the node) clear of every junction, or a service point, or the goal. Grants
+  that would end inside a junction are given back; the base never ends in one.
+- While the way is free it reaches at least `ahead_m` past the truck's front (its
+  stopping distance plus its speed × (state interval + round trip)), so a truck on a
+  free road never brakes for want of an extension.
+- As states come in (`lastNodeId`, `lastNodeSequenceId`, `distanceSinceLastNode`) the
+  truck's rear frees what it has cleared, and trucks waiting for it are granted again.
+
+Messages follow the update rules: an extension is an order update with the same
+`orderId`, `orderUpdateId` + 1, starting at the previous base's last node with its
+sequenceId, sequenceIds continuing. A re-plan that keeps the base (its route passes the
+decision point the way the base goes) is such an update too; one that changes the base
+is `cancelOrder` and a new order, whose first node is the last node the truck passed
+with a deviation range wide enough to take in where it stands (§6.6.3.1).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+
+from fleet.protocol import Action, InstantActions, Order, make_action, make_instant_actions
+from fleet.protocol.builders import Waypoint, make_order
+from maps import Yard
+from routing.cells import CellGraph, group_checks, group_key
+from routing.execution import EPS, Execution, Passage, TruckRun, passages_of
+from routing.plan import Plan, ResourceKind
+from routing.vehicle import VehicleClass
+
+__all__ = ["Release", "Route", "route_of"]
+
+NODE_REACH_M = 5.0
+"""A new order's first node counts as reached within this (or where the truck stands)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The nodes of a plan in order, each with the passage index where the front reaches it."""
+
+    waypoints: list[Waypoint]
+    passage: list[int]
+
+
+def route_of(plan: Plan, yard: Yard) -> Route:
+    """The plan's nodes in order, each with the lane that leads to it (repeats collapsed)."""
+    points: list[Waypoint] = []
+    where: list[int] = []
+    lane: str | None = None
+    speed: float | None = None
+    k = -1
+    for step in plan.steps:
+        if step.kind is ResourceKind.CONFLICT_GROUP:
+            continue
+        k += 1
+        if step.kind is ResourceKind.LANE:
+            lane, speed = step.resource, step.speed_mps
+            continue
+        if points and points[-1].node_id == step.resource and lane is None:
+            continue
+        node = yard.node(step.resource)
+        points.append(Waypoint(step.resource, node.x, node.y, lane, (), speed))
+        where.append(k)
+        lane = None
+    return Route(points, where)
+
+
+@dataclass
+class Ledger:
+    """One truck's order as sent: its route, where each node is on the run, what is base."""
+
+    order_id: str
+    update: int
+    route: Route
+    first_seq: int
+    """sequenceId of route node 0."""
+    released: int
+    """How many route nodes are in the base."""
+    actions: tuple[Action, ...] = ()
+
+    def seq(self, i: int) -> int:
+        return self.first_seq + 2 * i
+
+    @property
+    def base_end(self) -> int:
+        """Passage index of the base's last node."""
+        return self.route.passage[self.released - 1]
+
+    @property
+    def complete(self) -> bool:
+        return self.released >= len(self.route.waypoints)
+
+
+@dataclass
+class Release:
+    """Grants, bases and the order messages that carry them, for every truck."""
+
+    yard: Yard
+    cells: CellGraph
+    vehicle: VehicleClass
+    manufacturer: str
+    clock: Callable[[float], datetime]
+    ahead_s: float = 1.5
+    """State interval plus round trip [s]: how long an extension takes to reach a truck."""
+    execution: Execution = field(init=False)
+    ledgers: dict[str, Ledger] = field(default_factory=dict)
+    paused: set[str] = field(default_factory=set)
+    """Trucks told to stand (`startPause`): not granted more until they may go on."""
+    waiting: dict[str, set[str]] = field(default_factory=dict)
+    """Per truck, the trucks whose grant waits on it."""
+    _header: int = 0
+    _priority: itertools.count[int] = field(default_factory=itertools.count)
+    _groups: dict[str, str | None] = field(init=False)
+    _checks: Mapping[str, tuple[str, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.execution = Execution(self.vehicle.footprint_m)
+        self.execution.stops = frozenset(
+            f"node:{sp.node}" for sp in self.yard.service_points.values()
+        )
+        self._groups = {lane.id: group_key(lane, self.yard) for lane in self.yard.lanes.values()}
+        self._checks = {lane.id: group_checks(lane, self.yard) for lane in self.yard.lanes.values()}
+        top = max(self.vehicle.empty_speed_mps, self.vehicle.laden_speed_mps)
+        self.top_speed = top
+        self.ahead_m = self.vehicle.stopping_m(top) + top * self.ahead_s
+
+    # -- where trucks are ------------------------------------------------------------
+
+    def place(self, truck: str, node: str, now: float) -> None:
+        """The truck stands at `node` (its body in the cell behind a service point)."""
+        passages = [Passage(f"node:{node}", 0.0, 0.0, 0.0, now)]
+        body = self.cells.entry_cell(node)
+        if body is not None and node in self.yard.service_point_by_node:
+            lane = self.cells.name[body]
+            a, b = self.cells.from_m[body], self.cells.to_m[body]
+            passages.insert(
+                0,
+                Passage(
+                    f"lane:{lane}@{a:.3f}",
+                    a - b,
+                    0.0,
+                    1.0,
+                    now,
+                    self._groups.get(lane),
+                    self._checks.get(lane, ()),
+                ),
+            )
+        run = TruckRun(truck, passages, next(self._priority), at=len(passages) - 1)
+        run.s = 0.0
+        self.execution.add(run)
+
+    def knows(self, truck: str) -> bool:
+        return truck in self.execution.runs
+
+    def reported(
+        self, truck: str, node: str, sequence_id: int | None, metres: float, now: float
+    ) -> bool:
+        """The truck says its front passed `node` (sequenceId) and is `metres` on; its rear
+        frees what it has cleared. Whether anything was freed."""
+        run = self.execution.runs.get(truck)
+        if run is None or not node:
+            return False
+        ledger = self.ledgers.get(truck)
+        k = None
+        if ledger is not None and sequence_id:
+            i = (sequence_id - ledger.first_seq) // 2
+            if 0 <= i < len(ledger.route.waypoints) and ledger.route.waypoints[i].node_id == node:
+                k = ledger.route.passage[i]
+        if k is None or k < 0:
+            resource = f"node:{node}"
+            ahead = [
+                j for j in range(run.released, run.at + 1) if run.passages[j].resource == resource
+            ]
+            if not ahead:
+                return False
+            k = ahead[0]
+        # Never further than granted: a truck does not pass the end of its base.
+        s = min(run.passages[k].s_in + max(0.0, metres), run.passages[run.at].s_out)
+        if s < run.s - EPS and k <= run.at:
+            return False  # an older report
+        before = run.released
+        self.execution.drove_to(truck, s, lambda _x: now)
+        return run.released > before
+
+    # -- plans -----------------------------------------------------------------------
+
+    def follow(self, truck: str, plan: Plan) -> int:
+        """From now on the truck's way is `plan` (starting where the dispatcher knows it
+        is): it keeps what it holds up to there, the rest is given back. Returns the run
+        index of the plan's first passage (its passage p is then run index + p)."""
+        new = passages_of(plan, self._groups, self._checks)
+        run = self.execution.runs.get(truck)
+        if run is None:
+            self.execution.add(TruckRun(truck, new, next(self._priority)))
+            return 0
+        last = min(len(run.passages), run.at + 2)
+        j = next(
+            (
+                k
+                for k in range(run.released, last)
+                if new and run.passages[k].resource == new[0].resource
+            ),
+            None,
+        )
+        if j is not None:  # it goes on from its own passage j
+            shift = run.passages[j].s_in - new[0].s_in
+            keep, new, first = j, new[1:], j
+        else:  # not where it was thought: it keeps its front's passage, the plan follows
+            keep = min(run.at, self._front(run))
+            shift = run.passages[keep].s_out - (new[0].s_in if new else 0.0)
+            first = keep + 1
+        moved = [
+            Passage(
+                p.resource,
+                p.s_in + shift,
+                p.s_out + shift,
+                p.speed_mps,
+                p.planned_in,
+                p.group,
+                p.checks,
+            )
+            for p in new
+        ]
+        released = run.released
+        self.execution.replace(truck, keep, moved)
+        ledger = self.ledgers.get(truck)
+        if ledger is not None:
+            ledger.route = Route(
+                ledger.route.waypoints, [p - released for p in ledger.route.passage]
+            )
+        return first - released
+
+    @staticmethod
+    def _front(run: TruckRun) -> int:
+        k = run.released
+        while k < run.at and run.passages[k].s_out <= run.s + EPS:
+            k += 1
+        return k
+
+    # -- grants ----------------------------------------------------------------------
+
+    def _standable(self, run: TruckRun, k: int) -> bool:
+        """Whether the front may stand at passage k (a node): its body clear of junctions."""
+        p = run.passages[k]
+        if not p.resource.startswith("node:"):
+            return False
+        if k == len(run.passages) - 1 or p.resource in self.execution.stops:
+            return True
+        reach = p.s_in - self.vehicle.footprint_m
+        j = k - 1
+        while j >= 0 and run.passages[j].s_out > reach + EPS:
+            if run.passages[j].group is not None:
+                return False
+            j -= 1
+        return True
+
+    def grant(self, truck: str, now: float) -> bool:
+        """Grant the truck what it may have now; whether its base end moved."""
+        run = self.execution.runs.get(truck)
+        ledger = self.ledgers.get(truck)
+        if run is None or ledger is None or truck in self.paused:
+            return False
+        floor = max(ledger.base_end, run.released)
+        target = run.s + self.ahead_m
+        blocked: set[str] = set()
+        while not run.finished:
+            nxt = run.passages[run.at + 1]
+            if nxt.s_in >= target - EPS and run.at >= floor and self._standable(run, run.at):
+                break
+            if nxt.planned_in > now + max(0.0, nxt.s_in - run.s) / self.top_speed + EPS:
+                break  # never early
+            why = self.execution.blockers(truck)
+            if why:
+                blocked = {o for o, _ in why if o != truck and o in self.execution.runs}
+                break
+            self.execution.enter_next(truck)
+        keep = run.at
+        while keep > floor and not self._standable(run, keep):
+            keep -= 1
+        if keep < run.at:
+            self.execution.give_back(truck, keep)
+        for other in blocked:
+            self.waiting.setdefault(other, set()).add(truck)
+        released = sum(1 for p in ledger.route.passage if p <= keep)
+        if released > ledger.released:
+            ledger.released = released
+            return True
+        return False
+
+    def waiting_on(self, truck: str) -> list[str]:
+        """Trucks whose grant waited on this one (to be asked again once it freed some)."""
+        return sorted(self.waiting.pop(truck, set()))
+
+    def pending(self) -> list[str]:
+        """Trucks whose base does not reach their goal yet."""
+        return [t for t, ledger in self.ledgers.items() if not ledger.complete]
+
+    # -- messages --------------------------------------------------------------------
+
+    def _next_header(self) -> int:
+        self._header += 1
+        return self._header
+
+    def new_order(
+        self,
+        truck: str,
+        plan: Plan,
+        offset: int,
+        order_id: str,
+        now: float,
+        actions: list[Action] | None,
+        *,
+        from_node: tuple[str, float] | None = None,
+    ) -> Order | None:
+        """A new order for `plan` (followed at run index `offset`), released as far as it
+        is granted. `from_node`: (last node passed, metres from it): after a cancel the
+        order starts there, with a deviation range that takes in where the truck stands."""
+        route = route_of(plan, self.yard)
+        if not route.waypoints:
+            self.ledgers.pop(truck, None)
+            return None
+        waypoints = list(route.waypoints)
+        passage = [offset + p for p in route.passage]
+        reach = None
+        if from_node is not None and from_node[0] != waypoints[0].node_id:
+            node = self.yard.node(from_node[0])
+            waypoints.insert(0, Waypoint(from_node[0], node.x, node.y))
+            passage.insert(0, -1)
+            reach = from_node[1] + NODE_REACH_M
+        if actions:
+            waypoints[-1] = waypoints[-1]._replace(actions=tuple(actions))
+        ledger = Ledger(order_id, 0, Route(waypoints, passage), 0, 1, tuple(actions or ()))
+        self.ledgers[truck] = ledger
+        run = self.execution.runs[truck]
+        ledger.released = max(1, sum(1 for p in passage if p <= run.at))
+        self.grant(truck, now)
+        order = self._order(truck, ledger, 0, now)
+        if reach is not None:
+            first = order.nodes[0]
+            assert first.node_position is not None
+            position = msgspec.structs.replace(
+                first.node_position, allowed_deviation_x_y=round(reach, 2)
+            )
+            order.nodes[0] = msgspec.structs.replace(first, node_position=position)
+        return order
+
+    def _order(self, truck: str, ledger: Ledger, start: int, now: float) -> Order:
+        return make_order(
+            self.manufacturer,
+            truck,
+            ledger.order_id,
+            ledger.route.waypoints[start:],
+            released=ledger.released - start,
+            order_update_id=ledger.update,
+            first_sequence_id=ledger.seq(start),
+            map_id=self.yard.id,
+            header_id=self._next_header(),
+            timestamp=self.clock(now),
+        )
+
+    def extension(self, truck: str, since: int, now: float) -> Order:
+        """The update that carries the base on from its former last node (route index)."""
+        ledger = self.ledgers[truck]
+        ledger.update += 1
+        return self._order(truck, ledger, since, now)
+
+    def replan(
+        self, truck: str, plan: Plan, offset: int, now: float, actions: list[Action] | None
+    ) -> Order | None:
+        """The update for a re-planned truck (followed at run index `offset`) when the new
+        plan keeps the base; None when it would change it (cancel, then a new order)."""
+        ledger = self.ledgers.get(truck)
+        route = route_of(plan, self.yard)
+        if ledger is None or not route.waypoints:
+            return None
+        old = ledger.route.waypoints
+        end = ledger.released - 1
+        new = [w.node_id for w in route.waypoints]
+        # Where the new route starts on the old one: the last place it can, not behind
+        # what the truck has passed.
+        run = self.execution.runs[truck]
+        front = self._front(run)
+        starts = [
+            m
+            for m, w in enumerate(old)
+            if w.node_id == new[0] and (ledger.route.passage[m] >= front or m >= end)
+        ]
+        if not starts:
+            return None
+        m = starts[0]
+        if m <= end and [w.node_id for w in old[m : end + 1]] != new[: end - m + 1]:
+            return None  # the base from there on must be the new route's first nodes
+        waypoints = [*old[:m], *route.waypoints]
+        if not actions:
+            waypoints[-1] = waypoints[-1]._replace(actions=())
+        else:
+            waypoints[-1] = waypoints[-1]._replace(actions=tuple(actions))
+        passage = [*ledger.route.passage[:m], *(offset + p for p in route.passage)]
+        ledger.route = Route(waypoints, passage)
+        ledger.actions = tuple(actions or ())
+        ledger.released = max(ledger.released, sum(1 for p in passage if p <= run.at))
+        self.grant(truck, now)
+        ledger.update += 1
+        return self._order(truck, ledger, end, now)
+
+    def cancel(self, truck: str, now: float, action_id: str) -> InstantActions:
+        """`cancelOrder`: the truck stops as soon as it can; its order is gone."""
+        self.ledgers.pop(truck, None)
+        return self._instant(truck, "cancelOrder", action_id, now)
+
+    def pause(self, truck: str, now: float, action_id: str, *, stand: bool) -> InstantActions:
+        """`startPause` (stand where it is) or `stopPause` (go on)."""
+        return self._instant(truck, "startPause" if stand else "stopPause", action_id, now)
+
+    def _instant(self, truck: str, kind: str, action_id: str, now: float) -> InstantActions:
+        return make_instant_actions(
+            self.manufacturer,
+            truck,
+            [make_action(kind, action_id=action_id)],
+            header_id=self._next_header(),
+            timestamp=self.clock(now),
+        )
+
+    def forget(self, truck: str) -> None:
+        """The truck's order is done with."""
+        self.ledgers.pop(truck, None)
+
+
+def stitches(previous: Order, update: Order) -> str | None:
+    """Why `update` does not continue `previous` by VDA 5050's rules (None: it does)."""
+    if update.order_id != previous.order_id:
+        return f"orderId {update.order_id!r} is not {previous.order_id!r}"
+    if update.order_update_id != previous.order_update_id + 1:
+        return f"orderUpdateId {update.order_update_id} after {previous.order_update_id}"
+    last = [n for n in previous.nodes if n.released][-1]
+    first = update.nodes[0]
+    if (first.node_id, first.sequence_id) != (last.node_id, last.sequence_id):
+        return (
+            f"starts at {first.node_id!r}/{first.sequence_id}, the base ended at "
+            f"{last.node_id!r}/{last.sequence_id}"
+        )
+    return None

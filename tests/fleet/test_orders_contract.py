@@ -1,0 +1,257 @@
+"""The dispatcher's orders through the onboard agent's real core, and back.
+
+Nothing here builds an order by hand: the real `Dispatcher` decides and releases, its
+messages go over the codec as bytes into the real `AgentCore`, and the truck's wheels
+(this test) drive only what the core commands, node by node; the core's states go back
+to the dispatcher. Every order must be accepted, keep VDA 5050's update rules and, where
+the shared schemas are at hand, validate against them; no base may end where a standing
+truck's body would be in a junction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import msgspec
+import pytest
+from shapely import LineString, Polygon
+from shapely.ops import substring
+
+from drivers.agent.config import MapConfig, TruckConfig
+from drivers.agent.core import AgentCore
+from fleet.dispatcher import Dispatch, Dispatcher
+from fleet.jobs import Job, JobState, JobType, Place, PlaceKind
+from fleet.journal import Journal
+from fleet.protocol import (
+    CraneEventKind,
+    CraneKind,
+    InstantActions,
+    Order,
+    make_crane_event,
+)
+from fleet.protocol.codec import encode, message_topic
+from fleet.release import stitches
+from fleet.strategies import strategy
+from maps import Yard
+from routing.vehicle import VehicleClass
+
+ORIGIN = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "vda5050" / "2.1"
+REJECTIONS = {"validationError", "orderError", "orderUpdateError"}
+
+
+def order_schema() -> jsonschema.protocols.Validator | None:
+    path = SCHEMAS / "order.schema"
+    if not path.exists():
+        return None
+    schema = json.loads(path.read_text())
+    validator: jsonschema.protocols.Validator = jsonschema.validators.validator_for(schema)(schema)
+    return validator
+
+
+@dataclass
+class Cab:
+    """One truck: its agent core, and wheels that drive only what the core commands."""
+
+    core: AgentCore
+    yard: Yard
+    orders: list[Order] = field(default_factory=list)
+    instant: list[str] = field(default_factory=list)
+    bases: list[tuple[str, list[str]]] = field(default_factory=list)
+    """(base-end node, the order's edge ids up to it) of every base the truck held."""
+
+    @property
+    def id(self) -> str:
+        return self.core.truck.serial_number
+
+    def hear(self, out: list[Dispatch], now: float) -> None:
+        """The dispatcher's messages for this truck, as bytes, through the core."""
+        for x in out:
+            if x.truck != self.id:
+                continue
+            body = encode(x.order)
+            address = message_topic(x.order)
+            self.core.on_message(address, body, now)
+            bad = [e for e in self.core.book.errors if e.error_type in REJECTIONS]
+            assert not bad, f"{type(x.order).__name__} ({x.purpose}) refused: {bad}"
+            if isinstance(x.order, Order):
+                self.orders.append(x.order)
+                self._note_base()
+            elif isinstance(x.order, InstantActions):
+                self.instant += [a.action_type for a in x.order.actions]
+
+    def _note_base(self) -> None:
+        book = self.core.book
+        released = [n for n in book.node_states if n.released]
+        if not released:
+            return
+        edges = [e.edge_id for e in book.edge_states if e.released]
+        self.bases.append((released[-1].node_id, edges))
+
+    def stand_at(self, node_id: str, now: float) -> None:
+        node = self.yard.node(node_id)
+        self.core.on_position(node.x, node.y, 0.0, None, None, now)
+
+    def step(self, now: float) -> bool:
+        """Drive to the next node if the command allows it; whether it moved."""
+        command = self.core.command(now)
+        ahead = [n for n in self.core.book.node_states if n.released]
+        where = self.core.where
+        assert where is not None
+        if (
+            not command.may_drive
+            or command.sequence_id is None
+            or not ahead
+            or ahead[0].sequence_id > command.sequence_id
+        ):
+            self.core.on_position(where.x, where.y, 0.0, None, None, now)  # it stands
+            return False
+        node = self.yard.node(ahead[0].node_id)
+        self.core.on_position(node.x, node.y, 3.0, None, None, now)
+        return True
+
+    def report(self, d: Dispatcher, now: float) -> list[Dispatch]:
+        out = d.on_state(self.core.build_state(now), now)
+        self.hear(out, now)
+        return out
+
+
+def make_core(yard: Yard, truck: str) -> AgentCore:
+    return AgentCore(
+        TruckConfig(
+            serial_number=truck, manufacturer="YardFleet", tank_litres=400.0, battery_volts=25.2
+        ),
+        yard,
+        MapConfig(
+            terminal="haiphong",
+            file=None,
+            map_id=yard.id,
+            map_version=yard.version,
+            max_distance_m=10.0,
+            node_tolerance_m=2.0,
+        ),
+        boot_id=f"boot-{truck}",
+        utc_at_zero=ORIGIN,
+    )
+
+
+def dsch(job_id: str, crane: str = "QC01", block: str = "A1") -> Job:
+    return Job(
+        job_id,
+        JobType.DSCH,
+        "MSKU1234565",
+        40,
+        20_000.0,
+        Place(PlaceKind.QUAY_CRANE, crane),
+        Place(PlaceKind.YARD, block, 10, 2, 1),
+        qc_seq=1,
+    )
+
+
+@pytest.fixture
+def dispatcher(haiphong: Yard, tmp_path: Path) -> Dispatcher:
+    return Dispatcher(haiphong, Journal(tmp_path / "j.db"), strategy("pooled-optimal"), ORIGIN)
+
+
+def join(d: Dispatcher, yard: Yard, truck: str, spot: str) -> Cab:
+    cab = Cab(make_core(yard, truck), yard)
+    cab.stand_at(yard.node_of(spot), 0.0)
+    assert cab.core.build_state(0.0).last_node_id == yard.node_of(spot)
+    d.add_truck(truck, spot, 0.0)
+    return cab
+
+
+def crane_move(
+    d: Dispatcher, crane: str, kind: CraneKind, truck: str, job: str, now: float
+) -> list[Dispatch]:
+    event = make_crane_event(
+        crane, kind, CraneEventKind.MOVEDONE, truck_id=truck, job_id=job, timestamp=d.at(now)
+    )
+    return d.on_crane_event(event, now)
+
+
+def run_until(
+    d: Dispatcher, cabs: list[Cab], done: Any, now: float, limit_s: float = 3000.0
+) -> float:
+    """Drive every cab a node at a time, a second per round, reporting and ticking."""
+    end = now + limit_s
+    while not done():
+        assert now < end, "not done before the deadline"
+        now += 1.0
+        for cab in cabs:
+            cab.step(now)
+            cab.report(d, now)
+        out = d.tick(now)
+        for cab in cabs:
+            cab.hear(out, now)
+    return now
+
+
+def check_wire(cab: Cab, yard: Yard, vehicle: VehicleClass) -> None:
+    """Update rules between consecutive messages of an order, schema, junction-free bases."""
+    validator = order_schema()
+    by_id: dict[str, Order] = {}
+    for order in cab.orders:
+        if validator is not None:
+            validator.validate(msgspec.to_builtins(order))
+        previous = by_id.get(order.order_id)
+        if previous is not None:
+            assert stitches(previous, order) is None, stitches(previous, order)
+        else:
+            assert order.order_update_id == 0
+        by_id[order.order_id] = order
+    goals = {yard.node_of(sp) for sp in yard.service_points}
+    # A truck standing at a base's end is clear of every movement through the junctions
+    # around it but those that start where it stands (its own way on).
+    sweeps = {
+        lane.id: lane.geometry.buffer(vehicle.width_m / 2)
+        for lane in yard.lanes.values()
+        if lane.conflict_group in yard.junction_ids
+    }
+    for end, edges in cab.bases:
+        if end in goals or not edges:
+            continue
+        body = body_behind(yard, edges, vehicle)
+        for lane_id, sweep in sweeps.items():
+            if yard.lanes[lane_id].start == end or lane_id in edges:
+                continue
+            inside = body.intersection(sweep).area
+            assert inside < 0.05, f"a base ends at {end}: {inside:.2f} m² of body on {lane_id}"
+
+
+def body_behind(yard: Yard, edges: list[str], vehicle: VehicleClass) -> Polygon:
+    """The body of a truck standing with its front at the end of `edges`, in metres."""
+    points: list[tuple[float, float]] = []
+    for edge in edges:
+        coords = list(yard.lanes[edge].geometry.coords)
+        points += coords if not points else coords[1:]
+    way = LineString(points)
+    back = substring(way, max(0.0, way.length - vehicle.length_m), way.length)
+    return back.buffer(vehicle.width_m / 2, cap_style="flat")
+
+
+def test_a_leg_goes_out_in_bases_the_agent_accepts_and_the_job_is_done(
+    dispatcher: Dispatcher, haiphong: Yard
+) -> None:
+    d, yard = dispatcher, haiphong
+    cab = join(d, yard, "TT01", "PARK.S01")
+    d.add_jobs([dsch("J1")], 0.0)
+    out = d.tick(0.0)
+    cab.hear(out, 0.0)
+    [first] = cab.orders
+    assert not all(n.released for n in first.nodes), "the first order is released whole"
+    now = run_until(d, [cab], lambda: d.state.jobs["J1"].state is JobState.AT_PICKUP, 0.0)
+    cab.hear(crane_move(d, "QC01", CraneKind.QC, "TT01", "J1", now), now)
+    now = run_until(d, [cab], lambda: d.state.jobs["J1"].state is JobState.AT_DROP, now)
+    cab.hear(crane_move(d, "RTG01", CraneKind.RTG, "TT01", "J1", now), now)
+    assert d.state.jobs["J1"].state is JobState.DONE
+    extensions = [o for o in cab.orders if o.order_update_id > 0]
+    assert len(extensions) >= 3, [o.order_update_id for o in cab.orders]
+    check_wire(cab, yard, d.config.vehicle)
+    sent = [e for _, e in d.journal.events() if e.kind == "msg.order"]
+    assert len(sent) == len(cab.orders)
