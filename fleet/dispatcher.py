@@ -129,6 +129,10 @@ class Truck:
     """Spots the planner found no way to for it (tried again only when nothing else is)."""
     paused: bool = False
     """It was sent `startPause` and not yet `stopPause`."""
+    heard: float = 0.0
+    """When it last sent a state."""
+    lost_at: float | None = None
+    """Since when it is lost (silent past `lost_after_s`)."""
     last_node: str = ""
     since_m: float = 0.0
     """The last node it reported passing, and the metres it has driven since."""
@@ -159,6 +163,13 @@ class DispatcherConfig:
     crane_cycle_s: float = 120.0
     """A quay crane's cycle until its moves tell better (a moving mean of their spacing)."""
     vehicle: VehicleClass = field(default_factory=VehicleClass)
+    lost_after_s: float | None = 15.0
+    """A truck silent this long is lost: its job goes to another truck (not a box it
+    carries), its place stays blocked until it speaks again. None: never (a simulator whose
+    trucks speak only when something happens)."""
+    keep_bases: bool = True
+    """Re-plans keep what a truck was released (it drives its base whatever happens) and
+    go on from its end. The simulator's wheels drive plans, not bases (yet): off there."""
     release_ahead_s: float = 1.5
     """A truck's state interval plus the round trip [s]: bases reach this much driving
     (plus the stopping distance) ahead of a truck on a free road."""
@@ -262,6 +273,8 @@ class Dispatcher:
 
     @staticmethod
     def _activity(t: Truck, driving: bool) -> Activity:
+        if t.lost_at is not None:
+            return Activity.LOST
         if t.broken_at is not None:
             return Activity.BROKEN
         if driving:
@@ -300,7 +313,7 @@ class Dispatcher:
             self.spots.book(spot, truck)
             node = self.yard.node(self.yard.node_of(spot))
             x, y = node.x, node.y
-        t = Truck(truck, driver, twin, tank_l, litres, spot, gang, x=x, y=y)
+        t = Truck(truck, driver, twin, tank_l, litres, spot, gang, x=x, y=y, heard=now)
         self.trucks[truck] = t
         self._take_up(t)
         if spot is not None:
@@ -373,14 +386,71 @@ class Dispatcher:
         if now - self._pruned_at >= 300.0:  # holds that ended: every five minutes
             self.planner.forget_before(now - 60.0)
             self._pruned_at = now
-        out = self._retry_waiting(now)
-        stranded = {t: 0.0 for t in self.stranded if self.trucks[t].broken_at is None}
+        out = self._lose_silent(now)
+        out += self._retry_waiting(now)
+        stranded = {
+            t: 0.0
+            for t in self.stranded
+            if self.trucks[t].broken_at is None and self.trucks[t].lost_at is None
+        }
         if stranded:
             out += self._repair(now, late=stranded)
         out += self._break_circles(now)
         out += self._decide(now)
         out += self._released(self.release.pending(), now)  # planned times come, holds go
         return self._settle(out, now)
+
+    def _lose_silent(self, now: float) -> list[Dispatch]:
+        """Trucks silent past `lost_after_s` are lost: a job whose box is not on the truck
+        goes back to the open jobs (and to another truck), and the truck stands where it
+        was last heard, in everyone's plans, until it speaks again."""
+        limit = self.config.lost_after_s
+        if limit is None:
+            return []
+        lost = [t for t in self.trucks.values() if t.lost_at is None and now - t.heard > limit]
+        out: list[Dispatch] = []
+        for t in lost:
+            t.lost_at = now
+            self._problem(t, f"{t.id} silent for {now - t.heard:.0f} s: lost", now)
+            if not t.laden and t.phase not in (Phase.AT_PICKUP, Phase.AT_DROP):
+                for job_id in (t.job, t.then):
+                    if job_id is None or job_id not in self.state.jobs:
+                        continue
+                    self._step(job_id, JobState.RELEASED, now, f"truck {t.id} lost")
+                    self.open_jobs[job_id] = self.state.jobs[job_id]
+                    job = self.state.jobs[job_id]
+                    if job.drop.kind is PlaceKind.YARD and job_id == t.job:
+                        load = self.block_load.get(job.drop.id, 0.0)
+                        self.block_load[job.drop.id] = max(0.0, load - 1)
+                if t.job is not None:
+                    t.job = t.then = t.drop = None
+                    if t.goal and t.goal != t.spot and self.spots.give_back(t.goal, t.id):
+                        self._freed = True
+                    t.goal = t.spot
+                    t.phase = Phase.IDLE if t.spot else Phase.WAITING
+            self._status(t, now, False)
+            if t.spot is None:
+                out += self._repair(now, broken=[t.id])
+        return out
+
+    def _found(self, t: Truck, now: float) -> list[Dispatch]:
+        """A lost truck speaks again: it is re-planned from where it reports itself."""
+        assert t.lost_at is not None
+        late = now - t.lost_at
+        t.lost_at = None
+        self._problem(t, f"{t.id} back after {late:.0f} s", now)
+        if t.spot is not None or t.broken_at is not None:
+            return []
+        if t.goal is None or (t.job is None and t.phase is not Phase.TO_PARK):
+            # Its work went to another truck: it goes to park from where it is.
+            spot = self._nearest(t, self.spots.parking)
+            if spot is None:
+                return []
+            self.spots.book(spot, t.id)
+            t.goal, t.phase = spot, Phase.TO_PARK
+            task = self.planner.tasks[t.id]
+            self.planner.tasks[t.id] = Task(t.id, task.start, spot, laden=t.laden, release_s=now)
+        return self._repair(now, late={t.id: 0.0})
 
     def _break_circles(self, now: float) -> list[Dispatch]:
         """Trucks waiting on each other for spots in a circle: one of them makes room.
@@ -449,14 +519,16 @@ class Dispatcher:
             self.problems.append(msg)
             log.warning(msg)
             return []
+        t.heard = max(t.heard, now)
         if state.agv_position is not None:
             t.x, t.y = state.agv_position.x, state.agv_position.y
         ext = state.yardfleet
         out: list[Dispatch] = []
         if ext is not None and ext.fuel is not None:
             t.litres = ext.fuel.litres
+            t.tank_l = ext.fuel.tank_litres or t.tank_l  # the truck's word on its tank
         if ext is not None and ext.travel is not None:
-            t.odometer_m = ext.travel.odometer * 1000.0
+            t.odometer_m = ext.travel.odometer  # metres on the wire
         if state.driving and t.spot is not None and t.goal != t.spot:
             t.spot = None  # it has left its spot
         if state.last_node_id:
@@ -469,6 +541,8 @@ class Dispatcher:
             if state.driving and speed > 0:
                 ahead += self.config.vehicle.stopping_m(speed)
             t.lag = self._lag(t.id, state.last_node_id, now, ahead)
+        if t.lost_at is not None:
+            out += self._found(t, now)
         broken = any(e.error_type == "breakdown" for e in state.errors)
         if broken and t.broken_at is None:
             t.broken_at = now
@@ -649,7 +723,7 @@ class Dispatcher:
     def _view(self, now: float) -> DispatchView:
         trucks = []
         for t in self.trucks.values():
-            if t.broken_at is not None:
+            if t.broken_at is not None or t.lost_at is not None:
                 continue
             if t.phase is Phase.IDLE and t.spot:
                 trucks.append(TruckView(t.id, t.spot, 0.0, t.litres, t.tank_l, t.gang))
@@ -722,6 +796,8 @@ class Dispatcher:
         for d in self.strategy.decide(self._view(now)):
             t = self.trucks[d.truck]
             if t.phase not in (Phase.IDLE, Phase.TO_PARK) or t.broken_at is not None:
+                continue
+            if t.lost_at is not None:
                 continue
             if t.phase is Phase.TO_PARK and t.goal != t.spot:
                 continue  # still driving there: it takes work when it stands
@@ -999,11 +1075,25 @@ class Dispatcher:
         out: list[Dispatch] = []
         order = sorted(self.trucks.values(), key=lambda t: t.phase is not Phase.QUEUED)
         for t in order:
-            if t.phase in (Phase.WAITING, Phase.QUEUED) and t.broken_at is None and t.spot:
+            lost = t.broken_at is not None or t.lost_at is not None
+            if t.phase in (Phase.WAITING, Phase.QUEUED) and not lost and t.spot:
                 if t.job is None:
                     t.phase = Phase.IDLE
                     continue
                 out += self._go(t, now, drop=t.laden)
+        return out
+
+    def _committed(self, broken: Sequence[str]) -> dict[str, str]:
+        """Per truck, the node up to which it drives its released base whatever a repair
+        finds (none while a truck is broken down: a base may lead past it)."""
+        if not self.config.keep_bases or broken:
+            return {}
+        closed = self.network.closed
+        out = {}
+        for truck in self.release.ledgers:
+            node = self.release.decision_point(truck, closed)
+            if node is not None and self.trucks[truck].broken_at is None:
+                out[truck] = node
         return out
 
     def _repair(
@@ -1018,7 +1108,10 @@ class Dispatcher:
         and whoever would pass it is re-planned around it in turn (a few rounds)."""
         late = dict(late or {})
         lag = {t.id: t.lag for t in self.trucks.values() if t.lag and t.id not in late}
-        report = self.planner.repair(now, closed=closed, late=late, broken=broken, lag=lag)
+        keep = self._committed(broken)
+        report = self.planner.repair(
+            now, closed=closed, late=late, broken=broken, lag=lag, committed=keep
+        )
         for truck in report.plans:
             self.trucks[truck].lag = 0.0
         plans: dict[str, tuple[Plan, str]] = {t: (p, "repair") for t, p in report.plans.items()}
@@ -1038,7 +1131,9 @@ class Dispatcher:
             stood.update(newly)
             # The others go around them, from where each is (those just planned: on plan).
             lag = {t.id: t.lag for t in self.trucks.values() if t.lag and t.id not in late}
-            again = self.planner.repair(now, broken=newly, lag=lag)
+            again = self.planner.repair(
+                now, broken=newly, lag=lag, committed=self._committed(newly)
+            )
             for truck, plan in again.plans.items():
                 plans[truck] = (plan, "repair")
                 self.trucks[truck].lag = 0.0

@@ -62,14 +62,16 @@ def _print_table(kpis: Kpis, journal: Path) -> None:
     if kpis.truck_hours:
         from fleet.events import ACTIVITIES
 
+        total = kpis.hours_total
+        # The rare ones (broken down, lost) only when they happened.
+        shown = [a for a in ACTIVITIES if total.get(a) or a not in ("BROKEN", "LOST")]
         trucks = Table(title="Truck hours by activity")
         trucks.add_column("truck")
-        for activity in ACTIVITIES:
+        for activity in shown:
             trucks.add_column(activity, justify="right")
         for truck, hours in sorted(kpis.truck_hours.items()):
-            trucks.add_row(truck, *(f"{hours.get(a, 0.0):.2f}" for a in ACTIVITIES))
-        total = kpis.hours_total
-        trucks.add_row("total", *(f"{total[a]:.2f}" for a in ACTIVITIES), style="bold")
+            trucks.add_row(truck, *(f"{hours.get(a, 0.0):.2f}" for a in shown))
+        trucks.add_row("total", *(f"{total[a]:.2f}" for a in shown), style="bold")
         console.print(trucks)
 
 
@@ -183,7 +185,7 @@ def serve_cmd(
                 yard = load_yard(yard_file) if yard_file else embedded(terminal)
             except (YardError, OSError) as exc:
                 raise click.ClickException(str(exc)) from None
-            handler = LiveDispatcher(yard, journal, strategy)
+            handler = LiveDispatcher(yard, journal, strategy, lost_after_s=broken_after_s)
         try:
             server = Server(
                 journal, bind, broken_after_s=broken_after_s, echo=click.echo, handler=handler

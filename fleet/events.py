@@ -50,6 +50,8 @@ class Activity(StrEnum):
     """At a pump, filling."""
     BROKEN = "BROKEN"
     """Broken down where it stands."""
+    LOST = "LOST"
+    """Silent past the dispatcher's limit: its place held, its work given to another."""
 
 
 ACTIVITIES = tuple(a.value for a in Activity)

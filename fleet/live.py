@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
-from fleet.dispatcher import Dispatch, Dispatcher
+from fleet.dispatcher import Dispatch, Dispatcher, DispatcherConfig
 from fleet.journal import Journal
 from fleet.protocol import CraneEvent, Factsheet, State
 from fleet.protocol.codec import Message
@@ -26,9 +27,17 @@ log = logging.getLogger(__name__)
 class LiveDispatcher:
     """A `fleet.server.Handler` running the dispatcher core on live messages."""
 
-    def __init__(self, yard: Yard, journal: Journal, strategy: str = "pooled-optimal") -> None:
+    def __init__(
+        self,
+        yard: Yard,
+        journal: Journal,
+        strategy: str = "pooled-optimal",
+        *,
+        lost_after_s: float | None = 15.0,
+    ) -> None:
         self.origin = datetime.now(UTC)
-        self.dispatcher = Dispatcher(yard, journal, make_strategy(strategy), self.origin)
+        config = DispatcherConfig(lost_after_s=lost_after_s)
+        self.dispatcher = Dispatcher(yard, journal, make_strategy(strategy), self.origin, config)
         self.dispatcher.resume()
         self.yard = yard
 
@@ -45,7 +54,7 @@ class LiveDispatcher:
         try:
             joined = False
             if isinstance(message, State | Factsheet) and truck not in d.trucks:
-                d.add_truck(truck, self._spot_of(message), now)
+                d.add_truck(truck, self._spot_of(message), now, **facts_of(message))
                 joined = True
             if isinstance(message, State):
                 out = d.on_state(message, now)
@@ -69,3 +78,17 @@ class LiveDispatcher:
             if sp is not None and self.dispatcher.spots.free(sp.id, message.serial_number or ""):
                 return sp.id
         return None
+
+
+def facts_of(message: State | Factsheet) -> dict[str, Any]:
+    """What a truck's first message says of it: driver, tank size and litres, twin carry."""
+    facts: dict[str, Any] = {}
+    if isinstance(message, Factsheet):
+        sheet = message.yardfleet
+        if sheet is not None:
+            facts.update(driver=sheet.driver.value, twin=sheet.twin_carry, tank_l=sheet.tank_litres)
+        return facts
+    ext = message.yardfleet
+    if ext is not None and ext.fuel is not None:
+        facts.update(tank_l=ext.fuel.tank_litres, litres=ext.fuel.litres)
+    return facts

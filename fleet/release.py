@@ -303,6 +303,27 @@ class Release:
             return True
         return False
 
+    def decision_point(self, truck: str, closed: set[str]) -> str | None:
+        """The base's last node while the truck has yet to reach it (it will drive there
+        whatever happens): where a re-plan may take over. None when the base reaches the
+        goal, is done, or crosses a closed lane (then only a cancel keeps it out)."""
+        ledger = self.ledgers.get(truck)
+        run = self.execution.runs.get(truck)
+        if ledger is None or run is None or ledger.complete:
+            return None
+        end = ledger.released - 1
+        front = self._front(run)
+        if ledger.route.passage[end] <= front:
+            return None
+        ahead = [
+            w.lane_id
+            for w, p in zip(ledger.route.waypoints[: end + 1], ledger.route.passage, strict=False)
+            if p > front
+        ]
+        if any(lane in closed for lane in ahead):
+            return None
+        return ledger.route.waypoints[end].node_id
+
     def waiting_on(self, truck: str) -> list[str]:
         """Trucks whose grant waited on this one (to be asked again once it freed some)."""
         return sorted(self.waiting.pop(truck, set()))

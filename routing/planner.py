@@ -268,6 +268,7 @@ class FleetPlanner:
         broken: Sequence[str] = (),
         max_rounds: int = 4,
         lag: Mapping[str, float] | None = None,
+        committed: Mapping[str, str] | None = None,
     ) -> PlanningReport:
         """Repair only the plans a change touches, from where each truck is at `now`.
 
@@ -278,7 +279,9 @@ class FleetPlanner:
         that would pass it is re-planned around it. Everybody else keeps their plan.
         `lag`: how far behind its plan each truck is as far as the dispatcher knows (from
         what it reports); where a repair touches it, it starts from there, not from where
-        its plan says (a lag alone re-plans nobody; `late` does).
+        its plan says (a lag alone re-plans nobody; `late` does). `committed`: trucks that
+        will drive their plan up to this node whatever happens (a released base): their
+        plan is kept up to there and repaired from there on.
         """
         t_start = time.perf_counter()
         forced = set(late or {})
@@ -317,6 +320,8 @@ class FleetPlanner:
         # not read it off the plan an earlier round made (a plan leaving at once has the
         # truck in its second step already at `now`).
         origin: dict[str, tuple[int, int | None]] = {}
+        original: dict[str, Plan] = {}
+        committed = committed or {}
         for _ in range(max_rounds):
             report.failed.clear()
             for truck in order:
@@ -327,8 +332,15 @@ class FleetPlanner:
                 if truck not in origin:
                     origin[truck] = self._position(self.plans[truck], now - late.get(truck, 0.0))
                 s, behind = origin[truck]
+                old = original.setdefault(truck, self.plans[truck])
                 try:
-                    report.plans[truck] = self._plan_from(task, s, now, None, stats, behind)
+                    keep = committed.get(truck)
+                    if keep is not None:
+                        shift = late.get(truck, 0.0)
+                        plan = self._plan_on_from(task, old, keep, shift, now, origin[truck], stats)
+                    else:
+                        plan = self._plan_from(task, s, now, None, stats, behind)
+                    report.plans[truck] = plan
                 except PlanningError as exc:
                     why = f"; broken down: {', '.join(broken)}" if broken else ""
                     report.failed[truck] = f"{exc}{why}"
@@ -357,6 +369,52 @@ class FleetPlanner:
         report.expansions = stats.expansions
         report.seconds = time.perf_counter() - t_start
         return report
+
+    def _plan_on_from(
+        self,
+        task: Task,
+        old: Plan,
+        node: str,
+        shift: float,
+        now: float,
+        start: tuple[int, int | None],
+        stats: SearchStats,
+    ) -> Plan:
+        """Keep `old` (`shift` s late) from where the truck is up to `node`; plan on from
+        there. Without `node` ahead on the old plan: plan from where the truck is."""
+        s, behind = start
+        steps = [st for st in old.steps if st.kind is not ResourceKind.CONFLICT_GROUP]
+        ahead = [
+            k
+            for k, st in enumerate(steps)
+            if st.kind is ResourceKind.NODE and st.resource == node and st.t_enter + shift > now
+        ]
+        if not ahead:
+            return self._plan_from(task, s, now, None, stats, behind)
+        k = ahead[0]
+        prefix = [
+            Visit(self._step_resource(st), max(now, st.t_enter + shift), st.t_exit + shift)
+            for st in steps[:k]
+            if st.t_exit + shift > now
+        ]
+        if not prefix or prefix[0].resource != s:
+            return self._plan_from(task, s, now, None, stats, behind)
+        t_node = steps[k].t_enter + shift
+        rear = self._step_resource(steps[k - 1]) if k > 0 else None
+        new = self._plan_from(task, self.cells.node_res[node], t_node, None, stats, rear)
+        visits = prefix + [
+            Visit(self._step_resource(st), st.t_enter, st.t_exit)
+            for st in new.steps
+            if st.kind is not ResourceKind.CONFLICT_GROUP
+        ]
+        self.table.release(task.truck)
+        self.groups.release(task.truck)
+        speeds = self.cells.speeds(task.laden)
+        self._reserve(task.truck, visits, speeds, behind)
+        plan = self._to_plan(task.truck, visits, speeds)
+        self.plans[task.truck] = plan
+        self._start_rear[task.truck] = behind
+        return plan
 
     def _crossing_start(self, truck: str, start: tuple[int, int | None], now: float) -> set[str]:
         """Other trucks whose holds overlap this truck's on the place it starts from."""

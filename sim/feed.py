@@ -12,7 +12,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 
-from fleet.dispatcher import Dispatcher
+from fleet.dispatcher import Dispatcher, DispatcherConfig
 from fleet.journal import Journal
 from fleet.protocol import (
     AgvPosition,
@@ -51,7 +51,11 @@ class DispatcherFeed:
             origin = self.origin or datetime.fromtimestamp(fix.t_s).astimezone()
             self._t0 = fix.t_s if self.origin is None else origin.timestamp()
             self.dispatcher = Dispatcher(
-                self.yard, self.journal, strategy("pooled-optimal"), origin
+                self.yard,
+                self.journal,
+                strategy("pooled-optimal"),
+                origin,
+                DispatcherConfig(lost_after_s=None),  # a replay keeps what the bag says
             )
         d = self.dispatcher
         now = max(0.0, fix.t_s - self._t0)

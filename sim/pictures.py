@@ -30,6 +30,7 @@ ACTIVITY_COLOURS = {
     "HELD": "#7e57c2",
     "REFUELLING": "#a66f00",
     "BROKEN": "#c62828",
+    "LOST": "#212121",
 }
 
 

@@ -152,7 +152,8 @@ class Shift:
             self.journal,
             make_strategy(scenario.strategy),
             scenario.start_time,
-            DispatcherConfig(),
+            # Simulated trucks speak only on change and drive plans, not bases (yet).
+            DispatcherConfig(lost_after_s=None, keep_bases=False),
         )
         self.drive = Drive(
             self.yard,
@@ -414,7 +415,7 @@ class Shift:
                     tank_litres=truck.tank_l,
                     level_percent=100.0 * truck.litres / truck.tank_l,
                 ),
-                travel=Travel(odometer=self.drive.odometer(truck.id, self.now) / 1000.0),
+                travel=Travel(odometer=round(self.drive.odometer(truck.id, self.now), 1)),
             ),
         )
         truck.finished_actions = []

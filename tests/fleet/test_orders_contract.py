@@ -24,7 +24,7 @@ from shapely.ops import substring
 
 from drivers.agent.config import MapConfig, TruckConfig
 from drivers.agent.core import AgentCore
-from fleet.dispatcher import Dispatch, Dispatcher
+from fleet.dispatcher import Dispatch, Dispatcher, Phase
 from fleet.jobs import Job, JobState, JobType, Place, PlaceKind
 from fleet.journal import Journal
 from fleet.protocol import (
@@ -255,3 +255,134 @@ def test_a_leg_goes_out_in_bases_the_agent_accepts_and_the_job_is_done(
     check_wire(cab, yard, d.config.vehicle)
     sent = [e for _, e in d.journal.events() if e.kind == "msg.order"]
     assert len(sent) == len(cab.orders)
+
+
+def drive_nodes(d: Dispatcher, cab: Cab, now: float, nodes: int) -> float:
+    """Drive `nodes` nodes on (waiting for releases as they come)."""
+    moved = 0
+    end = now + 600.0
+    while moved < nodes:
+        assert now < end, "the truck got no further"
+        now += 1.0
+        moved += cab.step(now)
+        cab.report(d, now)
+        cab.hear(d.tick(now), now)
+    return now
+
+
+def forks(yard: Yard, lanes: list[str]) -> list[str]:
+    """Those of `lanes` that leave a node with other ways out (a closure has a way around)."""
+    out = {lane.start: 0 for lane in yard.lanes.values()}
+    for lane in yard.lanes.values():
+        out[lane.start] += 1
+    return [lane for lane in lanes if out[yard.lanes[lane].start] > 1]
+
+
+def horizon_lanes(cab: Cab) -> list[str]:
+    return [e.edge_id for e in cab.core.book.edge_states if not e.released]
+
+
+def base_lanes_ahead(cab: Cab) -> list[str]:
+    return [e.edge_id for e in cab.core.book.edge_states if e.released]
+
+
+def started(d: Dispatcher, yard: Yard, nodes: int = 3) -> tuple[Cab, float]:
+    """TT01 on its way to QC01 for J1, `nodes` nodes from its parking spot (14: out on the
+    landside road, where a closure has ways around it; fewer: in the one-way park loop)."""
+    cab = join(d, yard, "TT01", "PARK.S01")
+    d.add_jobs([dsch("J1")], 0.0)
+    cab.hear(d.tick(0.0), 0.0)
+    return cab, drive_nodes(d, cab, 0.0, nodes)
+
+
+def test_a_closure_on_the_horizon_is_an_update_the_agent_takes(
+    dispatcher: Dispatcher, haiphong: Yard
+) -> None:
+    d, yard = dispatcher, haiphong
+    cab, now = started(d, yard, 14)
+    order_id = cab.orders[-1].order_id
+    for lane in forks(yard, horizon_lanes(cab)[:-2]):
+        out = d.close_lane(lane, now, "test: a box fell")
+        cab.hear(out, now)
+        repairs = [x for x in out if x.truck == "TT01" and x.purpose == "repair"]
+        if repairs and isinstance(repairs[0].order, Order):
+            break
+        d.open_lane(lane, now, "test: not this one")
+    else:
+        pytest.fail("no lane on the horizon could be closed with a way around it")
+    update = cab.orders[-1]
+    assert update.order_id == order_id and update.order_update_id > 0
+    assert lane not in [e.edge_id for e in update.edges]
+    assert cab.instant == [], "a horizon change needs no cancel"
+    run_until(d, [cab], lambda: d.state.jobs["J1"].state is JobState.AT_PICKUP, now)
+    check_wire(cab, yard, d.config.vehicle)
+
+
+def test_a_closure_in_the_base_cancels_and_a_new_order_starts_where_the_truck_stands(
+    dispatcher: Dispatcher, haiphong: Yard
+) -> None:
+    d, yard = dispatcher, haiphong
+    cab, now = started(d, yard, 14)
+    ahead = base_lanes_ahead(cab)
+    assert ahead, "nothing released ahead of the truck"
+    for lane in forks(yard, ahead[1:]):
+        out = d.close_lane(lane, now, "test: a box fell")
+        cab.hear(out, now)
+        if "cancelOrder" in cab.instant:
+            break
+        d.open_lane(lane, now, "test: not this one")
+    else:
+        pytest.fail("no closure in the base gave a cancel")
+    cancelled, new = cab.orders[-2], cab.orders[-1]
+    assert new.order_id != cancelled.order_id and new.order_update_id == 0
+    assert new.nodes[0].node_id == cab.core.build_state(now).last_node_id
+    run_until(d, [cab], lambda: d.state.jobs["J1"].state is JobState.AT_PICKUP, now)
+    check_wire(cab, yard, d.config.vehicle)
+
+
+def test_a_truck_that_must_stand_is_paused_and_goes_on_after_stop_pause(
+    dispatcher: Dispatcher, haiphong: Yard
+) -> None:
+    d, yard = dispatcher, haiphong
+    cab, now = started(d, yard)
+    goal_lane = cab.core.book.edge_states[-1].edge_id  # into the crane's spot: no way around
+    cab.hear(d.close_lane(goal_lane, now, "test: lashing platform"), now)
+    assert cab.instant[-1:] == ["startPause"]
+    assert not cab.core.command(now).may_drive
+    assert not cab.step(now + 1.0)
+    cab.hear(d.open_lane(goal_lane, now + 5.0, "test: cleared"), now + 5.0)
+    cab.hear(d.tick(now + 6.0), now + 6.0)
+    assert cab.instant[-1:] == ["stopPause"]
+    run_until(d, [cab], lambda: d.state.jobs["J1"].state is JobState.AT_PICKUP, now + 6.0)
+    check_wire(cab, yard, d.config.vehicle)
+
+
+def test_a_lost_truck_loses_its_job_to_another_and_is_re_planned_when_it_is_back(
+    dispatcher: Dispatcher, haiphong: Yard
+) -> None:
+    d, yard = dispatcher, haiphong
+    cab, now = started(d, yard)
+    other = join(d, yard, "TT02", "PARK.S02")
+    other.report(d, now)
+    limit = d.config.lost_after_s
+    assert limit is not None
+    silent_until = now + limit + 2.0
+    while now < silent_until:  # TT01 says nothing; the dispatcher's clock runs on
+        now += 1.0
+        other.report(d, now)
+        out = d.tick(now)
+        other.hear(out, now)
+        cab.hear([x for x in out if x.truck == "TT01"], now)  # sent, but it is not there
+    assert d.trucks["TT01"].lost_at is not None
+    assert d.state.truck_of.get("J1") == "TT02"
+    cab.report(d, now)  # it speaks again
+    assert d.trucks["TT01"].lost_at is None
+    now = run_until(
+        d,
+        [cab, other],
+        lambda: d.trucks["TT01"].phase is Phase.IDLE and d.trucks["TT01"].spot in d.spots.parking,
+        now,
+    )
+    check_wire(cab, yard, d.config.vehicle)
+    kinds = [e.body.get("activity") for _, e in d.journal.events() if e.kind == "truck.status"]
+    assert "LOST" in kinds
