@@ -98,6 +98,11 @@ FUEL_SENSOR_FAULT = "fuelSensorFault"
 SPOOL_FULL = "spoolFull"
 
 
+BODY_M = 20.0
+"""A terminal tractor with a 40' chassis plus the gap to the truck ahead [m]: what must be
+clear of junctions behind a node for the truck to stand there."""
+
+
 class DriveReason(enum.StrEnum):
     """Why the command is what it is."""
 
@@ -467,9 +472,37 @@ class AgentCore:
         elif self._at_last_node():
             self._link_stop = (book.last_node_id, book.last_node_sequence_id)
         else:
-            self._link_stop = (ahead.node_id, ahead.sequence_id)
+            self._link_stop = self._next_stand()
         log.warning("no dispatcher for too long: stopping at %r", self._link_stop[0])
         self._dirty = True
+
+    def _next_stand(self) -> tuple[str, int]:
+        """The first released node ahead where the truck may stand: its body (`BODY_M`
+        behind the node, along the order's edges) off every junction's connectors, or a
+        service point; the base's end (the dispatcher ends bases only there) otherwise."""
+        book, yard = self.book, self.yard
+        released = [n for n in book.node_states if n.released]
+        edges = {e.sequence_id: e.edge_id for e in book.edge_states}
+        behind: list[str] = []  # edges driven to each node, newest last
+        for node in released:
+            edge = edges.get(node.sequence_id - 1)
+            if edge is not None:
+                behind.append(edge)
+            if node.node_id in yard.service_point_by_node:
+                return node.node_id, node.sequence_id
+            clear, covered = bool(behind), 0.0
+            for edge_id in reversed(behind):
+                lane = yard.lanes.get(edge_id)
+                if lane is None or lane.conflict_group in yard.junction_ids:
+                    clear = False
+                    break
+                covered += lane.length_m
+                if covered >= BODY_M:
+                    break
+            if clear and covered >= BODY_M:
+                return node.node_id, node.sequence_id
+        end = released[-1]
+        return end.node_id, end.sequence_id
 
     def _at_last_node(self) -> bool:
         """Whether the truck stands (not driving) within reach of its last node."""

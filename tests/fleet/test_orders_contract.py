@@ -121,7 +121,7 @@ class Cab:
         return out
 
 
-def make_core(yard: Yard, truck: str) -> AgentCore:
+def make_core(yard: Yard, truck: str, *, autonomous: bool = False) -> AgentCore:
     return AgentCore(
         TruckConfig(
             serial_number=truck, manufacturer="YardFleet", tank_litres=400.0, battery_volts=25.2
@@ -137,6 +137,7 @@ def make_core(yard: Yard, truck: str) -> AgentCore:
         ),
         boot_id=f"boot-{truck}",
         utc_at_zero=ORIGIN,
+        autonomous=autonomous,
     )
 
 
@@ -158,8 +159,8 @@ def dispatcher(haiphong: Yard, tmp_path: Path) -> Dispatcher:
     return Dispatcher(haiphong, Journal(tmp_path / "j.db"), strategy("pooled-optimal"), ORIGIN)
 
 
-def join(d: Dispatcher, yard: Yard, truck: str, spot: str) -> Cab:
-    cab = Cab(make_core(yard, truck), yard)
+def join(d: Dispatcher, yard: Yard, truck: str, spot: str, *, autonomous: bool = False) -> Cab:
+    cab = Cab(make_core(yard, truck, autonomous=autonomous), yard)
     cab.stand_at(yard.node_of(spot), 0.0)
     assert cab.core.build_state(0.0).last_node_id == yard.node_of(spot)
     d.add_truck(truck, spot, 0.0)
@@ -286,10 +287,12 @@ def base_lanes_ahead(cab: Cab) -> list[str]:
     return [e.edge_id for e in cab.core.book.edge_states if e.released]
 
 
-def started(d: Dispatcher, yard: Yard, nodes: int = 3) -> tuple[Cab, float]:
+def started(
+    d: Dispatcher, yard: Yard, nodes: int = 3, *, autonomous: bool = False
+) -> tuple[Cab, float]:
     """TT01 on its way to QC01 for J1, `nodes` nodes from its parking spot (14: out on the
     landside road, where a closure has ways around it; fewer: in the one-way park loop)."""
-    cab = join(d, yard, "TT01", "PARK.S01")
+    cab = join(d, yard, "TT01", "PARK.S01", autonomous=autonomous)
     d.add_jobs([dsch("J1")], 0.0)
     cab.hear(d.tick(0.0), 0.0)
     return cab, drive_nodes(d, cab, 0.0, nodes)
@@ -386,3 +389,27 @@ def test_a_lost_truck_loses_its_job_to_another_and_is_re_planned_when_it_is_back
     check_wire(cab, yard, d.config.vehicle)
     kinds = [e.body.get("activity") for _, e in d.journal.events() if e.kind == "truck.status"]
     assert "LOST" in kinds
+
+
+@pytest.mark.parametrize("nodes", [4, 8, 12, 14, 16])
+def test_an_autonomous_truck_without_link_stands_clear_of_junctions(
+    dispatcher: Dispatcher, haiphong: Yard, nodes: int
+) -> None:
+    """Its link down past `link_lost_stop_s`, the agent core stops the truck at the next
+    node of its base where a standing body is off every other movement's path."""
+    d, yard = dispatcher, haiphong
+    cab, now = started(d, yard, nodes, autonomous=True)
+    core = cab.core
+    core.on_link(True, now - 1.0)
+    core.on_link(False, now)
+    limit = core.link_lost_stop_s
+    assert limit is not None
+    command = core.command(now + limit + 1.0)
+    assert command.node_id is not None and command.sequence_id is not None
+    released = [n for n in core.book.node_states if n.released]
+    assert command.sequence_id in {n.sequence_id for n in released}
+    edges = [e.edge_id for e in core.book.edge_states if e.sequence_id < command.sequence_id]
+    driven = [e for _, base in cab.bases for e in base]
+    way = [e for e in dict.fromkeys(driven) if e not in edges] + edges  # the edges behind it
+    cab.bases.append((command.node_id, way))
+    check_wire(cab, yard, d.config.vehicle)
