@@ -119,7 +119,8 @@ def make_order(
     """An order along `route`: the first `released` waypoints are the base, the rest horizon.
 
     Nodes get even sequenceIds from `first_sequence_id`, edges the odd ones between; an
-    edge is released when the node it leads to is. An order update continues the
+    edge is released when the node it leads to is. Positions go to the millimetre, speeds
+    to the mm/s (the wire carries no more than that means). An order update continues the
     sequenceIds of the last released node.
     """
     if not route:
@@ -132,7 +133,7 @@ def make_order(
             node_id=stop.node_id,
             sequence_id=first_sequence_id + 2 * i,
             released=i < base,
-            node_position=NodePosition(x=stop.x, y=stop.y, map_id=map_id),
+            node_position=NodePosition(x=round(stop.x, 3), y=round(stop.y, 3), map_id=map_id),
             actions=list(stop.actions),
         )
         for i, stop in enumerate(route)
@@ -144,7 +145,7 @@ def make_order(
             released=i < base,
             start_node_id=prev.node_id,
             end_node_id=stop.node_id,
-            max_speed=stop.max_speed,
+            max_speed=None if stop.max_speed is None else round(stop.max_speed, 3),
             actions=[],
         )
         for i, (prev, stop) in enumerate(itertools.pairwise(route), start=1)
