@@ -660,7 +660,7 @@ class AgentCore:
             return None
         map_id = self.map_config.map_id
         if gnss is None:  # a typed position (the simulator): no receiver, no deviation
-            theta = round(max(-PI, min(PI, self._theta)), 4)
+            theta = max(-PI, min(PI, round(self._theta, 4)))
             return AgvPosition(
                 x=round(where.x, 3),
                 y=round(where.y, 3),

@@ -87,7 +87,7 @@ def agv_position(
     return AgvPosition(
         x=round(x, 3),
         y=round(y, 3),
-        theta=round(max(-PI, min(PI, theta)), 4),
+        theta=max(-PI, min(PI, round(theta, 4))),  # rounded, then clamped: -pi rounds out
         map_id=map_id,
         position_initialized=initialized,
         deviation_range=deviation_range_m(gnss),
