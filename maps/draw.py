@@ -25,15 +25,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib import rc_context
+from matplotlib import colormaps, rc_context
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.colors import hsv_to_rgb, to_hex
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
+from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 from numpy.typing import NDArray
 from shapely.geometry import Polygon
@@ -104,6 +107,29 @@ _Z_WATER, _Z_AREA, _Z_LANE, _Z_ARROW, _Z_POINT, _Z_CRANE, _Z_LABEL = 0, 1, 2, 3,
 _SUFFIXES = (".png", ".svg")
 _TEXT_TO_PATH = TextToPath()
 _DIMS_PT = 7.0
+
+
+_COLOR_LEVELS = ((0.95, 0.90), (0.85, 0.55), (0.50, 0.85))
+"""Saturation and value of the three shades `distinct_colors` uses beyond ten colours."""
+
+
+def distinct_colors(n: int) -> list[str]:
+    """`n` different colours (hex) for things drawn side by side, trucks say.
+
+    Up to ten, matplotlib's tab10. Beyond, `h` = max(10, ⌈n/3⌉) hues evenly round the
+    circle in up to three shades (bright, dark, pale): each (hue, shade) is used once, so
+    no two colours are the same, and consecutive ones are hues far apart.
+    """
+    if n <= 10:
+        return [to_hex(c) for c in colormaps["tab10"].colors[:n]]  # type: ignore[attr-defined]
+    hues = max(10, math.ceil(n / len(_COLOR_LEVELS)))
+    step = next(s for s in range(round(0.382 * hues), hues) if math.gcd(s, hues) == 1)
+    out: list[str] = []
+    for k in range(n):
+        sat, val = _COLOR_LEVELS[k // hues]
+        r, g, b = (float(v) for v in hsv_to_rgb(((k * step % hues) / hues, sat, val)))
+        out.append(to_hex((r, g, b)))
+    return out
 
 
 def lane_xy(yard: Yard, lane: Lane | str, offset_m: float = TWO_WAY_OFFSET_M) -> FloatArray:
@@ -229,6 +255,7 @@ def plot_yard(
     *,
     highlight_lanes: Sequence[str] = (),
     lane_colors: Mapping[str, str] | None = None,
+    other_lanes_color: str | None = None,
     legend: bool = True,
     decorations: bool = True,
     limits: tuple[tuple[float, float], tuple[float, float]] | None = None,
@@ -238,7 +265,9 @@ def plot_yard(
     Areas, water, lanes with direction arrows (dashed where they share road space), service
     points and cranes with labels; with `decorations`, a scale bar and north arrow; with
     `legend`, a legend just right of the axes (save with bbox_inches="tight" to keep it).
-    `lane_colors` recolours lanes by id; `highlight_lanes` are drawn thick on top.
+    `lane_colors` recolours lanes by id, and `other_lanes_color`, if given, every lane not
+    in it (a density map greys out the lanes nobody drove, so they do not read as a value
+    on its colour scale); `highlight_lanes` are drawn thick on top.
     `limits` ((x0, x1), (y0, y1)) draws a part of the yard; at a scale finer than
     `DETAIL_M_PER_PT` the lanes are drawn with their width, stop lines across the lanes
     entering each junction, and a truck's body standing at each stop line.
@@ -325,7 +354,7 @@ def plot_yard(
     highlighted = set(highlight_lanes)
     for lane in yard.lanes.values():
         xy = lane_xy(yard, lane)
-        color = lane_colors.get(lane.id, LANE_COLORS.get(lane.kind, "#444444"))
+        color = lane_colors.get(lane.id, other_lanes_color or LANE_COLORS.get(lane.kind, "#444444"))
         width = _LANE_WIDTH_PT.get(lane.kind, 1.0)
         if lane.conflict_group:
             dashed.append(xy)
@@ -346,7 +375,14 @@ def plot_yard(
             tris.append(tri)
             tri_c.append(color)
     ax.add_collection(
-        LineCollection(solid, colors=solid_c, linewidths=solid_w, zorder=_Z_LANE, capstyle="round")
+        LineCollection(
+            solid,
+            colors=solid_c,
+            linewidths=solid_w,
+            zorder=_Z_LANE,
+            capstyle="round",
+            gid="lanes",
+        )
     )
     if dashed:
         ax.add_collection(
@@ -356,9 +392,14 @@ def plot_yard(
                 linewidths=dashed_w,
                 linestyles=(0, (3, 2)),
                 zorder=_Z_LANE,
+                gid="lanes-shared",
             )
         )
-    ax.add_collection(PolyCollection(tris, facecolors=tri_c, edgecolors="none", zorder=_Z_ARROW))
+    ax.add_collection(
+        PolyCollection(
+            tris, facecolors=tri_c, edgecolors="none", zorder=_Z_ARROW, gid="lane-arrows"
+        )
+    )
     if highlighted:
         hl = [lane_xy(yard, lane) for lane in yard.lanes.values() if lane.id in highlighted]
         ax.add_collection(
@@ -371,7 +412,8 @@ def plot_yard(
                 capstyle="round",
             )
         )
-    for lane_kind in LaneKind:
+    kinds_shown = list(LaneKind) if other_lanes_color is None else []  # else: the caller's
+    for lane_kind in kinds_shown:
         if any(lane.kind is lane_kind for lane in yard.lanes.values()):
             handles.append(
                 Line2D(
@@ -580,82 +622,139 @@ def _block_obstacles(
 
 
 def _place_block_label(
-    yard: Yard, area: Area, m_per_pt: float
+    yard: Yard, area: Area, m_per_pt: float, rtg_half_m: float
 ) -> tuple[float, float, float, float | None]:
-    """Where a block's name (x, y, size) and its dimensions (x or None) go, clear of cranes.
+    """Where a block's name (x, y, size) and its dimensions (x or None) go, clear of RTGs.
 
     Bands tried top half first (transfer-point sidings fill the lower half), then the middle,
     then the bottom half; in each the name goes as near the centre as the RTGs and sidings
-    allow, and the dimensions to its right if they fit.
+    allow, and the dimensions to its right if they fit. Where no band has room for both
+    clear of the sidings, the dimensions may cross a siding's thin lines, never an RTG
+    (`rtg_half_m` is half the drawn width of an RTG frame); where they fit nowhere right of
+    the name, they are left out. The name only crosses an RTG when the block has no room
+    for it at 5 pt.
     """
     x0, y0, x1, y1 = area.polygon.bounds
     h = y1 - y0
     cx = area.polygon.centroid.x
     dims = f"{area.bays}×{area.rows}×{area.tiers}" if area.bays else ""
     pad = 3 * m_per_pt
+    dims_w = _text_width_m(dims, _DIMS_PT, m_per_pt) + 2 * pad if dims else 0.0
     fallback: tuple[float, float, float, float | None] | None = None
     for yc, band_h in ((y0 + 0.75 * h, h / 2), (y0 + 0.5 * h, h), (y0 + 0.25 * h, h / 2)):
         size = min(10.0, band_h / (1.25 * m_per_pt))
         if size < 5.0:
             continue
         half = 0.45 * size * m_per_pt
-        blocked = _block_obstacles(yard, area.id, yc - half, yc + half, _rtg_half_width(m_per_pt))
+        blocked = _block_obstacles(yard, area.id, yc - half, yc + half, rtg_half_m)
         name_w = _text_width_m(area.id, size, m_per_pt, bold=True) + 2 * pad
         x_name = _free_spot(x0, x1, blocked, name_w, cx)
         if x_name is None:
             continue
-        x_dims: float | None = None
-        if dims:
-            dims_w = _text_width_m(dims, _DIMS_PT, m_per_pt) + 2 * pad
-            blocked.append((x_name - name_w / 2, x_name + name_w / 2))
-            x_dims = _free_spot(x0, x1, blocked, dims_w, x_name + name_w / 2 + dims_w / 2)
-            if x_dims is not None and x_dims < x_name:
-                x_dims = None
-        if x_dims is not None or not dims:
+        if not dims:
+            return x_name, yc, size, None
+        name_span = (x_name - name_w / 2, x_name + name_w / 2)
+        right = x_name + name_w / 2 + dims_w / 2
+        x_dims = _free_spot(x0, x1, [*blocked, name_span], dims_w, right)
+        if x_dims is not None and x_dims > x_name:
             return x_name, yc, size, x_dims
-        # No clear spot: the dimensions go right of the name, over the thin siding lines.
-        fallback = fallback or (x_name, yc, size, x_name + name_w / 2 + dims_w / 2)
+        if fallback is None:
+            # No spot clear of the sidings: right of the name over them, clear of the RTGs.
+            rtgs = _block_obstacles(yard, area.id, yc, yc, rtg_half_m, sidings=False)
+            x_dims = _free_spot(x0, x1, [*rtgs, name_span], dims_w, right)
+            clear = x_dims is not None and x_dims > x_name
+            fallback = (x_name, yc, size, x_dims if clear else None)
     if fallback:
         return fallback
-    # Too small to miss the sidings: centred, clear of the RTGs at least.
-    size = max(5.0, min(10.0, h / (1.25 * m_per_pt)))
+    # Too small to miss the sidings: centred, clear of the RTGs at least, as large as fits.
     yc = y0 + 0.5 * h
-    rtgs = _block_obstacles(yard, area.id, yc, yc, _rtg_half_width(m_per_pt), sidings=False)
-    name_w = _text_width_m(area.id, size, m_per_pt, bold=True) + 2 * pad
-    x_name = _free_spot(x0, x1, rtgs, name_w, cx)
-    return (cx if x_name is None else x_name), yc, size, None
+    rtgs = _block_obstacles(yard, area.id, yc, yc, rtg_half_m, sidings=False)
+    size = max(5.0, min(10.0, h / (1.25 * m_per_pt)))
+    while True:
+        name_w = _text_width_m(area.id, size, m_per_pt, bold=True) + 2 * pad
+        x_name = _free_spot(x0, x1, rtgs, name_w, cx)
+        if x_name is not None or size <= 5.0:
+            return (cx if x_name is None else x_name), yc, size, None
+        size = max(5.0, size - 1.0)
+
+
+class _BlockLabels(Artist):
+    """Places the block labels when the figure is drawn, at the scale the axes ended up with.
+
+    The scale `plot_yard` sees is a forecast: a layout engine, a colour bar or a title added
+    afterwards shrinks the axes, and labels sized and placed for the old scale run into the
+    RTGs. Drawn below every other layer, this artist moves the label texts (drawn later, at
+    `_Z_LABEL`) to where they fit at the final scale.
+    """
+
+    def __init__(self, yard: Yard, rtg_half_m: float) -> None:
+        super().__init__()
+        self.yard = yard
+        self.rtg_half_m = rtg_half_m
+        self.labels: list[tuple[Area, Text, Text | None]] = []
+        self.set_zorder(_Z_WATER - 1)
+        self.set_in_layout(False)
+
+    def place(self, m_per_pt: float) -> None:
+        """Size and move each block's name and dimensions for `m_per_pt` metres per point."""
+        for area, name, dims in self.labels:
+            x_name, y_name, size, x_dims = _place_block_label(
+                self.yard, area, m_per_pt, self.rtg_half_m
+            )
+            name.set_position((x_name, y_name))
+            name.set_fontsize(size)
+            if dims is not None:
+                dims.set_visible(x_dims is not None)
+                dims.set_position((x_name if x_dims is None else x_dims, y_name))
+
+    def draw(self, renderer: RendererBase) -> None:
+        ax = self.axes
+        if ax is None or not self.get_visible():
+            return
+        (ax0, _), (ax1, _) = ax.transData.transform([(0.0, 0.0), (1.0, 0.0)])
+        px_per_m = abs(float(ax1) - float(ax0))
+        if px_per_m > 0:
+            self.place(float(np.asarray(renderer.points_to_pixels(1.0))) / px_per_m)
+        self.stale = False
 
 
 def _label_areas(ax: Axes, yard: Yard, m_per_pt: float) -> None:
-    """Block names clear of RTGs and sidings with bays×rows×tiers; other areas named by kind."""
+    """Block names clear of RTGs and sidings with bays×rows×tiers; other areas named by kind.
+
+    Block labels are placed now for `m_per_pt` and again when the figure is drawn, at the
+    scale the axes end up with (`_BlockLabels`).
+    """
     placed: list[tuple[float, float, float]] = []  # landside labels: x, y, half width
+    blocks = _BlockLabels(yard, _rtg_half_width(m_per_pt))
     for area in yard.areas.values():
         _, _, _, y1 = area.polygon.bounds
         c = area.polygon.centroid
         if area.kind is AreaKind.BLOCK:
-            x_name, y_name, size, x_dims = _place_block_label(yard, area, m_per_pt)
-            ax.text(
-                x_name,
-                y_name,
+            name = ax.text(
+                c.x,
+                c.y,
                 area.id,
-                fontsize=size,
                 fontweight="bold",
                 ha="center",
                 va="center_baseline",
                 color="#262626",
                 zorder=_Z_LABEL,
+                gid=f"block-name-{area.id}",
             )
-            if x_dims is not None:
-                ax.text(
-                    x_dims,
-                    y_name,
+            dims = None
+            if area.bays:
+                dims = ax.text(
+                    c.x,
+                    c.y,
                     f"{area.bays}×{area.rows}×{area.tiers}",
                     fontsize=_DIMS_PT,
                     ha="center",
                     va="center_baseline",
                     color="#4d4d4d",
                     zorder=_Z_LABEL,
+                    gid=f"block-dims-{area.id}",
                 )
+            blocks.labels.append((area, name, dims))
         elif area.kind is AreaKind.JUNCTION:
             if m_per_pt < DETAIL_M_PER_PT:  # too many to name on the whole yard
                 ax.text(
@@ -696,6 +795,9 @@ def _label_areas(ax: Axes, yard: Yard, m_per_pt: float) -> None:
                 color="#333333",
                 zorder=_Z_LABEL,
             )
+    if blocks.labels:
+        blocks.place(m_per_pt)
+        ax.add_artist(blocks)
 
 
 def _plot_cranes(
@@ -778,6 +880,7 @@ def _plot_cranes(
                 edgecolors=RTG_COLOR,
                 linewidths=1.0,
                 zorder=_Z_CRANE,
+                gid="rtg-frames",
             )
         )
         handles.append(

@@ -6,15 +6,14 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from matplotlib import colormaps, rc_context
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from maps import Yard
-from maps.draw import OVERLAY_ZORDER, lane_xy, plot_yard
+from maps.draw import OVERLAY_ZORDER, distinct_colors, lane_xy, plot_yard
 from routing.paths import Route
 from routing.plan import Plan, ResourceKind
 
@@ -98,7 +97,7 @@ def draw_plans(yard: Yard, plans: Sequence[Plan], out: str | Path, title: str = 
     ax_map = fig.add_axes((0.02, 0.06, 0.55, 0.86))
     ax_time = fig.add_axes((0.64, 0.06, 0.34, 0.86))
     plot_yard(ax_map, yard, legend=False)
-    palette = [to_hex(c) for c in colormaps["tab20"].colors]  # type: ignore[attr-defined]
+    palette = distinct_colors(len(plans))  # one per truck, however many
     horizon = max((p.t_end for p in plans), default=1.0) or 1.0
     for k, plan in enumerate(plans):
         color = palette[k % len(palette)]
