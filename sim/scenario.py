@@ -1,33 +1,38 @@
 """Scenarios: the yard, the vessel calls and gate traffic, the fleet, the strategy, the faults.
 
 A scenario is a TOML or JSON file (the same keys; see the README and `default.toml`
-next to this module, the embedded default). Every problem in a file is reported with
-its field path (`vessels[1].cranes`, `fleet.trucks`), never a traceback.
+next to this module, the embedded default). A file overrides the default: its tables
+merge into the default's key by key, its arrays replace the default's whole (`faults =
+[]`: none), a key or section it leaves out keeps the default's value, and its run is
+named after the file (`rush.toml` → `rush`) unless it sets `name`. The file's shape is a
+set of msgspec structs read by `maps.config_files`; every problem in a file is reported,
+one line each, with its key as the file writes it (`[fleet] trucks`, `[[vessels]] #2
+cranes`), never a traceback.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import dataclasses
+import functools
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_type_hints
 
-from maps import TERMINALS, TerminalSpec
+import msgspec
+from msgspec import Meta
+
+from maps import TERMINALS, TerminalSpec, Yard
+from maps.config_files import ConfigFileError, convert, key_name, merge, read_document
 
 DEFAULT = "default.toml"
 
 
-class ScenarioError(ValueError):
-    """A scenario that cannot run: every problem, each naming its field."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
+class ScenarioError(ConfigFileError):
+    """A scenario that cannot run: every problem (`key: reason`), one line each in str()."""
 
 
 @dataclass(frozen=True)
@@ -125,183 +130,259 @@ class Scenario:
         return out
 
 
-def _section(
-    cls: type[Any], data: Any, where: str, problems: list[str], *, required: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The keys of one table, type-checked against the dataclass's defaults."""
-    if not isinstance(data, dict):
-        problems.append(f"{where}: expected a table")
-        return {}
-    known = {f.name: f for f in fields(cls)}
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            problems.append(f"{where}.{key}: unknown field (known: {', '.join(known)})")
-            continue
-        kind = str(known[key].type).replace(" | None", "")
-        if kind == "int":
-            if not isinstance(value, int) or isinstance(value, bool):
-                problems.append(f"{where}.{key}: expected a number (a whole one), got {value!r}")
-                continue
-            if value < 0:
-                problems.append(f"{where}.{key}: must not be negative (got {value})")
-                continue
-            out[key] = value
-        elif kind == "float":
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                problems.append(f"{where}.{key}: expected a number, got {value!r}")
-                continue
-            if value < 0 or math.isnan(value):
-                problems.append(f"{where}.{key}: must not be negative (got {value})")
-                continue
-            out[key] = float(value)
-        elif kind == "str":
-            if not isinstance(value, str):
-                problems.append(f"{where}.{key}: expected a string, got {value!r}")
-                continue
-            out[key] = value
-        else:
-            out[key] = value
-    for key in required:
-        if key not in data:
-            problems.append(f"{where}.{key}: required")
-    return out
+# -- the file's shape ---------------------------------------------------------------------
+# Every table key is required here: the merged document always has the default's values.
+
+Name = Annotated[str, Meta(min_length=1)]
+Count = Annotated[int, Meta(ge=0)]
+Amount = Annotated[float, Meta(ge=0)]
+"""A quantity that may be 0 but not negative."""
+Positive = Annotated[float, Meta(gt=0)]
+Share = Annotated[float, Meta(ge=0, le=1)]
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True):
+    """A table of a scenario file: unknown keys are errors (a typo must not pass)."""
+
+
+class _VesselFile(_Section):
+    call: Name
+    berth: Name
+    cranes: Annotated[tuple[Name, ...], Meta(min_length=1)]
+    dsch: Count = Vessel.dsch
+    load: Count = Vessel.load
+    hatch: Annotated[int, Meta(ge=1)] = Vessel.hatch
+
+
+class _FaultFile(_Section, tag_field="kind"):
+    at_s: Amount
+    for_s: Amount
+
+
+class _Breakdown(_FaultFile, tag="breakdown"):
+    truck: Name
+    """The truck stops where it is."""
+
+
+class _GnssLoss(_FaultFile, tag="gnss_loss"):
+    truck: Name
+    """The truck's receiver reports no fix."""
+
+
+class _LaneClosure(_FaultFile, tag="lane_closure"):
+    lane: Name
+
+
+class _FleetFile(_Section):
+    trucks: Annotated[int, Meta(ge=1)]
+    autonomous_share: Share
+    tank_l: Positive
+    fuel_start_min: Share
+    fuel_start_max: Share
+    idle_lph: Amount
+    litres_per_km: Amount
+    laden_factor: Amount
+    refuel_lpm: Positive
+
+
+class _CranesFile(_Section):
+    qc_cycle_s: Positive
+    qc_cycle_sigma: Amount
+    handover_s: Amount
+    rtg_lift_s: Amount
+    rtg_lift_sigma: Amount
+    rtg_gantry_mps: Positive
+
+
+class _GateFile(_Section):
+    recv_per_hour: Amount
+    dlvr_per_hour: Amount
+
+
+class _ScenarioFile(_Section):
+    name: Name
+    terminal: Name
+    seed: Annotated[int, Meta(ge=0)]
+    hours: Positive
+    strategy: Name
+    start: Name
+    fleet: _FleetFile
+    cranes: _CranesFile
+    gate: _GateFile
+    vessels: tuple[_VesselFile, ...]
+    faults: tuple[_Breakdown | _GnssLoss | _LaneClosure, ...]
+    terminal_spec: dict[str, Any] = {}
+
+
+@functools.cache
+def _terminal_spec_file() -> type[msgspec.Struct]:
+    """The shape of `terminal_spec`: any of the generator's parameters, with its type."""
+    hints = get_type_hints(TerminalSpec)
+    return msgspec.defstruct(
+        "TerminalSpecFile",
+        [(f.name, hints[f.name], msgspec.UNSET) for f in dataclasses.fields(TerminalSpec)],
+        forbid_unknown_fields=True,
+    )
+
+
+@functools.cache
+def _default_document() -> dict[str, Any]:
+    text = resources.files("sim").joinpath(DEFAULT).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+# -- reading ---------------------------------------------------------------------------------
 
 
 def parse(data: Any, source: str) -> Scenario:
-    """A scenario from parsed TOML/JSON data; ScenarioError listing every problem."""
-    problems: list[str] = []
+    """A scenario from parsed TOML/JSON data laid over the default; ScenarioError listing
+    every problem."""
     if not isinstance(data, dict):
         raise ScenarioError(source, ["expected a table at the top level"])
-    top = {
-        k: v for k, v in data.items() if k not in ("vessels", "fleet", "cranes", "gate", "faults")
-    }
-    kw = _section(Scenario, top, "scenario", problems)
-    if "terminal" in kw and kw["terminal"] not in TERMINALS:
-        problems.append(
-            f"scenario.terminal: no terminal {kw['terminal']!r} ({', '.join(TERMINALS)})"
-        )
-    if "terminal_spec" in kw:
-        if not isinstance(kw["terminal_spec"], dict):
-            problems.append("scenario.terminal_spec: expected a table")
-        else:
-            names = {f.name for f in fields(TerminalSpec)}
-            for key in kw["terminal_spec"]:
-                if key not in names:
-                    problems.append(f"scenario.terminal_spec.{key}: unknown generator parameter")
-    if "start" in kw:
-        try:
-            if datetime.fromisoformat(kw["start"]).tzinfo is None:
-                problems.append("scenario.start: needs a UTC offset (e.g. +07:00)")
-        except ValueError:
-            problems.append(f"scenario.start: not an ISO 8601 time: {kw['start']!r}")
-    for name, cls in (("fleet", FleetSpec), ("cranes", CraneSpec), ("gate", GateSpec)):
-        if name in data:
-            kw[name] = cls(**_section(cls, data[name], name, problems))
-    vessels = []
-    raw_vessels = data.get("vessels", [])
-    if not isinstance(raw_vessels, list):
-        problems.append("vessels: expected a list of tables")
-        raw_vessels = []
-    for i, v in enumerate(raw_vessels):
-        where = f"vessels[{i}]"
-        vk = _section(Vessel, v, where, problems, required=("call", "berth", "cranes"))
-        cranes = vk.get("cranes")
-        if "cranes" in vk and (
-            not isinstance(cranes, list)
-            or not cranes
-            or not all(isinstance(c, str) for c in cranes)
-        ):
-            problems.append(f"{where}.cranes: expected a non-empty list of crane ids")
-            continue
-        if {"call", "berth", "cranes"} <= vk.keys():
-            vk["cranes"] = tuple(vk["cranes"])
-            vessels.append(Vessel(**vk))
-    faults = []
-    raw_faults = data.get("faults", [])
-    if not isinstance(raw_faults, list):
-        problems.append("faults: expected a list of tables")
-        raw_faults = []
-    for i, f in enumerate(raw_faults):
-        where = f"faults[{i}]"
-        fk = _section(Fault, f, where, problems, required=("kind", "at_s", "for_s"))
-        kind = fk.get("kind")
-        if kind not in (None, "breakdown", "gnss_loss", "lane_closure"):
-            problems.append(f"{where}.kind: {kind!r} is not breakdown, gnss_loss or lane_closure")
-            continue
-        if kind in ("breakdown", "gnss_loss") and not fk.get("truck"):
-            problems.append(f"{where}.truck: required for a {kind}")
-            continue
-        if kind == "lane_closure" and not fk.get("lane"):
-            problems.append(f"{where}.lane: required for a lane closure")
-            continue
-        if {"kind", "at_s", "for_s"} <= fk.keys():
-            faults.append(Fault(**fk))
-    if problems:
-        raise ScenarioError(source, problems)
-    scenario = Scenario(**kw, vessels=tuple(vessels), faults=tuple(faults))
-    _check_against_yard(scenario, source)
+    base = _default_document()
+    try:
+        doc = convert(merge(base, data), _ScenarioFile, source=source, fallback=base)
+        problems = _file_problems(doc, source)
+        if problems:
+            raise ConfigFileError(source, problems)
+    except ConfigFileError as exc:
+        raise ScenarioError(exc.source, exc.problems) from None
+    scenario = msgspec.convert(msgspec.to_builtins(doc), Scenario)
+    inherited = {k for k in ("vessels", "faults") if k not in data}
+    _check_against_yard(scenario, source, inherited)
     return scenario
 
 
-def _check_against_yard(scenario: Scenario, source: str) -> None:
-    """Cranes, berths, trucks and lanes named by the scenario must exist."""
+def _file_problems(doc: _ScenarioFile, source: str) -> list[str]:
+    """What the types cannot say: names that must exist, a time with an offset, one key
+    against another."""
     from fleet.strategies import STRATEGIES
-    from maps import CraneKind, ServicePointKind, generate_terminal
+
+    problems: list[str] = []
+    if doc.terminal not in TERMINALS:
+        problems.append(f"terminal: no terminal {doc.terminal!r} ({', '.join(TERMINALS)})")
+    try:
+        convert(doc.terminal_spec, _terminal_spec_file(), source=source, at=("terminal_spec",))
+    except ConfigFileError as exc:
+        problems += exc.problems
+    try:
+        if datetime.fromisoformat(doc.start).tzinfo is None:
+            problems.append("start: needs a UTC offset (e.g. +07:00)")
+    except ValueError:
+        problems.append(f"start: not an ISO 8601 time: {doc.start!r}")
+    if doc.strategy not in STRATEGIES:
+        problems.append(f"strategy: no strategy {doc.strategy!r} ({', '.join(STRATEGIES)})")
+    if doc.cranes.qc_cycle_s <= doc.cranes.handover_s:
+        problems.append(f"{key_name(('cranes', 'qc_cycle_s'))}: must be longer than handover_s")
+    if doc.fleet.fuel_start_min > doc.fleet.fuel_start_max:
+        problems.append(f"{key_name(('fleet', 'fuel_start_min'))}: must not exceed fuel_start_max")
+    return problems
+
+
+def _check_against_yard(
+    scenario: Scenario, source: str, inherited: AbstractSet[str] = frozenset()
+) -> None:
+    """Cranes, berths, trucks and lanes named by the scenario must exist."""
+    from maps import generate_terminal
+
+    try:
+        yard = generate_terminal(scenario.spec())
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(
+            source, [f"{key_name(('terminal_spec',), table=True)}: {exc}"]
+        ) from None
+
+    def note(section: str) -> str:
+        if section not in inherited:
+            return ""
+        return f" (the default's {section}: write {section} = [] for none, or your own)"
+
+    problems = _vessel_problems(scenario, yard, note("vessels"))
+    problems += _fault_problems(scenario, yard, note("faults"))
+    spots = start_places(yard)
+    if scenario.fleet.trucks > spots:
+        problems.append(
+            f"{key_name(('fleet', 'trucks'))}: {_too_many(scenario.fleet.trucks, spots)}"
+        )
+    if problems:
+        raise ScenarioError(source, problems)
+
+
+def _vessel_problems(scenario: Scenario, yard: Yard, note: str) -> list[str]:
+    from maps import CraneKind
 
     problems = []
-    try:
-        spec = scenario.spec()
-        yard = generate_terminal(spec)
-    except (TypeError, ValueError) as exc:
-        raise ScenarioError(source, [f"scenario.terminal_spec: {exc}"]) from None
     qcs = {c.id for c in yard.cranes_of(CraneKind.QC)}
     berths = {a.id for a in yard.areas.values() if a.id.startswith("BERTH")}
     for i, v in enumerate(scenario.vessels):
         if v.berth not in berths:
             problems.append(
-                f"vessels[{i}].berth: no berth {v.berth!r} ({', '.join(sorted(berths))})"
+                f"{key_name(('vessels', i, 'berth'))}: no berth {v.berth!r} "
+                f"({', '.join(sorted(berths))}){note}"
             )
-        for c in v.cranes:
-            if c not in qcs:
-                problems.append(f"vessels[{i}].cranes: no quay crane {c!r}")
+        problems += [
+            f"{key_name(('vessels', i, 'cranes'))}: no quay crane {c!r}{note}"
+            for c in v.cranes
+            if c not in qcs
+        ]
+    return problems
+
+
+def _fault_problems(scenario: Scenario, yard: Yard, note: str) -> list[str]:
+    problems = []
     trucks = {truck_id(k) for k in range(scenario.fleet.trucks)}
     for i, f in enumerate(scenario.faults):
         if f.truck and f.truck not in trucks:
-            problems.append(f"faults[{i}].truck: no truck {f.truck!r} in a fleet of {len(trucks)}")
+            problems.append(
+                f"{key_name(('faults', i, 'truck'))}: no truck {f.truck!r} in a fleet of "
+                f"{len(trucks)}{note}"
+            )
         if f.lane and f.lane not in yard.lanes:
-            problems.append(f"faults[{i}].lane: no lane {f.lane!r} in the yard")
-    if scenario.fleet.trucks < 1:
-        problems.append("fleet.trucks: at least 1")
-    spots = len(yard.service_points_of(ServicePointKind.PARKING)) + len(
+            problems.append(
+                f"{key_name(('faults', i, 'lane'))}: no lane {f.lane!r} in the yard{note}"
+            )
+    return problems
+
+
+def start_places(yard: Yard) -> int:
+    """How many trucks can start a shift in `yard`: one per parking spot and transfer point."""
+    from maps import ServicePointKind
+
+    return len(yard.service_points_of(ServicePointKind.PARKING)) + len(
         yard.service_points_of(ServicePointKind.TRANSFER_POINT)
     )
-    if scenario.fleet.trucks > spots:
-        problems.append(
-            f"fleet.trucks: {scenario.fleet.trucks} trucks but the yard has {spots} spots to "
-            "start from (parking and transfer points); raise terminal_spec.parking_spots"
-        )
-    if scenario.strategy not in STRATEGIES:
-        problems.append(
-            f"scenario.strategy: no strategy {scenario.strategy!r} ({', '.join(STRATEGIES)})"
-        )
-    for i, v in enumerate(scenario.vessels):
-        if v.hatch < 1:
-            problems.append(f"vessels[{i}].hatch: at least 1 move per hatch")
-    if scenario.fleet.tank_l <= 0:
-        problems.append("fleet.tank_l: must be positive")
-    if scenario.fleet.refuel_lpm <= 0:
-        problems.append("fleet.refuel_lpm: must be positive")
-    if scenario.cranes.qc_cycle_s <= scenario.cranes.handover_s:
-        problems.append("cranes.qc_cycle_s: must be longer than cranes.handover_s")
-    if scenario.fleet.fuel_start_min > scenario.fleet.fuel_start_max:
-        problems.append("fleet.fuel_start_min: must not exceed fleet.fuel_start_max")
-    if not 0 <= scenario.fleet.autonomous_share <= 1:
-        problems.append("fleet.autonomous_share: must be within 0..1")
-    if scenario.hours <= 0:
-        problems.append("scenario.hours: must be positive")
-    if problems:
-        raise ScenarioError(source, problems)
+
+
+def _too_many(trucks: int, spots: int) -> str:
+    return (
+        f"{trucks} trucks but the yard has {spots} spots to start from (parking and "
+        "transfer points); raise terminal_spec.parking_spots"
+    )
+
+
+def fleet_size_problems(scenario: Scenario, trucks: int) -> list[str]:
+    """Why `scenario` cannot run with `trucks` trucks (none: it can), for a command's option.
+
+    A fault that fires within the shift must name a truck of the fleet; faults after the
+    shift's end never fire.
+    """
+    from maps import generate_terminal
+
+    problems = []
+    if trucks < 1:
+        problems.append(f"{trucks} trucks: at least 1")
+    spots = start_places(generate_terminal(scenario.spec()))
+    if trucks > spots:
+        problems.append(_too_many(trucks, spots))
+    fleet = {truck_id(k) for k in range(trucks)}
+    for i, f in enumerate(scenario.faults):
+        if f.truck and f.truck not in fleet and f.at_s < scenario.hours * 3600.0:
+            problems.append(
+                f"the scenario's fault #{i + 1} ({f.kind} at {f.at_s:g} s) is for truck "
+                f"{f.truck}, not in a fleet of {trucks}: take more trucks, fewer hours, or a "
+                "scenario file with other faults"
+            )
+    return problems
 
 
 def truck_id(k: int) -> str:
@@ -310,19 +391,17 @@ def truck_id(k: int) -> str:
 
 
 def load(path: str | Path | None = None) -> Scenario:
-    """A scenario file (TOML or JSON), or the embedded default when None."""
+    """A scenario file (TOML or JSON) laid over the embedded default, or the default itself.
+
+    The run takes the file's name (its stem) unless the file sets `name`.
+    """
     if path is None:
-        text = resources.files("sim").joinpath(DEFAULT).read_text()
-        return parse(tomllib.loads(text), f"(embedded) {DEFAULT}")
+        return parse(_default_document(), f"(embedded) {DEFAULT}")
     p = Path(path)
     try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ScenarioError(str(p), [f"cannot read: {exc.strerror}"]) from None
-    try:
-        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(
-            str(p), [f"not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {exc}"]
-        ) from None
+        data = read_document(p, what="the scenario")
+    except ConfigFileError as exc:
+        raise ScenarioError(exc.source, exc.problems) from None
+    if isinstance(data, dict) and "name" not in data:
+        data = {"name": p.stem, **data}
     return parse(data, str(p))

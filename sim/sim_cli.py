@@ -12,7 +12,7 @@ from rich.table import Table
 
 from fleet.strategies import STRATEGIES
 from sim.replay_cli import replay_command
-from sim.scenario import ScenarioError, load
+from sim.scenario import Scenario, ScenarioError, fleet_size_problems, load
 
 
 def _speed(value: str) -> float | None:
@@ -42,9 +42,28 @@ def sim_group() -> None:
     """Simulated shifts: run one, compare strategies, replay a bag."""
 
 
+def _scenario(path: Path | None, hours: float | None = None) -> Scenario:
+    """The scenario of a command, or one error line per problem, each naming file and key."""
+    try:
+        sc = load(path)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+    return sc if hours is None else sc.with_(hours=hours)
+
+
+def _check_trucks(sc: Scenario, sizes: list[int]) -> None:
+    """--trucks: a fleet the scenario's yard and faults can take, or a usage error."""
+    for trucks in sizes:
+        problems = fleet_size_problems(sc, trucks)
+        if problems:
+            raise click.BadParameter("; ".join(problems), param_hint="'--trucks'")
+
+
 @sim_group.command("run")
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--seed", type=int, help="random seed (default: the scenario's)")
+@click.option(
+    "--seed", type=click.IntRange(min=0), help="random seed, 0 or more (default: the scenario's)"
+)
 @click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), help="dispatch strategy")
 @click.option("--trucks", type=click.IntRange(min=1), help="fleet size")
 @click.option("--hours", type=click.FloatRange(min=0.01), help="shift length")
@@ -76,19 +95,11 @@ def run_command(
     from sim.run import run_shift
 
     pace = _speed(speed)
-    try:
-        sc = load(scenario)
-        changes: dict[str, object] = {}
-        for key, value in (("seed", seed), ("strategy", strategy), ("trucks", trucks)):
-            if value is not None:
-                changes[key] = value
-        if hours is not None:
-            changes["hours"] = hours
-        sc = sc.with_(**changes)
-    except ScenarioError as exc:
-        raise click.ClickException(
-            "\n  ".join([f"bad scenario {exc.source}:", *exc.problems])
-        ) from None
+    sc = _scenario(scenario, hours)
+    if trucks is not None:
+        _check_trucks(sc, [trucks])
+    options = {"seed": seed, "strategy": strategy, "trucks": trucks}
+    sc = sc.with_(**{k: v for k, v in options.items() if v is not None})
     if record is not None and record.exists():
         raise click.BadParameter(
             f"{record} exists; a bag needs a new directory", param_hint="--record"
@@ -207,14 +218,8 @@ def compare_command(
         raise click.BadParameter(
             f"{fleet!r}: comma-separated numbers", param_hint="--trucks"
         ) from None
-    try:
-        base = load(scenario)
-        if hours is not None:
-            base = base.with_(hours=hours)
-    except ScenarioError as exc:
-        raise click.ClickException(
-            "\n  ".join([f"bad scenario {exc.source}:", *exc.problems])
-        ) from None
+    base = _scenario(scenario, hours)
+    _check_trucks(base, sizes)
     console = Console(stderr=as_json, width=200)
     total = len(names) * len(sizes) * seeds
     progress = Progress(

@@ -1,20 +1,26 @@
-"""The onboard agent's TOML configuration, read with tomllib and checked key by key.
+"""The onboard agent's TOML configuration, read into typed values by `maps.config_files`.
 
-Every problem raises `ConfigError` naming the file and the key (`[gnss] baudrate`), so a
-truck that will not start says why. Relative paths (map file, calibration, spool) are
-taken relative to the configuration file's folder.
+The file's shape is a set of msgspec structs (`_AgentFile` and its tables: types, ranges,
+defaults, unknown keys refused); what a type cannot say (the serial number's characters,
+exactly one of `[map] terminal` and `file`, the endpoint's scheme) is checked after. Every
+problem raises `ConfigError` naming the file and the key (`onboard.toml: [gnss] baudrate:
+expected an integer, got 'fast'`), one line each, so a truck that will not start says why.
+Relative paths (map file, calibration, spool) are taken relative to the configuration
+file's folder.
 """
 
 from __future__ import annotations
 
-import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
+from msgspec import Meta
 
 from fleet.protocol.extensions import Driver
+from maps.config_files import ConfigFileError, convert, key_name, read_document
 
 __all__ = [
     "AgentConfig",
@@ -35,10 +41,11 @@ DEFAULT_LINK_LOST_STOP_S = 10.0
 """How long an autonomous truck drives on without the dispatcher before it stops at a node."""
 _SERIAL = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 _LEVEL = re.compile(r"^[^/$+#]+$")
-FUEL_PROTOCOLS = ("lls", "modbus", "j1939")
-DRIVERS = ("human", "autonomous")
-
-T = TypeVar("T")
+_ENDPOINT = re.compile(r"^(tcp|ipc)://\S+$")
+FuelProtocol = Literal["lls", "modbus", "j1939"]
+DriverName = Literal["human", "autonomous"]
+FUEL_PROTOCOLS: tuple[str, ...] = get_args(FuelProtocol)
+DRIVERS: tuple[str, ...] = get_args(DriverName)
 
 
 class ConfigError(ValueError):
@@ -134,210 +141,181 @@ class AgentConfig:
     source: str = "<config>"
 
 
-class _Table:
-    """One TOML table, read key by key; unknown keys are errors (a typo must not pass)."""
+# -- the file's shape ---------------------------------------------------------------------
 
-    def __init__(self, data: dict[str, Any], name: str, source: str) -> None:
-        self.data = data
-        self.name = name
-        self.source = source
-        self.used: set[str] = set()
-
-    def error(self, key: str, reason: str) -> ConfigError:
-        return ConfigError(f"{self.source}: [{self.name}] {key}: {reason}")
-
-    def _get(self, key: str, kind: type[T], what: str, default: T | None) -> T | None:
-        self.used.add(key)
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.error(key, f"expected {what}, got {value!r}")
-        return value
-
-    def text(self, key: str, default: str | None = None, *, required: bool = False) -> str:
-        value = self._get(key, str, "a string", default)
-        if value is None or (required and not value):
-            raise self.error(key, "missing (required)")
-        return value
-
-    def optional_text(self, key: str) -> str | None:
-        value = self._get(key, str, "a string", None)
-        if value == "":
-            raise self.error(key, "must not be empty")
-        return value
-
-    def number(
-        self, key: str, default: float, *, minimum: float = 0.0, above: bool = True
-    ) -> float:
-        value = self._get(key, float, "a number", default)
-        assert value is not None
-        if math.isnan(value) or (value <= minimum if above else value < minimum):
-            sign = ">" if above else ">="
-            raise self.error(key, f"must be {sign} {minimum:g}, got {value!r}")
-        return value
-
-    def optional_number(self, key: str, default: float) -> float | None:
-        """A number > 0, or `false` for "never" (None)."""
-        if self.data.get(key) is False:
-            self.used.add(key)
-            return None
-        if isinstance(self.data.get(key), bool):
-            raise self.error(key, "expected a number or false")
-        return self.number(key, default)
-
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        """A string out of `choices`."""
-        value = self.text(key, default, required=True)
-        if value not in choices:
-            raise self.error(key, f"{value!r}: expected one of {', '.join(choices)}")
-        return value
-
-    def integer(self, key: str, default: int | None, *, low: int, high: int) -> int | None:
-        value = self._get(key, int, "an integer", default)
-        if value is not None and not low <= value <= high:
-            raise self.error(key, f"must be within {low}..{high}, got {value}")
-        return value
-
-    def path(self, key: str, base: Path, default: str | None = None) -> Path | None:
-        value = self.optional_text(key) if default is None else self.text(key, default)
-        if value is None:
-            return None
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else base / path
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.error(unknown[0], f"unknown key (known: {', '.join(sorted(self.used))})")
+NonEmpty = Annotated[str, Meta(min_length=1)]
+Positive = Annotated[float, Meta(gt=0)]
+Baudrate = Annotated[int, Meta(ge=300, le=4_000_000)]
 
 
-def _table(doc: dict[str, Any], name: str, source: str, *, required: bool = True) -> _Table | None:
-    if name not in doc:
-        if required:
-            raise ConfigError(f"{source}: [{name}]: missing table (required)")
-        return None
-    data = doc[name]
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: [{name}]: expected a table, got {data!r}")
-    return _Table(data, name, source)
+class _Table(msgspec.Struct, forbid_unknown_fields=True):
+    """A table of the file: unknown keys are errors (a typo must not pass)."""
+
+
+class _TruckFile(_Table):
+    serial_number: NonEmpty
+    manufacturer: NonEmpty = "YardFleet"
+    tank_litres: Positive = 300.0
+    battery_volts: Positive = 24.6
+    driver: DriverName = "human"
+
+
+class _MapFile(_Table):
+    terminal: NonEmpty | None = None
+    file: NonEmpty | None = None
+    map_id: NonEmpty | None = None
+    """Defaults to the terminal's name; required with a file."""
+    map_version: NonEmpty = "1"
+    max_distance_m: Positive = 20.0
+    node_tolerance_m: Positive = 5.0
+
+
+class _GnssFile(_Table):
+    port: NonEmpty
+    baudrate: Baudrate = 115200
+
+
+class _FuelFile(_Table):
+    port: NonEmpty
+    protocol: FuelProtocol = "lls"
+    address: Annotated[int, Meta(ge=0, le=255)] = 1
+    baudrate: Baudrate | None = None
+    calibration: NonEmpty | None = None
+    poll_s: Positive = 1.0
+    timeout_s: Positive = 3.0
+
+
+class _DispatcherFile(_Table):
+    endpoint: NonEmpty
+    heartbeat_s: Positive = 1.0
+    heartbeat_timeout_s: Positive = 3.0
+    heartbeat_ttl_s: Positive = 3.0
+    reconnect_s: Positive = 0.1
+    reconnect_max_s: Positive = 5.0
+    ack_timeout_s: Positive = 5.0
+    flush_timeout_s: Positive = 5.0
+    link_lost_stop_s: Positive | bool = DEFAULT_LINK_LOST_STOP_S
+    """Seconds, or false for never (true means nothing)."""
+
+
+class _StateFile(_Table):
+    interval_s: Positive = 1.0
+
+
+class _SpoolFile(_Table):
+    path: NonEmpty = "spool.sqlite"
+    max_bytes: Annotated[int, Meta(ge=4096, le=1 << 50)] = DEFAULT_SPOOL_BYTES
+
+
+class _AgentFile(_Table):
+    truck: _TruckFile
+    map: _MapFile
+    gnss: _GnssFile
+    dispatcher: _DispatcherFile
+    fuel: _FuelFile | None = None
+    """Left out: a truck without a fuel sensor."""
+    state: _StateFile = msgspec.field(default_factory=_StateFile)
+    spool: _SpoolFile = msgspec.field(default_factory=_SpoolFile)
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _path(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _problems(doc: _AgentFile) -> list[str]:
+    """What the types cannot say, one `key: reason` each."""
+    out: list[str] = []
+
+    def bad(table: str, key: str, reason: str) -> None:
+        out.append(f"{key_name((table, key))}: {reason}")
+
+    if not _SERIAL.match(doc.truck.serial_number):
+        bad(
+            "truck",
+            "serial_number",
+            f"{doc.truck.serial_number!r}: only A-Z a-z 0-9 _ . : - allowed",
+        )
+    if not _LEVEL.match(doc.truck.manufacturer):
+        bad("truck", "manufacturer", f"{doc.truck.manufacturer!r}: no / $ + # allowed")
+    if (doc.map.terminal is None) == (doc.map.file is None):
+        bad("map", "terminal", "give exactly one of 'terminal' and 'file'")
+    elif doc.map.terminal is None and doc.map.map_id is None:
+        bad("map", "map_id", "missing (required with a file)")
+    d = doc.dispatcher
+    if not _ENDPOINT.match(d.endpoint):
+        bad("dispatcher", "endpoint", f"{d.endpoint!r}: expected tcp://host:port or ipc://path")
+    if d.link_lost_stop_s is True:
+        bad("dispatcher", "link_lost_stop_s", "expected a number or false, got true")
+    if d.reconnect_max_s < d.reconnect_s:
+        bad("dispatcher", "reconnect_max_s", "must be >= reconnect_s")
+    return out
 
 
 def parse_config(doc: dict[str, Any], *, base: Path, source: str = "<config>") -> AgentConfig:
     """A checked configuration from a parsed TOML document; paths relative to `base`."""
-    known = {"truck", "map", "gnss", "fuel", "dispatcher", "state", "spool"}
-    for name in doc:
-        if name not in known:
-            raise ConfigError(
-                f"{source}: [{name}]: unknown table (known: {', '.join(sorted(known))})"
-            )
-
-    t = _table(doc, "truck", source)
-    assert t is not None
-    serial = t.text("serial_number", required=True)
-    if not _SERIAL.match(serial):
-        raise t.error("serial_number", f"{serial!r}: only A-Z a-z 0-9 _ . : - allowed")
-    manufacturer = t.text("manufacturer", "YardFleet", required=True)
-    if not _LEVEL.match(manufacturer):
-        raise t.error("manufacturer", f"{manufacturer!r}: no / $ + # allowed")
-    truck = TruckConfig(
-        serial_number=serial,
-        manufacturer=manufacturer,
-        tank_litres=t.number("tank_litres", 300.0),
-        battery_volts=t.number("battery_volts", 24.6),
-        driver=Driver(t.choice("driver", "human", DRIVERS).upper()),
-    )
-    t.done()
-
-    m = _table(doc, "map", source)
-    assert m is not None
-    terminal = m.optional_text("terminal")
-    file = m.path("file", base)
-    if (terminal is None) == (file is None):
-        raise m.error("terminal", "give exactly one of 'terminal' and 'file'")
-    map_cfg = MapConfig(
-        terminal=terminal,
-        file=file,
-        map_id=m.text("map_id", terminal or "", required=True),
-        map_version=m.text("map_version", "1", required=True),
-        max_distance_m=m.number("max_distance_m", 20.0),
-        node_tolerance_m=m.number("node_tolerance_m", 5.0),
-    )
-    m.done()
-
-    g = _table(doc, "gnss", source)
-    assert g is not None
-    gnss = GnssConfig(
-        port=g.text("port", required=True),
-        baudrate=g.integer("baudrate", 115200, low=300, high=4_000_000) or 115200,
-    )
-    g.done()
-
-    fuel: FuelConfig | None = None
-    f = _table(doc, "fuel", source, required=False)
-    if f is not None:
-        protocol = f.text("protocol", "lls", required=True)
-        if protocol not in FUEL_PROTOCOLS:
-            raise f.error("protocol", f"{protocol!r}: expected one of {', '.join(FUEL_PROTOCOLS)}")
+    try:
+        f = convert(doc, _AgentFile, source=source)
+        problems = _problems(f)
+        if problems:
+            raise ConfigFileError(source, problems)
+    except ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
+    m, d = f.map, f.dispatcher
+    fuel = None
+    if f.fuel is not None:
         fuel = FuelConfig(
-            port=f.text("port", required=True),
-            protocol=protocol,
-            address=f.integer("address", 1, low=0, high=255) or 0,
-            baudrate=f.integer("baudrate", None, low=300, high=4_000_000),
-            calibration=f.path("calibration", base),
-            poll_s=f.number("poll_s", 1.0),
-            timeout_s=f.number("timeout_s", 3.0),
+            port=f.fuel.port,
+            protocol=f.fuel.protocol,
+            address=f.fuel.address,
+            baudrate=f.fuel.baudrate,
+            calibration=None if f.fuel.calibration is None else _path(f.fuel.calibration, base),
+            poll_s=f.fuel.poll_s,
+            timeout_s=f.fuel.timeout_s,
         )
-        f.done()
-
-    d = _table(doc, "dispatcher", source)
-    assert d is not None
-    endpoint = d.text("endpoint", required=True)
-    if not re.match(r"^(tcp|ipc)://\S+$", endpoint):
-        raise d.error("endpoint", f"{endpoint!r}: expected tcp://host:port or ipc://path")
-    dispatcher = DispatcherConfig(
-        endpoint=endpoint,
-        heartbeat_s=d.number("heartbeat_s", 1.0),
-        heartbeat_timeout_s=d.number("heartbeat_timeout_s", 3.0),
-        heartbeat_ttl_s=d.number("heartbeat_ttl_s", 3.0),
-        reconnect_s=d.number("reconnect_s", 0.1),
-        reconnect_max_s=d.number("reconnect_max_s", 5.0),
-        ack_timeout_s=d.number("ack_timeout_s", 5.0),
-        flush_timeout_s=d.number("flush_timeout_s", 5.0),
-        link_lost_stop_s=d.optional_number("link_lost_stop_s", DEFAULT_LINK_LOST_STOP_S),
+    return AgentConfig(
+        truck=TruckConfig(
+            serial_number=f.truck.serial_number,
+            manufacturer=f.truck.manufacturer,
+            tank_litres=f.truck.tank_litres,
+            battery_volts=f.truck.battery_volts,
+            driver=Driver(f.truck.driver.upper()),
+        ),
+        map=MapConfig(
+            terminal=m.terminal,
+            file=None if m.file is None else _path(m.file, base),
+            map_id=m.map_id or m.terminal or "",
+            map_version=m.map_version,
+            max_distance_m=m.max_distance_m,
+            node_tolerance_m=m.node_tolerance_m,
+        ),
+        gnss=GnssConfig(port=f.gnss.port, baudrate=f.gnss.baudrate),
+        fuel=fuel,
+        dispatcher=DispatcherConfig(
+            endpoint=d.endpoint,
+            heartbeat_s=d.heartbeat_s,
+            heartbeat_timeout_s=d.heartbeat_timeout_s,
+            heartbeat_ttl_s=d.heartbeat_ttl_s,
+            reconnect_s=d.reconnect_s,
+            reconnect_max_s=d.reconnect_max_s,
+            ack_timeout_s=d.ack_timeout_s,
+            flush_timeout_s=d.flush_timeout_s,
+            link_lost_stop_s=None if d.link_lost_stop_s is False else float(d.link_lost_stop_s),
+        ),
+        state_interval_s=f.state.interval_s,
+        spool=SpoolConfig(path=_path(f.spool.path, base), max_bytes=f.spool.max_bytes),
+        source=source,
     )
-    if dispatcher.reconnect_max_s < dispatcher.reconnect_s:
-        raise d.error("reconnect_max_s", "must be >= reconnect_s")
-    d.done()
-
-    s = _table(doc, "state", source, required=False) or _Table({}, "state", source)
-    interval = s.number("interval_s", 1.0)
-    s.done()
-
-    sp = _table(doc, "spool", source, required=False) or _Table({}, "spool", source)
-    spool_path = sp.path("path", base, "spool.sqlite")
-    assert spool_path is not None
-    spool = SpoolConfig(
-        path=spool_path,
-        max_bytes=sp.integer("max_bytes", DEFAULT_SPOOL_BYTES, low=4096, high=1 << 50)
-        or DEFAULT_SPOOL_BYTES,
-    )
-    sp.done()
-
-    return AgentConfig(truck, map_cfg, gnss, fuel, dispatcher, interval, spool, source)
 
 
 def load_config(path: str | Path) -> AgentConfig:
     """The configuration in a TOML file; ConfigError names the file, the key and the reason."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not TOML ({exc})") from None
+        doc = read_document(path, what="the agent configuration")
+    except ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
     return parse_config(doc, base=path.resolve().parent, source=str(path))

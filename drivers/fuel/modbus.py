@@ -3,17 +3,19 @@
 Request `addr fn start(u16 BE) count(u16 BE) crc`; response `addr fn n data(n bytes) crc` or
 the exception `addr fn|0x80 code crc`; the CRC is CRC-16/MODBUS, sent low byte first. Which
 registers hold the level (and a temperature, if the sensor has one), their width, scale,
-sign and word order differ from sensor to sensor, so they come from a register map. Bad input
-is counted in the stats, never raised.
+sign and word order differ from sensor to sensor, so they come from a register map (a TOML
+file read by `maps.config_files`: every problem names the file and the key). Bad input from
+the sensor is counted in the stats, never raised.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from .reading import FuelStats
 
@@ -156,63 +158,58 @@ class RegisterMap:
     @classmethod
     def from_mapping(cls, doc: Mapping[str, Any], *, name: str = "<register map>") -> RegisterMap:
         """A map from parsed TOML/JSON: `function`, a `level` table, an optional `temperature`."""
-        unknown = set(doc) - {"function", "level", "temperature"}
-        if unknown:
-            raise RegisterMapError(f"{name}: unknown keys {', '.join(sorted(unknown))}")
-        if "level" not in doc:
-            raise RegisterMapError(f"{name}: no [level] table")
-        function = doc.get("function", READ_HOLDING)
-        if not isinstance(function, int) or isinstance(function, bool):
-            raise RegisterMapError(f"{name}: function: expected 3 or 4, got {function!r}")
-        level = _field(doc["level"], f"{name}: level")
-        temperature = None
-        if "temperature" in doc:
-            temperature = _field(doc["temperature"], f"{name}: temperature")
+        # imported here: `yardfleet fuel read` without a register map need not load the yard room
+        from maps.config_files import ConfigFileError, convert
+
         try:
-            return cls(level, temperature, function)
+            f = convert(doc, _RegisterMapFile, source=name)
+        except ConfigFileError as exc:
+            raise RegisterMapError(str(exc)) from None
+        try:
+            return cls(
+                _field(f.level),
+                None if f.temperature is None else _field(f.temperature),
+                f.function,
+            )
         except RegisterMapError as exc:
             raise RegisterMapError(f"{name}: {exc}") from None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RegisterMap:
-        """A map from a TOML file (see `from_mapping`)."""
-        path = Path(path)
+        """A map from a TOML file (see `from_mapping`); RegisterMapError names file and key."""
+        from maps.config_files import ConfigFileError, read_document
+
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise RegisterMapError(f"{path}: {exc}") from None
+            doc = read_document(path, what="the register map")
+        except ConfigFileError as exc:
+            raise RegisterMapError(str(exc)) from None
         return cls.from_mapping(doc, name=str(path))
 
 
 DEFAULT_MAP = RegisterMap(RegisterField(0))
 """Level in holding register 0, unsigned, unscaled: override it for your sensor."""
 
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "register": (int,),
-    "count": (int,),
-    "scale": (int, float),
-    "signed": (bool,),
-    "word_order": (str,),
-}
+
+class _FieldFile(msgspec.Struct, forbid_unknown_fields=True):
+    """A `[level]` or `[temperature]` table of a register map file."""
+
+    register: Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)]
+    count: Literal[1, 2] = 1
+    scale: float = 1.0
+    signed: bool = False
+    word_order: Literal["big", "little"] = "big"
 
 
-def _field(table: object, where: str) -> RegisterField:
-    if not isinstance(table, Mapping):
-        raise RegisterMapError(f"{where}: expected a table, got {table!r}")
-    kwargs: dict[str, Any] = {}
-    for key, value in table.items():
-        types = _FIELD_TYPES.get(key)
-        if types is None:
-            raise RegisterMapError(f"{where}: unknown key {key!r}")
-        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-            raise RegisterMapError(f"{where}.{key}: wrong type {value!r}")
-        kwargs[key] = value
-    if "register" not in kwargs:
-        raise RegisterMapError(f"{where}: no register")
-    try:
-        return RegisterField(**kwargs)
-    except RegisterMapError as exc:
-        raise RegisterMapError(f"{where}: {exc}") from None
+class _RegisterMapFile(msgspec.Struct, forbid_unknown_fields=True):
+    """A register map file."""
+
+    level: _FieldFile
+    temperature: _FieldFile | None = None
+    function: Literal[3, 4] = 3  # READ_HOLDING
+
+
+def _field(f: _FieldFile) -> RegisterField:
+    return RegisterField(f.register, f.count, f.scale, f.signed, f.word_order)
 
 
 @dataclass(frozen=True, slots=True)

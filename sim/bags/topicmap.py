@@ -9,15 +9,19 @@ The file has one table, `[topics]`, mapping topic names to truck ids:
 
 A topic not in the file keeps the default: the truck segment of our own topics
 (`/yardfleet/<truck>/gnss/fix` → `<truck>`), else the topic's first segment
-(`/gps/fix` → `gps`).
+(`/gps/fix` → `gps`). The file is read by `maps.config_files`: every problem names the
+file and the key (`map.toml: [topics] "gps/fix": a topic name starts with '/'`).
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
+
+from maps.config_files import ConfigFileError, key_name, read_toml
 
 
 class TopicMapError(ValueError):
@@ -45,27 +49,22 @@ class TopicMap:
     @classmethod
     def load(cls, path: str | Path) -> TopicMap:
         """Read a topic map file, or raise TopicMapError naming what is wrong where."""
-        path = Path(path)
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise TopicMapError(f"{path}: cannot read the topic map: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise TopicMapError(f"{path}: not valid TOML: {exc}") from None
-        unknown = sorted(set(doc) - {"topics"})
-        if unknown:
-            raise TopicMapError(f"{path}: unknown key(s) {', '.join(unknown)} (only [topics])")
-        table = doc.get("topics", {})
-        if not isinstance(table, dict):
-            raise TopicMapError(f"{path}: `topics` must be a table of topic = truck")
-        topics: dict[str, str] = {}
-        for topic, truck in table.items():
-            if not topic.startswith("/"):
-                raise TopicMapError(f"{path}: topics.{topic!r}: a topic name starts with '/'")
-            if not isinstance(truck, str) or not truck.strip():
-                raise TopicMapError(
-                    f"{path}: topics.{topic!r}: the truck must be a non-empty string "
-                    f"(got {truck!r})"
-                )
-            topics[topic] = truck.strip()
-        return cls(topics)
+            doc = read_toml(path, _TopicMapFile, what="the topic map")
+            problems = []
+            for topic, truck in doc.topics.items():
+                if not topic.startswith("/"):
+                    problems.append(f"{key_name(('topics', topic))}: a topic name starts with '/'")
+                elif not truck.strip():
+                    problems.append(f"{key_name(('topics', topic))}: no truck (a blank string)")
+            if problems:
+                raise ConfigFileError(str(path), problems)
+        except ConfigFileError as exc:
+            raise TopicMapError(str(exc)) from None
+        return cls({topic: truck.strip() for topic, truck in doc.topics.items()})
+
+
+class _TopicMapFile(msgspec.Struct, forbid_unknown_fields=True):
+    """The file: one table, `[topics]`, of topic = truck."""
+
+    topics: dict[str, str] = {}

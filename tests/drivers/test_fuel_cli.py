@@ -188,7 +188,7 @@ def test_bad_calibration_and_register_map_are_usage_errors(tmp_path: Path) -> No
         fuel_group,
         ["read", "--port", "loop://", "--protocol", "modbus", "--register-map", str(regs)],
     )
-    assert result.exit_code == 2 and "level: no register" in result.output
+    assert result.exit_code == 2 and "[level] register: missing (required)" in result.output
     result = CliRunner().invoke(fuel_group, ["read", "--port", "loop://", "--protocol", "can"])
     assert result.exit_code == 2
 

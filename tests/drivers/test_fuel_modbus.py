@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,18 +130,54 @@ def test_register_map_from_toml_and_its_errors(tmp_path: Path) -> None:
     assert reg_map.function == 4 and reg_map.level == RegisterField(2, 2, 0.01, False, "little")
     assert reg_map.temperature == RegisterField(1, signed=True)
     for text, message in [
-        ("[level]\nregister = 1\ncount = 3\n", "level: count must be 1 or 2"),
-        ("[level]\nregister = 1\nsigned = 1\n", r"level\.signed: wrong type"),
-        ("[level]\nscale = 2\n", "level: no register"),
-        ("function = 6\n[level]\nregister = 0\n", "function must be 3 or 4"),
-        ("[level]\nregister = 0\nword_order = 'middle'\n", "word_order"),
+        ("[level]\nregister = 1\ncount = 3\n", r"\[level\] count: 3: expected one of 1, 2$"),
+        ("[level]\nregister = 1\nsigned = 1\n", r"\[level\] signed: expected true or false, got 1"),
+        ("[level]\nscale = 2\n", r"\[level\] register: missing \(required\)"),
+        ("function = 6\n[level]\nregister = 0\n", "function: 6: expected one of 3, 4"),
+        ("[level]\nregister = 0\nword_order = 'middle'\n", r"\[level\] word_order: 'middle'"),
+        (
+            "[level]\nregister = 70000\n",
+            r"\[level\] register: must be within 0\.\.65535, got 70000",
+        ),
         ("[level]\nregister = 0\n[temperature]\nregister = 200\n", "span 201 registers"),
-        ("[levl]\nregister = 0\n", "unknown keys levl"),
-        ("level = [", "sensor.toml"),
+        ("[levl]\nregister = 0\n", r"\[levl\]: unknown table \(known: function, level, temp"),
+        ("level = [", "sensor.toml: not valid TOML"),
     ]:
         path.write_text(text, encoding="utf-8")
-        with pytest.raises(RegisterMapError, match=message):
+        with pytest.raises(RegisterMapError, match=message) as caught:
             RegisterMap.from_toml(path)
+        assert str(caught.value).startswith(f"{path}: ")  # every line names the file
+    path.write_bytes("\ufeff[level]\nregister = 3\n".encode())  # a BOM is no problem
+    assert RegisterMap.from_toml(path).level == RegisterField(3)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00")
+    with pytest.raises(
+        RegisterMapError, match=r"sensor\.toml: cannot read the register map: not UTF-8"
+    ):
+        RegisterMap.from_toml(path)
+    with pytest.raises(RegisterMapError, match=r"absent\.toml: cannot read"):
+        RegisterMap.from_toml(tmp_path / "absent.toml")
+
+
+FUEL_READ = [sys.executable, "-m", "sim.cli", "fuel", "read", "--port", "loop://"]
+
+
+def test_a_binary_register_map_is_one_usage_error_line(tmp_path: Path) -> None:
+    """`yardfleet fuel read --register-map <binary>`: exit 2, one line naming the file."""
+    binary = tmp_path / "sensor.toml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    run = subprocess.run(
+        [*FUEL_READ, "--protocol", "modbus", "--register-map", str(binary), "--count", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stdout + run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("Error")]
+    assert errors == [
+        f"Error: Invalid value for --register-map: {binary}: cannot read the register map: "
+        "not UTF-8 text (byte 0x89 at offset 0; a binary file?)"
+    ]
 
 
 def check_accepted(got: list[ModbusResponse]) -> None:

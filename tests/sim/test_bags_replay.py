@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,20 +184,43 @@ def test_default_truck_names() -> None:
     ("text", "message"),
     [
         ("[topics\n", "not valid TOML"),
-        ("trucks = 1\n", "unknown key"),
-        ('topics = "x"\n', "must be a table"),
-        ('[topics]\n"gps/fix" = "TT01"\n', "starts with '/'"),
-        ('[topics]\n"/gps/fix" = 3\n', "non-empty string"),
+        ("trucks = 1\n", r"trucks: unknown key \(known: topics\)"),
+        ('topics = "x"\n', "topics: expected a table, got 'x'"),
+        ('[topics]\n"gps/fix" = "TT01"\n', r'\[topics\] "gps/fix": a topic name starts with \'/\''),
+        ('[topics]\n"/gps/fix" = 3\n', r'\[topics\] "/gps/fix": expected a string, got 3'),
+        ('[topics]\n"/gps/fix" = " "\n', r'\[topics\] "/gps/fix": no truck'),
+        ("\x89PNG\x00", "cannot read the topic map: not UTF-8 text"),
     ],
 )
 def test_bad_topic_maps_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "map.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text.encode("latin-1" if text.startswith("\x89") else "utf-8"))
     with pytest.raises(TopicMapError, match=message) as err:
         TopicMap.load(path)
-    assert "map.toml" in str(err.value)
+    assert str(err.value).startswith(f"{path}: ")
     with pytest.raises(TopicMapError, match="cannot read"):
         TopicMap.load(tmp_path / "absent.toml")
+
+
+REPLAY = [sys.executable, "-m", "sim.cli", "sim", "replay"]
+
+
+def test_a_binary_topic_map_is_one_error_line(tmp_path: Path) -> None:
+    """`yardfleet sim replay BAG --topic-map <binary>`: exit 1, one line naming the file."""
+    binary = tmp_path / "topics.toml"
+    binary.write_bytes(PNG_MAGIC + b"\x00\x00\x00\rIHDR")
+    run = subprocess.run(
+        [*REPLAY, str(tmp_path), "--topic-map", str(binary), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1 and "Traceback" not in run.stdout + run.stderr
+    assert run.stderr.splitlines() == [
+        f"Error: {binary}: cannot read the topic map: not UTF-8 text "
+        "(byte 0x89 at offset 0; a binary file?)"
+    ]
 
 
 def test_paced_clock_scales_bag_time_to_wall_time() -> None:
