@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from .fix import STATUS_BY_QUALITY, ErrorModel, Fix, Mode, NavSatStatus
+from .fix import (
+    STATUS_BY_QUALITY,
+    UNKNOWN_COVARIANCE,
+    CovarianceType,
+    ErrorModel,
+    Fix,
+    Mode,
+    NavSatStatus,
+)
 from .merge import MERGE, SERVICE_BY_TALKER, EpochState
 from .records import TIMED, Sentence
 
@@ -101,6 +109,7 @@ class EpochAssembler:
 
         Mode follows gpsd: 3D once an altitude or a 3D GSA is seen, and it stays 3D while the
         fix stays valid (gpsd does not downgrade a 3D fix for a sentence without altitude).
+        A fix of mode 1 (no fix) has no covariance, whatever quality an earlier sentence said.
         """
         quality = e.quality
         if e.valid is False:
@@ -118,7 +127,10 @@ class EpochAssembler:
             else:
                 mode = Mode.FIX_2D
         self._last_mode = mode
-        cov, cov_type = self.error_model.covariance(quality, e.hdop, e.sigmas)
+        if mode == Mode.NO_FIX:  # no error to give for a position the receiver does not vouch for
+            cov, cov_type = UNKNOWN_COVARIANCE, CovarianceType.UNKNOWN
+        else:
+            cov, cov_type = self.error_model.covariance(quality, e.hdop, e.sigmas)
         sats = e.sats if e.sats is not None else (e.sats_gsa or None)
         hae = None if e.alt is None or e.sep is None else e.alt + e.sep
         return _new(

@@ -98,9 +98,27 @@ def faa_quality(faa: str | None) -> int | None:
     return 0
 
 
+FEWEST_SATELLITES = 3
+"""A GPGGA or GNGGA that says fewer satellites used than this has no fix, whatever its quality."""
+
+ALL_SYSTEMS_TALKERS = frozenset({"GP", "GN"})
+"""The GGA talkers whose satellite count is the whole fix's (GLGGA, GAGGA… count one system)."""
+
+
+def gga_has_fix(s: GGA) -> bool:
+    """gpsd's decision (drivers/driver_nmea0183.c, processGGA): a fix needs a quality above 0
+    and, from a GP or GN talker, at least 3 satellites used. Receivers send quality 1 with 0
+    satellites before they have a real fix; an empty count is 0, as gpsd's atoi() reads it.
+    Other talkers report one constellation's count, which may be 0 in a good fix."""
+    if s.quality is None or s.quality <= 0:
+        return False
+    return s.talker not in ALL_SYSTEMS_TALKERS or (s.satellites or 0) >= FEWEST_SATELLITES
+
+
 def merge_gga(e: EpochState, s: GGA) -> None:
-    """GGA: quality (0 is no fix), satellites, HDOP, position and altitudes."""
-    valid = s.quality is not None and s.quality > 0
+    """GGA: quality (0 is no fix), satellites, HDOP, position and altitudes; a fix from too
+    few satellites (`gga_has_fix`) is no fix, its position not taken."""
+    valid = gga_has_fix(s)
     e.valid = valid
     e.say_quality(s.quality, GGA_SAYS)
     if s.satellites is not None:

@@ -3,8 +3,10 @@
 `decode` takes a topic name ("state"), a full topic (`uagv/v2/Kalmar/TT07/state`, whose
 manufacturer and serialNumber must then match the payload's) or a message class. Unknown
 fields are ignored (other vendors' extensions); a wrong type, a missing required field, a
-bad enum value, a number out of range or a timestamp without an offset raise
-ProtocolError with the JSON path (`$.nodes[0].sequenceId`) and the reason.
+bad enum value, a number out of range, a timestamp without an offset (or one whose UTC time
+falls outside years 1 to 9999) and JSON nested too deep to decode raise ProtocolError with
+the JSON path (`$.nodes[0].sequenceId`) and the reason. As JSON Schema's "integer" does, an
+integer field takes a whole float (`"headerId": 5.0` decodes as 5); `5.5` is refused.
 
 Floats must be finite: JSON has no NaN or infinity, msgspec writes them as null, and the
 receiver refuses that.
@@ -20,6 +22,7 @@ from fleet.protocol.connection import Connection
 from fleet.protocol.crane import CraneEvent
 from fleet.protocol.errors import ProtocolError
 from fleet.protocol.factsheet import Factsheet
+from fleet.protocol.guards import is_float_for_int, too_deep, whole_floats_as_ints
 from fleet.protocol.instant_actions import InstantActions
 from fleet.protocol.order import Order
 from fleet.protocol.state import State
@@ -107,7 +110,9 @@ def decode(topic_or_type: str | type[Any], data: bytes | str) -> Message:
     try:
         message: Message = _DECODERS[cls].decode(data)
     except msgspec.DecodeError as error:
-        raise ProtocolError.from_msgspec(error, context=_NAMES[cls]) from None
+        message = _decode_again(cls, data, error)
+    except RecursionError:
+        raise too_deep(data, context=_NAMES[cls]) from None
     if address is not None and not isinstance(message, CraneEvent):
         _check_address(message, address, _NAMES[cls])
     if crane_id is not None and isinstance(message, CraneEvent) and message.crane_id != crane_id:
@@ -116,6 +121,20 @@ def decode(topic_or_type: str | type[Any], data: bytes | str) -> Message:
             f"{message.crane_id!r} does not match the topic's {crane_id!r}",
             context=CRANE_EVENT_TOPIC,
         )
+    return message
+
+
+def _decode_again(cls: type[Any], data: bytes | str, error: msgspec.DecodeError) -> Message:
+    """After msgspec refused a whole float for an integer: decode with those made ints."""
+    context = _NAMES[cls]
+    if not is_float_for_int(error):
+        raise ProtocolError.from_msgspec(error, context=context) from None
+    try:
+        message: Message = _DECODERS[cls].decode(whole_floats_as_ints(cls, data))
+    except msgspec.DecodeError as again:
+        raise ProtocolError.from_msgspec(again, context=context) from None
+    except RecursionError:
+        raise too_deep(data, context=context) from None
     return message
 
 

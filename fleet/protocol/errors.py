@@ -27,11 +27,18 @@ class ProtocolError(ValueError):
     def from_msgspec(
         cls, error: msgspec.MsgspecError, *, context: str | None = None
     ) -> ProtocolError:
-        """Split msgspec's "reason - at `$.path`" into path and reason, missing fields too."""
+        """Split msgspec's "reason - at `$.path`" into path and reason, missing fields too.
+
+        A ProtocolError that a struct's `__post_init__` raised (msgspec wraps it, keeping it as
+        the cause) keeps its own reason, its path put under the struct's.
+        """
         text = str(error)
         path, reason = "$", text
         if (at := _AT.match(text)) is not None:
             path, reason = at["path"], at["reason"]
+        cause = error.__cause__
+        if isinstance(cause, ProtocolError) and cause.path.startswith("$"):
+            return cls(path + cause.path[1:], cause.reason, context=context)
         if (missing := _MISSING.match(reason)) is not None:
             path, reason = f"{path}.{missing['field']}", "missing required field"
         malformed = not isinstance(error, msgspec.ValidationError)

@@ -89,11 +89,16 @@ def encode_ack(ack: Ack) -> list[bytes]:
 
 
 def decode_ack(body: bytes) -> Ack:
-    """An acknowledgement's body, checked; ProtocolError naming the field otherwise."""
+    """An acknowledgement's body, checked; ProtocolError naming the field otherwise.
+
+    As in the messages, a whole float is an integer (`5.0` is 5).
+    """
     try:
         data = json.loads(body)
     except ValueError as exc:
         raise ProtocolError("$", f"not JSON ({exc})", context="ack") from None
+    except RecursionError:
+        raise ProtocolError("$", "not JSON (nested too deep to decode)", context="ack") from None
     if not isinstance(data, dict):
         raise ProtocolError("$", "expected an object", context="ack")
     topic = data.get("topic")
@@ -101,6 +106,8 @@ def decode_ack(body: bytes) -> Ack:
     boot = data.get("bootId", "")
     if not isinstance(topic, str):
         raise ProtocolError("$.topic", "expected a string", context="ack")
+    if isinstance(ids, list):
+        ids = [int(i) if isinstance(i, float) and i.is_integer() else i for i in ids]
     if not isinstance(ids, list) or not all(
         isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids
     ):

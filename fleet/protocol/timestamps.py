@@ -29,13 +29,19 @@ def utc_now() -> datetime:
 
 
 def to_utc(moment: datetime, *, field: str = "timestamp") -> datetime:
-    """The same instant in UTC; a naive datetime is refused (its zone is a guess)."""
+    """The same instant in UTC; a naive datetime is refused (its zone is a guess), and so is one
+    whose UTC time falls outside datetime's years 1 to 9999."""
     offset = moment.utcoffset()
     if offset is None:
         raise ProtocolError(f"$.{field}", "datetime has no UTC offset (naive)")
     if moment.tzinfo is UTC:
         return moment
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ProtocolError(
+            f"$.{field}", f"{moment.isoformat()} is outside years 1 to 9999 in UTC"
+        ) from None
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -6,9 +6,9 @@ sentence changes the fix, so one time of fix has several TPVs; the last one is i
 the completed epoch. We check that no log raises, that every sentence we accept has a good
 checksum (recomputed here) and was accepted by gpsd too, and that our fix of each epoch
 agrees with gpsd: lat/lon of every TPV with a time and mode >= 2, and the mode, speed and
-track of the epoch's last TPV. gpsd fills in a speed from successive positions when the
-receiver sent none; we leave it None ("not sent"), so speed and track are compared where the
-receiver sent them in that epoch.
+track of the epoch's last TPV; where gpsd reported no fix at all for a time, neither may we.
+gpsd fills in a speed from successive positions when the receiver sent none; we leave it None
+("not sent"), so speed and track are compared where the receiver sent them in that epoch.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from drivers.gnss import MAX_SENTENCE_CHARS, Fix, GnssDecoder, NmeaScanner
+from drivers.gnss import MAX_SENTENCE_CHARS, Fix, GnssDecoder, Mode, NmeaScanner
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "gnss" / "gpsd"
 LOGS = sorted(CORPUS.glob("*.log")) if CORPUS.is_dir() else []
@@ -180,9 +180,12 @@ def test_fixes_agree_with_gpsd(log: Path) -> None:
     ours: dict[str, Fix] = {iso(f.time + own.shift): f for f in decode(log) if f.time}
     for when, epoch in gpsd_epochs(log.with_name(log.name + ".chk")).items():
         fixed = [tpv for tpv in epoch.tpvs if tpv.get("mode", 0) >= 2]
-        if when in own.times or not fixed:
+        if when in own.times:
             continue
         fix = ours.get(when)
+        if not fixed:  # gpsd withheld a fix here: so must we
+            assert fix is None or (fix.mode <= Mode.NO_FIX and fix.status < 0), (when, fix)
+            continue
         assert fix is not None, f"no fix at {when}"
         assert fix.latitude is not None and fix.longitude is not None, when
         for tpv in fixed:
@@ -208,6 +211,10 @@ def test_the_comparison_is_not_vacuous() -> None:
         e for es in epochs for t, e in es.items() if sent_speed_and_track(e.sentences, t)[0]
     ]
     assert len(finals) > 900
+    withheld = [
+        e for es in epochs for e in es.values() if all(t.get("mode", 0) < 2 for t in e.tpvs)
+    ]
+    assert len(withheld) > 40
     assert len(with_speed) > 700
     assert len(GPSD_OWN) <= 3
     assert sum(len(own.times) for own in GPSD_OWN.values()) <= 3

@@ -176,3 +176,72 @@ def test_decode_chunks_is_feed_then_flush() -> None:
     stream = gga("123519") + rmc("123519") + gga("123520") + rmc("123520")
     chunks = [stream[i : i + 9] for i in range(0, len(stream), 9)]
     assert list(decode_chunks(chunks)) == decode(stream)
+
+
+# gpsd's rule (drivers/driver_nmea0183.c, processGGA): from a GP or GN talker, a GGA with fewer
+# than 3 satellites used has no fix, whatever its quality says; an empty count is 0 (atoi).
+
+
+def gga_sats(hhmmss: str, used: str, quality: int = 1, talker: str = "GP") -> bytes:
+    return nmea(
+        f"{talker}GGA,{hhmmss},4807.038,N,01131.324,E,{quality},{used},1.2,545.4,M,46.9,M,,"
+    )
+
+
+ZDA = nmea("GPZDA,123519,23,03,1994,00,00")
+
+
+def test_a_receiver_without_a_real_fix_yet_gives_none() -> None:
+    """Quality 1 and 0 satellites before the real fix, then 8 satellites: one fix, the last."""
+    fixes = decode(
+        ZDA,
+        gga_sats("123519", "00"),
+        rmc("123519", status="V"),
+        gga_sats("123520", "00"),
+        gga_sats("123521", "08"),
+        rmc("123521"),
+    )
+    early, alone, real = fixes
+    for fix in (early, alone):
+        assert (fix.mode, fix.status) == (Mode.NO_FIX, NavSatStatus.NO_FIX)
+        assert (fix.latitude, fix.longitude, fix.altitude_msl) == (None, None, None)
+        assert (fix.quality, fix.satellites_used) == (1, 0)  # what the receiver said
+        assert fix.position_covariance_type == CovarianceType.UNKNOWN
+    assert alone.time == datetime(1994, 3, 23, 12, 35, 20, tzinfo=UTC)
+    assert (real.mode, real.status, real.satellites_used) == (Mode.FIX_3D, NavSatStatus.FIX, 8)
+    assert real.latitude == pytest.approx(48.1173)
+
+
+@pytest.mark.parametrize(
+    ("talker", "used", "quality", "fixed"),
+    [
+        ("GP", "00", 1, False),
+        ("GP", "0", 2, False),  # any quality
+        ("GN", "02", 4, False),
+        ("GP", "", 1, False),  # no count is 0 satellites, as gpsd reads it
+        ("GP", "03", 1, True),
+        ("GN", "3", 1, True),
+        ("GN", "12", 5, True),
+        ("GL", "02", 1, True),  # one constellation's count: others may carry the fix
+        ("GA", "01", 1, True),
+        ("BD", "00", 1, True),
+        ("GP", "08", 0, False),  # quality 0 is no fix, however many satellites
+    ],
+)
+def test_gga_satellites_used_decide_as_gpsd_does(
+    talker: str, used: str, quality: int, fixed: bool
+) -> None:
+    (fix,) = decode(ZDA, gga_sats("123519", used, quality, talker))
+    assert (fix.mode >= Mode.FIX_2D, fix.latitude is not None) == (fixed, fixed)
+    assert (fix.status != NavSatStatus.NO_FIX) == (fixed and quality in (1, 2, 4, 5))
+
+
+def test_the_last_word_of_the_epoch_decides_as_in_gpsd() -> None:
+    """gpsd processes sentences in order: a valid RMC after the GGA gives a (2D) fix, a GGA
+    with 0 satellites after the RMC takes it away."""
+    (rescued,) = decode(ZDA, gga_sats("123519", "00"), rmc("123519"))
+    assert (rescued.mode, rescued.status) == (Mode.FIX_2D, NavSatStatus.FIX)
+    assert rescued.altitude_msl is None  # the GGA's altitude was not taken
+    (withdrawn,) = decode(rmc("123519"), gga_sats("123519", "00"))
+    assert (withdrawn.mode, withdrawn.status) == (Mode.NO_FIX, NavSatStatus.NO_FIX)
+    assert withdrawn.position_covariance_type == CovarianceType.UNKNOWN

@@ -50,6 +50,7 @@ from fleet.protocol import (
     TruckTelemetry,
     Velocity,
     Waypoint,
+    link,
 )
 
 SCHEMAS = Path(__file__).resolve().parents[2].parent / "shared" / "vda5050" / "2.1"
@@ -1020,3 +1021,258 @@ def test_jsonschema_checks_formats_here() -> None:
     with pytest.raises(jsonschema.ValidationError):
         cls(schema, format_checker=cls.FORMAT_CHECKER).validate(document)
     assert msgspec.json.decode(p.encode(p.make_connection(MAKER, TRUCK)))["version"] == "2.1.0"
+
+
+# --------------------------------------------------------------------------- hostile input
+
+DEEP = 100_000
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """A subschema with its `$ref` (to the schema's own definitions) followed."""
+    while "$ref" in schema:
+        target: Any = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        schema = target
+    return schema
+
+
+def _integer_paths(
+    schema: dict[str, Any], root: dict[str, Any], document: Any, path: tuple[str | int, ...] = ()
+) -> list[tuple[str | int, ...]]:
+    """Where the document has a value that the official schema types "integer"."""
+    schema = _resolve(schema, root)
+    found: list[tuple[str | int, ...]] = []
+    if schema.get("type") == "integer" and type(document) is int:
+        found.append(path)
+    if isinstance(document, dict):
+        for key, value in document.items():
+            sub = schema.get("properties", {}).get(key)
+            if sub is not None:
+                found += _integer_paths(sub, root, value, (*path, key))
+    elif isinstance(document, list) and isinstance(schema.get("items"), dict):
+        for i, value in enumerate(document):
+            found += _integer_paths(schema["items"], root, value, (*path, i))
+    return found
+
+
+def _set(document: Any, path: tuple[str | int, ...], value: Any) -> None:
+    target = document
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+def _json_path(path: tuple[str | int, ...]) -> str:
+    return "$" + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_schema_integer_takes_a_whole_float(name: str) -> None:
+    """JSON Schema's "integer" is any number without a fraction: 5.0 is one."""
+    schema = _schema(name)
+    message = EXAMPLES[name]()
+    document: dict[str, Any] = json.loads(p.encode(message))
+    paths = _integer_paths(schema, schema, document)
+    assert paths, "the example has integer fields"
+    wire = p.encode(p.decode(name, p.encode(message)))
+    for path in paths:
+        whole = json.loads(json.dumps(document))
+        target: Any = whole
+        for key in path:
+            target = target[key]
+        _set(whole, path, float(target))
+        validator_for(schema)(schema).validate(whole)  # valid VDA 5050, as JSON Schema says
+        decoded = p.decode(name, json.dumps(whole))
+        assert decoded == message, _json_path(path)
+        assert p.encode(decoded) == wire  # and goes out as an integer again
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value"),
+    [
+        ("state", ("headerId",), 5.0),
+        ("state", ("batteryState", "batteryHealth"), 87.0),
+        ("state", ("batteryState", "reach"), 4.12e5),
+        ("state", ("nodeStates", 0, "sequenceId"), 6.0),
+        ("state", ("yardfleet", "gnss", "satellites"), 21.0),
+        ("state", ("yardfleet", "fuel", "reach"), 412_000.0),
+        ("order", ("edges", 1, "trajectory", "degree"), 3.0),
+        ("order", ("orderUpdateId",), -0.0),
+        ("factsheet", ("protocolLimits", "maxArrayLens", "order.nodes"), 64.0),
+        ("visualization", ("headerId",), 9.9e4),
+    ],
+)
+def test_whole_floats_decode_as_ints(name: str, path: tuple[str | int, ...], value: float) -> None:
+    document: Any = json.loads(p.encode(EXAMPLES[name]()))
+    _set(document, path, value)
+    decoded = msgspec.to_builtins(p.decode(name, json.dumps(document)))
+    got: Any = decoded
+    for key in path:
+        got = got[key]
+    assert type(got) is int and got == value
+
+
+def test_a_whole_float_elsewhere_keeps_floats_as_floats() -> None:
+    """Only integer fields change: a float field and an action parameter's value keep 5.0."""
+    document: Any = json.loads(p.encode(example_instant_actions()))
+    document["headerId"] = 7.0
+    document["actions"][1]["actionParameters"][0]["value"] = 402.0  # x: a float parameter
+    document["actions"][2]["actionParameters"][1]["value"] = {"samples": [1.0, 2.0]}
+    decoded = p.decode("instantActions", json.dumps(document))
+    assert decoded.header_id == 7 and type(decoded.header_id) is int
+    x, extra = decoded.actions[1].action_parameters[0], decoded.actions[2].action_parameters[1]
+    assert (x.key, type(x.value)) == ("x", float)
+    assert extra.value == {"samples": [1.0, 2.0]}
+    assert all(type(v) is float for v in extra.value["samples"])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value", "reason"),
+    [
+        ("state", ("headerId",), 5.5, "Expected `int`, got `float`"),
+        ("state", ("batteryState", "batteryHealth"), 87.5, "Expected `int | null`, got `float`"),
+        ("state", ("nodeStates", 0, "sequenceId"), 6.000001, "Expected `int`, got `float`"),
+        ("order", ("nodes", 1, "sequenceId"), 1e-300, "Expected `int`, got `float`"),
+        ("state", ("headerId",), 1e20, "<= 4294967295"),  # whole, then out of uint32's range
+        ("state", ("batteryState", "batteryHealth"), 101.0, "<= 100"),
+        ("state", ("orderUpdateId",), -1.0, ">= 0"),
+    ],
+)
+def test_floats_with_a_fraction_or_out_of_range_are_still_refused(
+    name: str, path: tuple[str | int, ...], value: float, reason: str
+) -> None:
+    document: Any = json.loads(p.encode(EXAMPLES[name]()))
+    _set(document, path, value)
+    error = _refused(name, document)
+    assert error.path == _json_path(path)
+    assert reason in error.reason, error.reason
+
+
+def test_a_whole_float_does_not_hide_another_error() -> None:
+    document = _state_doc()
+    document["headerId"] = 5.0
+    document["batteryState"]["batteryHealth"] = 87.5
+    error = _refused("state", document)
+    assert error.path == "$.batteryState.batteryHealth" and "float" in error.reason
+    document["batteryState"]["batteryHealth"] = 87
+    document["driving"] = "yes"
+    assert _refused("state", document).path == "$.driving"
+    text = json.dumps(document).replace('"driving": "yes"', '"driving": tru')
+    error = _refused("state", text.encode())  # JSON broken after the whole float
+    assert error.path == "$" and error.reason.startswith("malformed JSON")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("state", "0001-01-01T00:00:00+01:00"),
+        ("state", "0001-01-01T00:59:59.999999+01:00"),
+        ("connection", "0001-01-01T00:00:00+00:01"),
+        ("order", "9999-12-31T23:59:59-01:00"),
+        ("visualization", "0001-01-01T00:00:00+23:59"),
+        ("factsheet", "9999-12-31T23:00:00-23:59"),
+    ],
+)
+def test_timestamps_outside_datetimes_range_in_utc_name_the_field(name: str, text: str) -> None:
+    builder = EXAMPLES.get(name) or (lambda: p.make_connection(MAKER, TRUCK, timestamp=T0))
+    document: Any = json.loads(p.encode(builder()))
+    document["timestamp"] = text
+    error = _refused(name, document)
+    assert (error.path, error.context) == ("$.timestamp", name)
+    assert (
+        error.reason
+        == f"{datetime.fromisoformat(text).isoformat()} is outside years 1 to 9999 in UTC"
+    )
+
+
+def test_timestamps_at_the_edges_of_the_range_decode() -> None:
+    for text, utc in [
+        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=UTC)),
+        ("0001-01-01T01:00:00+01:00", datetime(1, 1, 1, tzinfo=UTC)),
+        ("9999-12-31T22:59:59-01:00", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ]:
+        document = _state_doc()
+        document["timestamp"] = text
+        state = p.decode("state", json.dumps(document))
+        assert state.timestamp == utc and state.timestamp.tzinfo is UTC
+        assert p.decode("state", p.encode(state)) == state
+    crane = json.loads(p.encode(p.make_crane_event("QC03", CraneKind.QC, CraneEventKind.READY)))
+    crane["timestamp"] = "0001-01-01T00:00:00+01:00"
+    assert _refused("craneEvent", crane).path == "$.timestamp"
+    with pytest.raises(ProtocolError, match=r"\$\.timestamp: .* outside years 1 to 9999"):
+        p.parse_timestamp("0001-01-01T00:00:00+01:00")
+    with pytest.raises(ProtocolError, match=r"\$\.timestamp: .* outside years 1 to 9999"):
+        p.make_connection(
+            MAKER, TRUCK, timestamp=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+        )
+
+
+def _deep(opening: str, closing: str, depth: int = DEEP) -> str:
+    return opening * depth + closing * depth
+
+
+@pytest.mark.parametrize(
+    ("where", "path"),
+    [
+        ("unknown", "$.vendorData[0][0][0][0][0][0][0]"),
+        ("parameter", "$.actions[0].actionParameters[0].value[0][0][0]"),
+        ("object", "$.vendorData.a.a.a.a.a.a.a"),
+        ("after an integer float", "$.vendorData[0][0][0][0][0][0][0]"),
+    ],
+)
+def test_nesting_too_deep_to_decode_says_where(where: str, path: str) -> None:
+    document = json.loads(p.encode(example_instant_actions()))
+    if where == "parameter":
+        document["actions"][0]["actionParameters"] = [{"key": "k", "value": "HERE"}]
+        deep = _deep("[", "]")
+    elif where == "object":
+        document["vendorData"] = "HERE"
+        deep = '{"a":' * DEEP + "1" + "}" * DEEP
+    else:
+        document["vendorData"] = "HERE"
+        deep = _deep("[", "]")
+        if where == "after an integer float":
+            document["headerId"] = 7.0
+    data = json.dumps(document).replace('"HERE"', deep)
+    error = _refused("instantActions", data.encode())
+    assert error.context == "instantActions"
+    assert error.path == path + "…", error.path
+    assert re.fullmatch(
+        r"malformed JSON: nested more than 64 levels deep \(byte \d+\), too deep to decode",
+        error.reason,
+    )
+    assert data[int(error.reason.split("byte ")[1].split(")")[0])] in "[{"
+    with pytest.raises(ProtocolError) as as_text:
+        p.decode("instantActions", data)
+    assert as_text.value.path == error.path
+
+
+def test_nesting_at_the_top_is_a_type_error_not_a_crash() -> None:
+    error = _refused("state", _deep("[", "]").encode())
+    assert error.path == "$" and "Expected `object`, got `array`" in error.reason
+
+
+def test_deep_but_decodable_nesting_in_a_parameter_is_kept() -> None:
+    document = json.loads(p.encode(example_instant_actions()))
+    document["actions"][0]["actionParameters"] = [{"key": "k", "value": "HERE"}]
+    data = json.dumps(document).replace('"HERE"', _deep("[", "]", 100))
+    value = p.decode("instantActions", data).actions[0].action_parameters[0].value
+    for _ in range(99):
+        assert isinstance(value, list) and len(value) == 1
+        value = value[0]
+    assert value == []
+
+
+def test_acks_take_whole_floats_and_refuse_deep_nesting() -> None:
+    ack = link.decode_ack(b'{"topic":"state","headerIds":[5.0,6],"bootId":"b"}')
+    assert ack.header_ids == [5, 6] and all(type(i) is int for i in ack.header_ids)
+    for bad in (
+        b'{"topic":"state","headerIds":[5.5],"bootId":"b"}',
+        b'{"topic":"s","headerIds":[-1.0]}',
+    ):
+        with pytest.raises(ProtocolError, match=r"ack: \$\.headerIds: expected a list"):
+            link.decode_ack(bad)
+    with pytest.raises(ProtocolError, match=r"ack: \$: not JSON \(nested too deep"):
+        link.decode_ack(b'{"topic":' + _deep("[", "]").encode() + b"}")
