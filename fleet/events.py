@@ -9,14 +9,21 @@ shift (which drives the same dispatcher) produce journals that read the same way
 | `job.step` | job, state, cause, [reason], [truck] | a job takes a step of its life |
 | `truck.joined` | truck, driver, twin, tank_l, [gang] | a truck enters the fleet |
 | `truck.status` | truck, activity, [node], x, y, litres, odometer_m, [job] | its activity changes |
+| `truck.phase` | truck, phase, [spot], [goal], [job], laden | its life changes (`fleet.trucks`) |
 | `truck.connection` | truck, state, boot | ONLINE / OFFLINE / CONNECTIONBROKEN |
 | `crane.event` | crane, crane_kind, event, [job], [truck], [seq] | a crane's CraneEvent |
 | `lane.closed` / `lane.opened` | lane, reason | an operator or a fault closes a lane |
 | `msg.order`, `msg.instantActions` | truck, purpose, message (JSON as sent) | sent to a truck |
+| `problem` | kind, text, [truck], [crane], [job], [spot], [trucks], [seconds] | one is noted |
 
 A truck's `activity` is one of `ACTIVITIES`; the time between two `truck.status` events of
 a truck is spent in the earlier one's activity, and so is the distance (odometer delta).
 Litres that fall between two events were burnt; litres that rise were filled.
+
+A truck's `phase` (see `fleet.trucks.Phase`) is where it is in its work, `spot` where it
+stands (none while on its way), `goal` the spot it is booked for, `job` the job it works
+for, `laden` whether a box is on it: what a restarted dispatcher takes up when the truck
+reports again. A `problem` (see `fleet.problems`) is said once per truck until it changes.
 """
 
 from __future__ import annotations
@@ -96,6 +103,26 @@ def truck_status(
     return Event(event_id, "truck.status", at, body)
 
 
+def truck_phase(
+    event_id: str,
+    truck: str,
+    at: str,
+    *,
+    phase: str,
+    spot: str | None,
+    goal: str | None,
+    job: str | None,
+    laden: bool,
+) -> Event:
+    """A truck's life changed: its phase, where it stands or heads, its job, its box."""
+    body: dict[str, Any] = {"truck": truck, "phase": phase}
+    for name, value in (("spot", spot), ("goal", goal), ("job", job)):
+        if value:
+            body[name] = value
+    body["laden"] = laden
+    return Event(event_id, "truck.phase", at, body)
+
+
 def truck_connection(event_id: str, truck: str, at: str, *, state: str, boot: str) -> Event:
     """A truck's link came up, was closed in order, or broke."""
     return Event(event_id, "truck.connection", at, {"truck": truck, "state": state, "boot": boot})
@@ -140,3 +167,8 @@ def message_sent(truck: str, message: Order | InstantActions, purpose: str) -> E
     body = {"truck": truck, "purpose": purpose, "message": msgspec.to_builtins(message)}
     at = message.timestamp.isoformat()
     return Event(f"msg.{topic}:{truck}:{message.header_id}:{at}", f"msg.{topic}", at, body)
+
+
+def problem_noted(event_id: str, at: str, *, text: str, fields: dict[str, Any]) -> Event:
+    """A problem the dispatcher noted: its kind and named fields, and its text."""
+    return Event(event_id, "problem", at, {**fields, "text": text})

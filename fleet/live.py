@@ -16,6 +16,7 @@ from typing import Any
 
 from fleet.dispatcher import Dispatch, Dispatcher, DispatcherConfig
 from fleet.journal import Journal
+from fleet.problems import Problem, ProblemKind
 from fleet.protocol import CraneEvent, Factsheet, State
 from fleet.protocol.codec import Message
 from fleet.strategies import strategy as make_strategy
@@ -64,7 +65,8 @@ class LiveDispatcher:
                 out += d.tick(now)  # a new truck may take work (or its box) at once
         except (KeyError, ValueError) as exc:  # bad content: named, the server keeps going
             log.error("%s %s: %s", truck, topic, exc)
-            d.problems.append(f"{truck} {topic}: {exc}")
+            bad = Problem(ProblemKind.BAD_MESSAGE, truck, now, detail=f"{topic}: {exc}")
+            d.problems.append(bad)
             return []
         return [(x.truck, x.order) for x in out]
 

@@ -1,10 +1,11 @@
 """Releasing the way: how far each truck's order may take it, extended as it drives.
 
-The dispatcher's scheduler seam. Every truck's plan is a run of passages (nodes and lane
-cells) in routing's `Execution`, the action dependency graph the simulator's wheels are
-gated by; here the dispatcher grants them on what the trucks *report*. An order's base
-(its released nodes and edges, VDA 5050 §6.6) reaches exactly as far as the truck has
-been granted, and the rest of its plan goes as horizon (`released: false`):
+The dispatcher's scheduler seam, with `fleet.scheduler` (which message a plan needs).
+Every truck's plan is a run of passages (nodes and lane cells) in routing's `Execution`,
+the action dependency graph the simulator's wheels are gated by; here the dispatcher
+grants them on what the trucks *report*. An order's base (its released nodes and edges,
+VDA 5050 §6.6) reaches exactly as far as the truck has been granted, and the rest of its
+plan goes as horizon (`released: false`):
 
 - A grant needs what `Execution.blockers` says: nobody else in the passage, whoever was
   planned there before gone (rear plus gap clear), a junction only when the truck can

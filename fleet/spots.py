@@ -49,6 +49,17 @@ class Spots:
             raise KeyError(f"block {block!r} has no transfer points")
         return [sp for _, sp in sorted(tps, key=lambda t: (abs(t[0] - (bay or 0)), t[1]))]
 
+    def serving(self, place: Place, standing_at: str | None = None) -> list[str]:
+        """The spots a truck for `place` waits for: a quay crane's, and its queue siding
+        unless the truck stands there; a block's transfer points; a gate lane."""
+        if place.kind is PlaceKind.QUAY_CRANE:
+            queue = self.qc_queue.get(place.id)
+            spots = [self.qc_spot[place.id]]
+            return [*spots, queue] if queue and standing_at != queue else spots
+        if place.kind is PlaceKind.YARD:
+            return self.tps_by_bay(place.id, place.bay)
+        return [place.id]
+
     def candidates(self, spot: str) -> list[str]:
         """Spots that may stand in for `spot` (another transfer point of the same block)."""
         sp = self.yard.service_point(spot)

@@ -3,13 +3,15 @@
 `FleetState.apply` folds one event; `load` rebuilds the state from the last snapshot plus
 the events after it. Events that do not fit the state (a step for an unknown job, an
 illegal step) are kept in `rejected` with the reason, not applied, so a bad message never
-corrupts what was accepted before it.
+corrupts what was accepted before it. The dispatcher writes through a `Recorder`, which
+appends an event and folds it at once: its state is always what its journal says.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fleet.jobs import Job, JobError, JobState, JobType, Place, PlaceKind, Step
@@ -92,7 +94,7 @@ class FleetState:
     seq: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     trucks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per truck: what it joined with, its last status and its link (see fleet.events)."""
+    """Per truck: what it joined with, its last status, phase and link (see fleet.events)."""
     cranes: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per crane: its kind, last event and moves done."""
     closed_lanes: dict[str, str] = field(default_factory=dict)
@@ -127,20 +129,20 @@ class FleetState:
                 self.truck_of.pop(job.job_id, None)
         elif event.kind.startswith(("truck.", "crane.", "lane.")):
             self._fold_fleet(seq, event)
-        elif not event.kind.startswith(RAW_INPUT):  # raw inputs, kept for the record
+        elif event.kind != "problem" and not event.kind.startswith(RAW_INPUT):
+            # problems and raw inputs are kept for the record; the state does not fold them
             self.rejected.append((seq, f"unknown event kind {event.kind!r}"))
 
     def _fold_fleet(self, seq: int, event: Event) -> None:
         body = event.body
         if event.kind == "truck.joined":
             self.trucks.setdefault(body["truck"], {}).update(body, joined_at=event.at)
-        elif event.kind in ("truck.status", "truck.connection"):
+        elif event.kind in ("truck.status", "truck.phase", "truck.connection"):
             truck = self.trucks.get(body["truck"])
             if truck is None:
                 self.rejected.append((seq, f"{event.kind} for unknown truck {body['truck']}"))
                 return
-            key = "status" if event.kind == "truck.status" else "connection"
-            truck[key] = {**body, "at": event.at}
+            truck[event.kind.removeprefix("truck.")] = {**body, "at": event.at}
         elif event.kind == "crane.event":
             crane = self.cranes.setdefault(
                 body["crane"], {"crane_kind": body["crane_kind"], "moves": 0}
@@ -209,3 +211,38 @@ def load(journal: Journal) -> FleetState:
 def snapshot(journal: Journal, state: FleetState, taken_at: str) -> None:
     """Save the state as of its last applied event."""
     journal.save_snapshot(state.seq, taken_at, state.to_snapshot())
+
+
+class Recorder:
+    """The dispatcher's pen: events appended to its journal and folded into its state."""
+
+    def __init__(self, journal: Journal, origin: datetime) -> None:
+        self.journal = journal
+        self.origin = origin
+        self.state = FleetState()
+        self._boot = uuid.uuid4().hex[:12]
+        self._events = 0
+
+    def at(self, now: float) -> datetime:
+        """Shift seconds as a UTC time."""
+        return self.origin + timedelta(seconds=now)
+
+    def iso(self, now: float) -> str:
+        """Shift seconds as an event time."""
+        return self.at(now).isoformat()
+
+    def eid(self, kind: str) -> str:
+        """A new event id, unique across restarts (this run's boot id, then a counter)."""
+        self._events += 1
+        return f"{kind}:{self._boot}:{self._events}"
+
+    def record(self, event: Event) -> None:
+        """Append the event; fold it unless the journal had it already."""
+        seq = self.journal.append(event)
+        if seq is not None:
+            self.state.apply(seq, event)
+
+    def resume(self) -> FleetState:
+        """The state the journal tells, from now on the one events are folded into."""
+        self.state = load(self.journal)
+        return self.state

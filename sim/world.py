@@ -242,7 +242,7 @@ class Shift:
             time.perf_counter() - wall0,
             self.drive.executed(end),
             interrupted,
-            list(self.dispatcher.problems),
+            [str(p) for p in self.dispatcher.problems],
             [(t, sorted(c)) for c, t in self.deadlocks.items()],
             self.drive.problems.misaligned + self.drive.problems.hard_brakes,
             self.drive.held_up_s,

@@ -10,6 +10,7 @@ import pytest
 from fleet.dispatcher import Dispatch, Dispatcher, Phase
 from fleet.jobs import Job, JobState, JobType, Place, PlaceKind
 from fleet.journal import Journal
+from fleet.problems import ProblemKind
 from fleet.protocol import (
     CraneEventKind,
     CraneKind,
@@ -268,3 +269,129 @@ def test_a_crane_move_that_overtakes_the_trucks_arrival_waits_for_it(
     arrive(d, to_block, to_block.plan.t_start + 1)
     assert move_done(d, "QC02", CraneKind.QC, "TT01", "J1", to_block.plan.t_end + 5) == []
     assert d.state.jobs["J1"].state is JobState.AT_DROP
+
+
+def restarted(d: Dispatcher, tmp_path: Path, now: float) -> Dispatcher:
+    """The dispatcher killed and started again on its journal (the trucks not yet heard)."""
+    d.journal.close()
+    again = Dispatcher(d.yard, Journal(tmp_path / "j.db"), strategy("pooled-optimal"), ORIGIN)
+    again.resume(now)
+    return again
+
+
+def spot_of(d: Dispatcher, x: Dispatch) -> str:
+    return d.yard.service_point_by_node[goal_node(x)].id
+
+
+def test_the_journal_holds_each_trucks_life(dispatcher: Dispatcher, tmp_path: Path) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    [to_crane] = d.tick(0.0)
+    life = d.state.trucks["TT01"]["phase"]
+    assert (life["phase"], life["spot"], life["goal"], life["job"], life["laden"]) == (
+        "TO_PICKUP",
+        "PARK.S01",
+        "QC01.SP",
+        "J1",
+        False,
+    )
+    arrive(d, to_crane, 1.0)
+    d.journal.close()
+    with Journal(tmp_path / "j.db") as j:
+        life = load(j).trucks["TT01"]["phase"]
+    assert (life["phase"], life["spot"], life["goal"]) == ("AT_PICKUP", "QC01.SP", "QC01.SP")
+
+
+def test_a_restart_takes_up_the_truck_under_its_crane(
+    dispatcher: Dispatcher, tmp_path: Path
+) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    [to_crane] = d.tick(0.0)
+    arrive(d, to_crane, 1.0)
+    now = to_crane.plan.t_end + 30
+    d = restarted(d, tmp_path, now)
+    assert d.state.jobs["J1"].state is JobState.AT_PICKUP  # under way: it stays with TT01
+    d.add_truck("TT01", "QC01.SP", now)
+    t = d.trucks["TT01"]
+    assert (t.phase, t.job, t.goal, t.laden) == (Phase.AT_PICKUP, "J1", "QC01.SP", False)
+    assert legs(d.tick(now)) == []  # it stays under the crane
+    [to_block] = move_done(d, "QC01", CraneKind.QC, "TT01", "J1", now + 30)
+    assert d.state.jobs["J1"].state is JobState.TO_DROP
+    assert d.yard.service_point(spot_of(d, to_block)).area == "A1"
+    assert d.state.rejected == []
+
+
+def test_a_restart_takes_up_a_laden_truck_and_the_drop_it_was_heading_for(
+    dispatcher: Dispatcher, tmp_path: Path
+) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    [to_crane] = d.tick(0.0)
+    arrive(d, to_crane, 1.0)
+    [to_block] = move_done(d, "QC01", CraneKind.QC, "TT01", "J1", to_crane.plan.t_end + 60)
+    drop = spot_of(d, to_block)
+    now = to_block.plan.t_start + 5
+    d = restarted(d, tmp_path, now)
+    d.add_truck("TT01", "QC01.SP", now)  # it had not left the crane yet
+    t = d.trucks["TT01"]
+    assert (t.phase, t.job, t.laden) == (Phase.WAITING, "J1", True)
+    [again] = legs(d.tick(now))
+    assert spot_of(d, again) == drop
+    assert d.state.jobs["J1"].state is JobState.TO_DROP
+    assert d.state.rejected == []
+
+
+def test_a_truck_that_reached_its_drop_while_the_dispatcher_restarted_is_there(
+    dispatcher: Dispatcher, tmp_path: Path
+) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    [to_crane] = d.tick(0.0)
+    arrive(d, to_crane, 1.0)
+    [to_block] = move_done(d, "QC01", CraneKind.QC, "TT01", "J1", to_crane.plan.t_end + 60)
+    drop = spot_of(d, to_block)
+    now = to_block.plan.t_end + 10
+    d = restarted(d, tmp_path, now)
+    d.add_truck("TT01", drop, now)
+    t = d.trucks["TT01"]
+    assert (t.phase, t.job, t.goal, t.laden) == (Phase.AT_DROP, "J1", drop, True)
+    assert d.state.jobs["J1"].state is JobState.AT_DROP
+    move_done(d, "RTG01", CraneKind.RTG, "TT01", "J1", now + 60)
+    assert d.state.jobs["J1"].state is JobState.DONE
+    assert d.state.rejected == []
+
+
+def test_a_restart_opens_again_the_jobs_not_under_way(
+    dispatcher: Dispatcher, tmp_path: Path
+) -> None:
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    [to_crane] = d.tick(0.0)
+    d = restarted(d, tmp_path, 5.0)
+    assert d.state.jobs["J1"].state is JobState.RELEASED and "J1" in d.open_jobs
+    d.add_truck("TT01", "PARK.S01", 5.0)
+    assert (d.trucks["TT01"].phase, d.trucks["TT01"].job) == (Phase.IDLE, None)
+    [again] = legs(d.tick(5.0))
+    assert (again.truck, spot_of(d, again)) == ("TT01", spot_of(d, to_crane))
+    assert d.state.jobs["J1"].state is JobState.TO_PICKUP
+
+
+def test_problems_are_typed_said_once_and_on_the_record(dispatcher: Dispatcher) -> None:
+    d = dispatcher
+    for now in (5.0, 6.0):
+        assert d.on_state(state(d, "TT99", now), now) == []
+    [problem] = d.problems
+    assert (problem.kind, problem.truck, problem.at) == (ProblemKind.UNKNOWN_TRUCK, "TT99", 5.0)
+    assert str(problem) == "t=5s state from unknown truck 'TT99' ignored"
+    [event] = [e for _, e in d.journal.events() if e.kind == "problem"]
+    assert event.body == {
+        "kind": "unknown_truck",
+        "truck": "TT99",
+        "text": "state from unknown truck 'TT99' ignored",
+    }
