@@ -185,6 +185,22 @@ class Dispatcher:
             self.release.place(truck, self.yard.node_of(spot), now)
         self.life.joined(t, now)
 
+    def locate(self, truck: str, spot: str, now: float) -> list[Dispatch]:
+        """A truck tracked without a place (it joined before its receiver had a fix) now
+        stands at a free service point: it is placed there and may take work."""
+        t = self.trucks[truck]
+        if t.spot is not None or t.goal is not None or t.job is not None:
+            return []
+        if self.release.knows(truck) or not self.spots.free(spot, truck):
+            return []
+        self.spots.book(spot, truck)
+        t.spot = spot
+        node = self.yard.node(self.yard.node_of(spot))
+        t.x, t.y = node.x, node.y
+        self.router.here(truck, spot, now)
+        self.release.place(truck, node.id, now)
+        return self.tick(now)
+
     def resume(self, now: float = 0.0) -> int:
         """Take up the journal's story after a restart: its jobs, its trucks, its lanes.
 

@@ -139,6 +139,14 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
 )
 @click.option("--strategy", default="pooled-optimal", show_default=True, help="dispatch strategy")
 @click.option(
+    "--clock-rate",
+    type=click.FloatRange(min=0.0, min_open=True, max=100.0),
+    default=1.0,
+    show_default=True,
+    help="the dispatcher's clock runs this many times the wall clock (demos and tests; "
+    "1 in a yard): plans, releases and the lost-truck limit in its time",
+)
+@click.option(
     "--dispatch/--no-dispatch",
     default=True,
     show_default=True,
@@ -152,6 +160,7 @@ def serve_cmd(
     terminal: str,
     yard_file: Path | None,
     strategy: str,
+    clock_rate: float,
     dispatch: bool,
 ) -> None:
     """Serve trucks over ZeroMQ: journal what they send, then ack; until SIGTERM or Ctrl-C."""
@@ -185,7 +194,9 @@ def serve_cmd(
                 yard = load_yard(yard_file) if yard_file else embedded(terminal)
             except (YardError, OSError) as exc:
                 raise click.ClickException(str(exc)) from None
-            handler = LiveDispatcher(yard, journal, strategy, lost_after_s=broken_after_s)
+            handler = LiveDispatcher(
+                yard, journal, strategy, lost_after_s=broken_after_s, clock_rate=clock_rate
+            )
         try:
             server = Server(
                 journal, bind, broken_after_s=broken_after_s, echo=click.echo, handler=handler

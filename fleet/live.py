@@ -3,7 +3,8 @@
 `LiveDispatcher` is the server's `Handler`: each stored message goes to the
 `Dispatcher`, whose plans go back to the trucks as VDA 5050 orders (or a pause). A
 truck joins on its first state or factsheet; it gets work once it stands at a service
-point (its `lastNodeId` is a service point's node). Crane adapters' events move the
+point (its `lastNodeId` is a service point's node), also when it joined before its
+receiver had a fix. Crane adapters' events move the
 jobs on. The journal is the server's: every change the dispatcher makes lands in it
 next to the messages that caused it.
 """
@@ -35,15 +36,21 @@ class LiveDispatcher:
         strategy: str = "pooled-optimal",
         *,
         lost_after_s: float | None = 15.0,
+        clock_rate: float = 1.0,
     ) -> None:
+        """`lost_after_s` is wall-clock seconds of silence; `clock_rate` makes the
+        dispatcher's clock (its plans, releases, timestamps) run that many times the wall
+        clock, for demos and tests that should not wait for a real shift's minutes."""
         self.origin = datetime.now(UTC)
-        config = DispatcherConfig(lost_after_s=lost_after_s)
+        self.clock_rate = clock_rate
+        lost = None if lost_after_s is None else lost_after_s * clock_rate
+        config = DispatcherConfig(lost_after_s=lost)
         self.dispatcher = Dispatcher(yard, journal, make_strategy(strategy), self.origin, config)
         self.dispatcher.resume()
         self.yard = yard
 
     def _now(self, at: float) -> float:
-        return max(0.0, at - self.origin.timestamp())
+        return max(0.0, at - self.origin.timestamp()) * self.clock_rate
 
     def on_message(
         self, truck: str, topic: str, message: Message, at: float
@@ -59,6 +66,9 @@ class LiveDispatcher:
                 joined = True
             if isinstance(message, State):
                 out = d.on_state(message, now)
+                spot = None if joined else self._spot_of(message)
+                if spot is not None and d.trucks[truck].spot is None and not message.driving:
+                    out += d.locate(truck, spot, now)  # joined before it knew where it was
             elif isinstance(message, CraneEvent):
                 out = d.on_crane_event(message, now, journaled=True)
             if joined:

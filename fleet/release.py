@@ -13,7 +13,8 @@ plan goes as horizon (`released: false`):
   there (a truck is never early, so plans made later are never ordered against it).
 - The base ends at a node of the order where a truck may stand: its body (a footprint
   behind the node) clear of every junction, or a service point, or the goal. Grants
-  that would end inside a junction are given back; the base never ends in one.
+  that would end inside a junction are given back; the base never ends in one. While a
+  junction is taken, the base reaches its stop line: the truck drives up and waits there.
 - While the way is free it reaches at least `ahead_m` past the truck's front (its
   stopping distance plus its speed × (state interval + round trip)), so a truck on a
   free road never brakes for want of an extension.
@@ -286,7 +287,7 @@ class Release:
                 break
             if nxt.planned_in > now + max(0.0, nxt.s_in - run.s) / self.top_speed + EPS:
                 break  # never early
-            why = self.execution.blockers(truck)
+            why = self.execution.blockers(truck, stop_line_alone=True)
             if why:
                 blocked = {o for o, _ in why if o != truck and o in self.execution.runs}
                 break

@@ -309,16 +309,19 @@ class Execution:
                     out.add((prev[0], resource))
         return out
 
-    def blockers(self, truck: str) -> list[tuple[str, str]]:
+    def blockers(self, truck: str, *, stop_line_alone: bool = False) -> list[tuple[str, str]]:
         """Why a truck may not enter its next passage now: (other truck, resource) pairs.
         A stop-line node and the junction after it are one grant: standing at the stop
-        line, the truck waits for the junction, and that is what it is said to wait for."""
+        line, the truck waits for the junction, and that is what it is said to wait for.
+        `stop_line_alone`: the node on its own (a base may end at a stop line while the
+        junction is taken: the truck drives up to it and waits there)."""
         run = self.runs[truck]
         if run.next is None:
             return []
         out = self._blockers_at(truck, run.at + 1)
         i = run.at + 2
-        if not out and run.next.resource.startswith("node:") and i < len(run.passages):
+        coupled = not stop_line_alone
+        if coupled and not out and run.next.resource.startswith("node:") and i < len(run.passages):
             p = run.passages[i]
             if p.group and p.group != run.next.group:
                 out = self._blockers_at(truck, i)

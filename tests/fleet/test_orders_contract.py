@@ -26,6 +26,7 @@ from drivers.agent.config import MapConfig, TruckConfig
 from drivers.agent.core import AgentCore
 from fleet.dispatcher import Dispatch, Dispatcher, Phase
 from fleet.jobs import Job, JobState, JobType, Place, PlaceKind
+from fleet.live import LiveDispatcher
 from fleet.journal import Journal
 from fleet.protocol import (
     CraneEventKind,
@@ -413,3 +414,25 @@ def test_an_autonomous_truck_without_link_stands_clear_of_junctions(
     way = [e for e in dict.fromkeys(driven) if e not in edges] + edges  # the edges behind it
     cab.bases.append((command.node_id, way))
     check_wire(cab, yard, d.config.vehicle)
+
+
+def test_a_truck_that_joins_before_its_first_fix_gets_work_once_it_is_located(
+    haiphong: Yard, tmp_path: Path
+) -> None:
+    """The agent's first state goes out before the receiver's first fix (no lastNodeId):
+    the live dispatcher tracks the truck, and places it when it reports its spot."""
+    live = LiveDispatcher(haiphong, Journal(tmp_path / "j.db"))
+    live.dispatcher.add_jobs([dsch("J1")], 0.0)
+    core = make_core(haiphong, "TT01")
+    at = live.origin.timestamp()
+    first = core.build_state(0.0)
+    assert first.last_node_id == ""
+    assert live.on_message("TT01", "state", first, at + 1.0) == []
+    assert live.dispatcher.trucks["TT01"].spot is None
+    node = haiphong.node(haiphong.node_of("PARK.S01"))
+    core.on_position(node.x, node.y, 0.0, None, None, 2.0)
+    out = live.on_message("TT01", "state", core.build_state(2.0), at + 2.0)
+    orders = [m for truck, m in out if truck == "TT01" and isinstance(m, Order)]
+    assert orders, "a located truck got no work"
+    core.on_message("uagv/v2/YardFleet/TT01/order", encode(orders[0]), 2.0)
+    assert core.book.order_id == orders[0].order_id
