@@ -18,9 +18,16 @@ from typing import Any
 from fleet.dispatcher import Dispatch, Dispatcher, DispatcherConfig
 from fleet.journal import Journal
 from fleet.problems import Problem, ProblemKind
-from fleet.protocol import CraneEvent, Factsheet, State
+from fleet.protocol import (
+    CraneEvent,
+    Factsheet,
+    State,
+    make_action,
+    make_instant_actions,
+)
 from fleet.protocol.codec import Message
 from fleet.strategies import strategy as make_strategy
+from fleet.trucks import Truck
 from maps import Yard
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,7 @@ class LiveDispatcher:
         self.dispatcher = Dispatcher(yard, journal, make_strategy(strategy), self.origin, config)
         self.dispatcher.resume()
         self.yard = yard
+        self._asked = 0
 
     def _now(self, at: float) -> float:
         return max(0.0, at - self.origin.timestamp()) * self.clock_rate
@@ -71,6 +79,8 @@ class LiveDispatcher:
                     out += d.locate(truck, spot, now)  # joined before it knew where it was
             elif isinstance(message, CraneEvent):
                 out = d.on_crane_event(message, now, journaled=True)
+            elif isinstance(message, Factsheet) and not joined:
+                learn(d.trucks[truck], message)
             if joined:
                 out += d.tick(now)  # a new truck may take work (or its box) at once
         except (KeyError, ValueError) as exc:  # bad content: named, the server keeps going
@@ -78,7 +88,18 @@ class LiveDispatcher:
             bad = Problem(ProblemKind.BAD_MESSAGE, truck, now, detail=f"{topic}: {exc}")
             d.problems.append(bad)
             return []
-        return [(x.truck, x.order) for x in out]
+        sent: list[tuple[str, Message]] = [(x.truck, x.order) for x in out]
+        if joined and isinstance(message, State):
+            # Who drives it, its tank and twin carry are in its factsheet: ask for it.
+            self._asked += 1
+            ask = make_instant_actions(
+                d.config.manufacturer,
+                truck,
+                [make_action("factsheetRequest", action_id=f"{truck}:factsheet:{self._asked}")],
+                timestamp=d.at(now),
+            )
+            sent.insert(0, (truck, ask))
+        return sent
 
     def tick(self, at: float) -> list[tuple[str, Message]]:
         """Look again (waiting trucks, open jobs); call every few seconds."""
@@ -104,3 +125,11 @@ def facts_of(message: State | Factsheet) -> dict[str, Any]:
     if ext is not None and ext.fuel is not None:
         facts.update(tank_l=ext.fuel.tank_litres, litres=ext.fuel.litres)
     return facts
+
+
+def learn(t: Truck, sheet: Factsheet) -> None:
+    """A known truck's factsheet: who drives it, its tank, whether it carries twins."""
+    facts = sheet.yardfleet
+    if facts is None:
+        return
+    t.driver, t.twin, t.tank_l = facts.driver.value, facts.twin_carry, facts.tank_litres

@@ -26,16 +26,18 @@ from drivers.agent.config import MapConfig, TruckConfig
 from drivers.agent.core import AgentCore
 from fleet.dispatcher import Dispatch, Dispatcher, Phase
 from fleet.jobs import Job, JobState, JobType, Place, PlaceKind
-from fleet.live import LiveDispatcher
 from fleet.journal import Journal
+from fleet.live import LiveDispatcher
 from fleet.protocol import (
     CraneEventKind,
     CraneKind,
+    Factsheet,
     InstantActions,
     Order,
     make_crane_event,
 )
 from fleet.protocol.codec import encode, message_topic
+from fleet.protocol.extensions import Driver
 from fleet.release import stitches
 from fleet.strategies import strategy
 from maps import Yard
@@ -125,7 +127,11 @@ class Cab:
 def make_core(yard: Yard, truck: str, *, autonomous: bool = False) -> AgentCore:
     return AgentCore(
         TruckConfig(
-            serial_number=truck, manufacturer="YardFleet", tank_litres=400.0, battery_volts=25.2
+            serial_number=truck,
+            manufacturer="YardFleet",
+            tank_litres=400.0,
+            battery_volts=25.2,
+            driver=Driver.AUTONOMOUS if autonomous else Driver.HUMAN,
         ),
         yard,
         MapConfig(
@@ -423,12 +429,19 @@ def test_a_truck_that_joins_before_its_first_fix_gets_work_once_it_is_located(
     the live dispatcher tracks the truck, and places it when it reports its spot."""
     live = LiveDispatcher(haiphong, Journal(tmp_path / "j.db"))
     live.dispatcher.add_jobs([dsch("J1")], 0.0)
-    core = make_core(haiphong, "TT01")
+    core = make_core(haiphong, "TT01", autonomous=True)
     at = live.origin.timestamp()
     first = core.build_state(0.0)
     assert first.last_node_id == ""
-    assert live.on_message("TT01", "state", first, at + 1.0) == []
+    [(_, ask)] = live.on_message("TT01", "state", first, at + 1.0)
+    assert isinstance(ask, InstantActions)
+    assert [a.action_type for a in ask.actions] == ["factsheetRequest"]
     assert live.dispatcher.trucks["TT01"].spot is None
+    for message in core.on_message("uagv/v2/YardFleet/TT01/instantActions", encode(ask), 1.0):
+        if isinstance(message, Factsheet):  # the dispatcher learns who drives it
+            live.on_message("TT01", "factsheet", message, at + 1.5)
+    assert live.dispatcher.trucks["TT01"].driver == "AUTONOMOUS"
+    assert live.dispatcher.trucks["TT01"].tank_l == 400.0
     node = haiphong.node(haiphong.node_of("PARK.S01"))
     core.on_position(node.x, node.y, 0.0, None, None, 2.0)
     out = live.on_message("TT01", "state", core.build_state(2.0), at + 2.0)
