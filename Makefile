@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-yardfleet
 OUT ?= out
 
-.PHONY: install demo test lint unit bench clean
+.PHONY: install demo test lint unit bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,5 +41,9 @@ bench: $(STAMP)
 	$(BIN)/pytest tests/bench -q --benchmark-only \
 		--benchmark-columns=min,median,mean,max,rounds --benchmark-sort=name
 
+# The documentation (docs/*.md) as a site in site/; strict: a broken link or anchor fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .benchmarks
+	rm -rf $(VENV) $(OUT) site .pytest_cache .mypy_cache .ruff_cache .benchmarks
