@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -11,13 +12,21 @@ import click
 from fleet.workqueue import read_work_queue
 from maps import DEFAULT_TERMINAL, TERMINALS, Yard, YardError, load_yard
 from maps import terminal as embedded
+from maps.cli_support import CREATES_FOLDERS, output_file, yard_error
 
 
 def _yard(yard_file: Path | None, terminal_name: str) -> Yard:
     try:
         return load_yard(yard_file) if yard_file else embedded(terminal_name)
     except YardError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise yard_error(exc) from None
+
+
+def _not_a_journal(path: Path, exc: sqlite3.Error) -> str:
+    """Why SQLite refused `path`, in one line naming it."""
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+        return f"{path}: cannot open the journal ({exc})"
+    return f"{path}: not a YardFleet journal ({exc})"
 
 
 @click.group("jobs")
@@ -65,7 +74,7 @@ def check_cmd(file: Path, yard_file: Path | None, terminal_name: str) -> None:
     "journal_path",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="the dispatcher's journal (SQLite; created if absent)",
+    help=f"the dispatcher's journal (SQLite; created if absent, {CREATES_FOLDERS})",
 )
 @click.option("--skip-invalid", is_flag=True, help="apply the good lines, report the bad ones")
 @click.option("--yard", "yard_file", type=click.Path(dir_okay=False, path_type=Path))
@@ -99,8 +108,12 @@ def import_cmd(
     bad = queue.bad_lines
     good = [job for job, line in zip(queue.jobs, queue.lines, strict=True) if line not in bad]
     now = datetime.now(UTC).isoformat()
-    with Journal(journal_path) as journal:
-        stored = journal.append_all(job_added(job, now) for job in good)
+    output_file(journal_path, "--journal")
+    try:
+        with Journal(journal_path) as journal:
+            stored = journal.append_all(job_added(job, now) for job in good)
+    except sqlite3.Error as exc:
+        raise click.ClickException(_not_a_journal(journal_path, exc)) from None
     added = sum(1 for seq in stored if seq is not None)
     click.echo(
         f"{journal_path}: {added} job(s) added, {len(good) - added} already there, "

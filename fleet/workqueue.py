@@ -5,6 +5,10 @@ JOB_ID, JOB_TYPE (DSCH, LOAD, RECV, DLVR, SHFT), VESSEL_CALL, CONTAINER_NO, NON_
 SIZE (20, 40, 45), WEIGHT_KG, QC, QC_SEQ, YARD_BLOCK, YARD_BAY, YARD_ROW, YARD_TIER,
 TO_YARD_BLOCK (SHFT), ALT_YARD_BLOCKS (DSCH; semicolon-separated), GATE_LANE (RECV, DLVR),
 TWIN_WITH, PRIORITY, DEADLINE (ISO 8601 with offset).
+
+A CSV's columns are separated by commas. A header separated by ';' (a spreadsheet's CSV in
+a comma-decimal locale) or tabs is refused with that said, not guessed: ';' is the list
+separator inside ALT_YARD_BLOCKS, so a file split at ';' would read those lists wrong.
 """
 
 from __future__ import annotations
@@ -322,6 +326,14 @@ def _rows(path: Path, text: str, problems: list[QueueProblem]) -> list[tuple[int
             problems.append(QueueProblem(source, 1, None, "expected a list of job objects"))
             return []
         return [(k + 1, item) for k, item in enumerate(items)]  # JSON: item number as "line"
+    first = text.split("\n", 1)[0]
+    for sign, name in ((";", "';'"), ("\t", "tabs")):
+        if sign in first and "," not in first:
+            # Refused, not guessed: ';' separates the blocks inside ALT_YARD_BLOCKS.
+            problems.append(
+                QueueProblem(source, 1, None, f"the columns are separated by {name}: use commas")
+            )
+            return []
     reader = csv.DictReader(io.StringIO(text))
     header = {h.strip().upper() for h in reader.fieldnames or []}
     missing = [

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from maps.cli_support import CREATES_FOLDERS, output_file, yard_error
 from maps.errors import YardError
 from maps.generator import TerminalSpec, generate_terminal
 from maps.geojson import load_yard, save_yard, validate_file
@@ -45,7 +46,7 @@ def _yard_for(file: Path | None, terminal_name: str) -> Yard:
     try:
         return load_yard(file, check=False) if file else terminal(terminal_name)
     except YardError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise yard_error(exc) from None
 
 
 @click.group("map")
@@ -67,7 +68,7 @@ def map_group() -> None:
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="GeoJSON file to write",
+    help=f"GeoJSON file to write ({CREATES_FOLDERS})",
 )
 def export_cmd(terminal_name: str, out: Path, **overrides: Any) -> None:
     """Write an embedded or generated terminal as GeoJSON, ready to edit and validate."""
@@ -78,7 +79,7 @@ def export_cmd(terminal_name: str, out: Path, **overrides: Any) -> None:
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    save_yard(yard, out)
+    save_yard(yard, output_file(out, "--out"))
     summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in yard.summary().items())
     click.echo(f"wrote {out}: yard {yard.id} v{yard.version}: {summary}")
 
@@ -120,7 +121,7 @@ def validate_cmd(file: Path, as_json: bool) -> None:
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="picture to write: .png or .svg",
+    help=f"picture to write: .png or .svg ({CREATES_FOLDERS})",
 )
 @click.option("--around", help="draw only around this feature id (e.g. a junction, X0070)")
 @click.option(
@@ -141,6 +142,7 @@ def show_cmd(
     if out.suffix.lower() not in (".png", ".svg"):
         raise click.UsageError(f"--out must end in .png or .svg, not {out.suffix or '(none)'!r}")
     yard = _yard_for(file, terminal_name)
+    output_file(out, "--out")
     try:
         path = draw_yard(yard, out, around=around, radius_m=radius)
     except ValueError as exc:

@@ -47,6 +47,12 @@ SLACK_M = 1e-6
 """Rounding slack on the clearance: exactly the clearance is clear."""
 
 
+_EMPTY_YARD = Problem(
+    "the yard has no lanes: nothing for a truck to drive on (an empty FeatureCollection?)",
+    field="features",
+)
+
+
 def check_yard(
     yard: Yard,
     *,
@@ -61,8 +67,11 @@ def check_yard(
     yard (a file whose broken lanes were left out would fail it for their sake).
     `bodies=False` skips the rules on truck bodies (`footprint`): for a centre-line sketch,
     a lane graph not yet compiled (`maps.junctions`), whose two-way roads and junctions
-    those rules reject.
+    those rules reject. A whole yard without a lane (0 features, say) is one problem: there is
+    nothing to check the rules on.
     """
+    if reachability and not yard.lanes:
+        return [_EMPTY_YARD]
     problems: list[Problem] = []
     problems += _check_lanes(yard)
     problems += _check_areas(yard)

@@ -10,6 +10,7 @@ import click
 
 from maps import DEFAULT_TERMINAL, TERMINALS, UnknownFeatureError, Yard, YardError, load_yard
 from maps import terminal as embedded
+from maps.cli_support import CREATES_FOLDERS, output_file, yard_error
 from routing.checker import check_plans
 from routing.errors import RoutingError
 from routing.network import LaneNetwork
@@ -37,7 +38,16 @@ def _yard(yard_file: Path | None, terminal_name: str) -> Yard:
     try:
         return load_yard(yard_file) if yard_file else embedded(terminal_name)
     except YardError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise yard_error(exc) from None
+
+
+def _picture(out: Path) -> Path:
+    """--out: a .png or .svg file, its folder created if missing."""
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise click.BadParameter(
+            f"must end in .png or .svg, not {out.suffix or '(none)'!r}", param_hint="--out"
+        )
+    return output_file(out, "--out")
 
 
 def _progress(label: str) -> Callable[[int, int], None]:
@@ -68,7 +78,9 @@ def _register_mapf() -> None:
 @yard_option
 @terminal_option
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="draw the route: .png or .svg"
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"draw the route: .png or .svg ({CREATES_FOLDERS})",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the route as JSON")
 def path_cmd(
@@ -82,6 +94,8 @@ def path_cmd(
     as_json: bool,
 ) -> None:
     """The fastest route between two service points (or nodes), e.g. QC01.SP J2.TP3."""
+    if out is not None:
+        _picture(out)
     yard = _yard(yard_file, terminal_name)
     net = LaneNetwork(yard)
     try:
@@ -122,13 +136,17 @@ def path_cmd(
 @yard_option
 @terminal_option
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="draw the plans: .png or .svg"
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"draw the plans: .png or .svg ({CREATES_FOLDERS})",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the plans as JSON")
 def plan_cmd(
     tasks_file: Path, yard_file: Path | None, terminal_name: str, out: Path | None, as_json: bool
 ) -> None:
     """Conflict-free plans for truck tasks (CSV or JSON: truck, from, to[, laden, release_s])."""
+    if out is not None:
+        _picture(out)
     yard = _yard(yard_file, terminal_name)
     try:
         tasks = read_tasks(tasks_file)

@@ -3,6 +3,10 @@
 The root lives in `sim`, the one room allowed to use every other, so the import rules
 hold; the rooms' groups are imported lazily, so `yardfleet agent` on a truck's
 onboard unit never loads the simulator or the dispatcher.
+
+Whatever a command does not expect ends the same way everywhere: one line `Error: what`
+on stderr and exit status 1 (`yardfleet --debug ...` shows the traceback instead); Ctrl-C
+that a command does not handle itself says `interrupted` and exits 130.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import importlib
 from typing import Any
 
 import click
+
+INTERRUPTED_EXIT = 130
+"""The exit status after Ctrl-C, as a shell gives a command killed by SIGINT."""
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("maps.cli:map_group", "The yard: show, export and validate lane maps."),
@@ -55,10 +62,47 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; an exception it did not expect becomes one error line
+        (unless --debug), a Ctrl-C it did not handle exit status 130."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
+        except BrokenPipeError:
+            raise  # click's own: stdout went away (`| head`), exit quietly
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(
+                f"{unexpected(exc)} (yardfleet --debug ... shows the traceback)"
+            ) from None
+
+
+def unexpected(exc: BaseException) -> str:
+    """An exception in one line: "FILE: reason" for an OS error on a file, else its type
+    and the first line of its message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else type(exc).__name__
+        return f"{where}: {exc.strerror}"
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if len(lines) > 1:
+        text += f" (and {len(lines) - 1} more line(s))"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="yardfleet")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="show the traceback of an unexpected error (default: one line, exit status 1)",
+)
+def main(debug: bool) -> None:
     """YardFleet: fleet management for the internal trucks of container terminals."""
 
 

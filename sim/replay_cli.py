@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from maps.cli_support import CREATES_FOLDERS, INTERRUPTED_EXIT, output_folder, yard_error
 from maps.errors import YardError
 from maps.geojson import load_yard
 from maps.terminals import terminal
@@ -25,7 +26,7 @@ from sim.bags.replay import DEFAULT_MAX_DISTANCE_M, ReplayedFix, ReplayReport, r
 from sim.bags.topicmap import TopicMap, TopicMapError
 from sim.feed import DispatcherFeed
 
-INTERRUPTED_EXIT = 130
+__all__ = ["INTERRUPTED_EXIT", "replay_command"]
 
 
 def _speed(value: str) -> float:
@@ -93,7 +94,7 @@ def _print_report(console: Console, report: ReplayReport) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("out"),
     show_default=True,
-    help="folder for replay.json and replay.png",
+    help=f"folder for replay.json, replay.png and journal.db ({CREATES_FOLDERS})",
 )
 @click.option(
     "--max-distance",
@@ -119,9 +120,18 @@ def replay_command(
     try:
         tmap = TopicMap.load(topic_map) if topic_map else TopicMap()
         yard = load_yard(yard_file) if yard_file else terminal()
+        if bag.is_dir() and not (bag / "metadata.yaml").is_file():
+            raise BagError(
+                f"{bag}: not a bag: a rosbag2 directory holds metadata.yaml, this one does not"
+            )
         total = sum(t.count for t in fix_topics(bag))
-    except (TopicMapError, YardError, BagError) as exc:
+    except YardError as exc:
+        raise yard_error(exc) from None
+    except (TopicMapError, BagError) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # what rosbags raises for files it cannot use
+        raise click.ClickException(f"{bag}: not a readable bag: {exc.strerror or exc}") from None
+    output_folder(out, "--out")
     # With --json, stdout carries only the JSON; the progress bar and table go to stderr.
     console = Console(stderr=as_json)
     progress = Progress(
@@ -155,7 +165,6 @@ def replay_command(
         raise click.ClickException(str(exc)) from None
     finally:
         feed.close()
-    out.mkdir(parents=True, exist_ok=True)
     data = report.to_dict()
     data["dispatcher"] = {"journal": str(out / "journal.db"), "states": feed.states}
     (out / "replay.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

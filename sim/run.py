@@ -12,6 +12,11 @@ resources); and the run's `simulated_seconds`, `wall_seconds`, `seed`,
 With `record`, the shift is written as a ROS 2 bag: each truck's vehicle class once at
 the start (`/yardfleet/<truck>/class`) and its GNSS fixes at `fix_hz` — where its
 antenna is, `antenna_m` behind the front.
+
+`on_progress(t, horizon)` hears the simulated clock every simulated minute; `on_status`
+the same as a `ShiftProgress`, which also counts the moves so far (when asked: counting
+takes a walk over the jobs). Ctrl-C during the shift stops it: the report covers the
+shift so far (`interrupted`).
 """
 
 from __future__ import annotations
@@ -24,12 +29,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleet.jobs import JobState
 from fleet.kpi import from_journal
 from routing.bodies import check_bodies
 from routing.checker import check_plans
 from sim.executed import min_separation_m
 from sim.scenario import Scenario, truck_id
 from sim.world import DEFAULT_FIX_HZ, AntennaFix, Shift, ShiftResult
+
+
+@dataclass(frozen=True)
+class ShiftProgress:
+    """Where a running shift is: simulated seconds, of how many, and its moves so far."""
+
+    t_s: float
+    horizon_s: float
+    count_moves: Callable[[], int]
+
+    @property
+    def moves(self) -> int:
+        """Jobs done so far (the report's `moves`, as the dispatcher knows them now)."""
+        return self.count_moves()
+
+
+def _moves(shift: Shift) -> int:
+    return sum(1 for job in shift.dispatcher.book.jobs.values() if job.state is JobState.DONE)
 
 
 @dataclass
@@ -50,6 +74,7 @@ def run_shift(
     fix_hz: float = DEFAULT_FIX_HZ,
     pictures: bool = True,
     on_progress: Callable[[float, float], None] | None = None,
+    on_status: Callable[[ShiftProgress], None] | None = None,
 ) -> ShiftReport:
     """Simulate the scenario, check safety, compute the KPIs, write report and pictures
     (and, with `record`, the bag: classes, and fixes at the antenna `fix_hz` times a second)."""
@@ -58,6 +83,13 @@ def run_shift(
     with ExitStack() as stack:
         on_fix: Callable[[AntennaFix], None] | None = None
         shift: Shift
+
+        def tick(t: float, horizon: float) -> None:
+            if on_progress is not None:
+                on_progress(t, horizon)
+            if on_status is not None:
+                on_status(ShiftProgress(t, horizon, lambda: _moves(shift)))
+
         trucks = [truck_id(k) for k in range(scenario.fleet.trucks)]
         if record is not None:
             from sim.bags.recorder import BagRecorder
@@ -90,7 +122,7 @@ def run_shift(
             scenario,
             journal,
             speed=speed,
-            on_progress=on_progress,
+            on_progress=tick if on_progress is not None or on_status is not None else None,
             on_fix=on_fix,
             fix_hz=fix_hz,
         )

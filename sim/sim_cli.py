@@ -1,9 +1,17 @@
-"""`yardfleet sim run|compare|replay`: simulated shifts, strategy tables, bag replay."""
+"""`yardfleet sim run|compare|replay`: simulated shifts, strategy tables, bag replay.
+
+Progress: a bar on stderr when it is a terminal; otherwise (a CI log, `2> log`) a plain
+line every few seconds: simulated time, moves, their rate. Ctrl-C stops the work, writes
+what was done so far (`sim run`: the report of the shift so far; `sim compare`: the table,
+compare.json and picture of the shifts that finished) and exits 130.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -11,8 +19,20 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fleet.strategies import STRATEGIES
+from maps.cli_support import (
+    CREATES_FOLDERS,
+    INTERRUPTED_EXIT,
+    ProgressLines,
+    clock,
+    output_file,
+    output_folder,
+)
 from sim.replay_cli import replay_command
 from sim.scenario import Scenario, ScenarioError, fleet_size_problems, load
+
+if TYPE_CHECKING:
+    from sim.compare import CompareProgress
+    from sim.run import ShiftProgress
 
 
 def _speed(value: str) -> float | None:
@@ -67,9 +87,19 @@ def _check_trucks(sc: Scenario, sizes: list[int]) -> None:
 @click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), help="dispatch strategy")
 @click.option("--trucks", type=click.IntRange(min=1), help="fleet size")
 @click.option("--hours", type=click.FloatRange(min=0.01), help="shift length")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/shift"))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out/shift"),
+    show_default=True,
+    help=f"folder for report.json, journal.db and the pictures ({CREATES_FOLDERS})",
+)
 @click.option("--speed", default="max", show_default=True, help="'max' or × real time (1 = live)")
-@click.option("--record", type=click.Path(path_type=Path), help="write a ROS 2 bag directory")
+@click.option(
+    "--record",
+    type=click.Path(path_type=Path),
+    help=f"write a ROS 2 bag directory, a new one ({CREATES_FOLDERS} above it)",
+)
 @click.option(
     "--fix-hz",
     type=float,
@@ -100,33 +130,52 @@ def run_command(
         _check_trucks(sc, [trucks])
     options = {"seed": seed, "strategy": strategy, "trucks": trucks}
     sc = sc.with_(**{k: v for k, v in options.items() if v is not None})
+    _outputs(out, record)
+    console = Console(stderr=as_json)
+    title = f"{sc.name} · {sc.strategy} · {sc.fleet.trucks} trucks"
+    shown = _ShiftProgress(title, sc.hours * 3600.0)
+    try:
+        with shown:
+            report = run_shift(
+                sc, out, speed=pace, record=record, fix_hz=fix_hz, on_status=shown.update
+            )
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ninterrupted before the report was written; {out / 'journal.db'} holds the "
+            "shift so far",
+            err=True,
+        )
+        sys.exit(INTERRUPTED_EXIT)
+    data = report.data
+    shown.finish(data)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    _print_run(console, data, report.files, record)
+    if data["interrupted"]:
+        sys.exit(INTERRUPTED_EXIT)
+    if data["conflicts"] or data["deadlocks"] or data["drive_problems"] or data.get("contacts"):
+        raise SystemExit(2)
+
+
+def _outputs(out: Path, record: Path | None) -> None:
+    """--out created if missing; --record a new directory, its folder created if missing."""
     if record is not None and record.exists():
         raise click.BadParameter(
             f"{record} exists; a bag needs a new directory", param_hint="--record"
         )
-    console = Console(stderr=as_json)
-    progress = Progress(
-        TextColumn(f"{sc.name} · {sc.strategy} · {sc.fleet.trucks} trucks"),
-        BarColumn(),
-        TextColumn("{task.fields[clock]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = progress.add_task("shift", total=sc.hours * 3600.0, clock="0:00")
+    output_folder(out, "--out")
+    if record is not None:
+        output_file(record, "--record")
 
-    def tick(t: float, total: float) -> None:
-        progress.update(task, completed=t, clock=f"{int(t // 3600)}:{int(t % 3600 // 60):02d} h")
 
-    with progress:
-        report = run_shift(sc, out, speed=pace, record=record, fix_hz=fix_hz, on_progress=tick)
-    data = report.data
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+def _print_run(
+    console: Console, data: dict[str, Any], files: list[Path], record: Path | None
+) -> None:
+    """The KPI table, what was written (the bag last) and what went wrong."""
     console.print(kpi_table(data))
     if data["interrupted"]:
         console.print("[yellow]interrupted: the report covers the shift so far[/yellow]")
-    for f in report.files:
+    for f in files:
         console.print(f"wrote {f}")
     if record is not None:
         console.print(f"wrote {record} (ROS 2 bag, MCAP + zstd)")
@@ -135,8 +184,63 @@ def run_command(
             f"[red]{data['contacts']} contacts between truck bodies (first: "
             f"{data['contact_examples'][0]}); see report.json[/red]"
         )
-    if data["conflicts"] or data["deadlocks"] or data["drive_problems"] or data.get("contacts"):
-        raise SystemExit(2)
+
+
+class _ShiftProgress:
+    """A shift's progress on stderr: a bar on a terminal, else a line every few seconds."""
+
+    def __init__(self, title: str, horizon_s: float) -> None:
+        self.horizon_s = horizon_s
+        self.first = True
+        self.stderr = Console(stderr=True)
+        self.bar: Progress | None = None
+        self.lines: ProgressLines | None = None
+        if self.stderr.is_terminal:
+            self.bar = Progress(
+                TextColumn(title),
+                BarColumn(),
+                TextColumn("{task.fields[clock]}"),
+                TimeElapsedColumn(),
+                console=self.stderr,
+                transient=True,
+            )
+            self.task = self.bar.add_task("shift", total=horizon_s, clock="0:00")
+        else:
+            self.lines = ProgressLines("sim run")
+            self.lines.say(f"{title}: {clock(horizon_s)} h to simulate")
+
+    def __enter__(self) -> _ShiftProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def update(self, at: ShiftProgress) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=at.t_s, clock=f"{clock(at.t_s)} h")
+        elif self.lines is not None and (self.first or self.lines.due()):
+            self.first = False  # the first at once: the shift itself has started
+            self.lines.say(self._line(at.t_s, at.horizon_s, at.moves))
+
+    def _line(self, t_s: float, horizon_s: float, moves: int) -> str:
+        assert self.lines is not None
+        wall = max(self.lines.elapsed_s, 1e-9)
+        rate = f"{moves / (t_s / 3600.0):.1f}" if t_s > 0 else "-"
+        return (
+            f"{clock(t_s)} of {clock(horizon_s)} h simulated, {moves} moves ({rate} per hour), "
+            f"{t_s / wall:.0f}× real time, {wall:.0f} s"
+        )
+
+    def finish(self, data: dict[str, object]) -> None:
+        """The last line (no terminal): where the shift ended."""
+        if self.lines is not None:
+            t_s, moves = data["simulated_seconds"], data["moves"]
+            assert isinstance(t_s, int | float) and isinstance(moves, int)
+            state = "interrupted at" if data["interrupted"] else "done:"
+            self.lines.say(f"{state} {self._line(float(t_s), self.horizon_s, moves)}")
 
 
 def kpi_table(data: dict[str, object]) -> Table:
@@ -189,7 +293,11 @@ def _num(value: object, digits: int = 1) -> str:
 @click.option("--hours", type=click.FloatRange(min=0.01), help="shift length")
 @click.option("--jobs", "workers", type=click.IntRange(min=1), help="parallel processes")
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/compare")
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out/compare"),
+    show_default=True,
+    help=f"folder for compare.json, compare.png and each shift's run ({CREATES_FOLDERS})",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the table as JSON on stdout")
 def compare_command(
@@ -220,28 +328,84 @@ def compare_command(
         ) from None
     base = _scenario(scenario, hours)
     _check_trucks(base, sizes)
+    output_folder(out, "--out")
     console = Console(stderr=as_json, width=200)
     total = len(names) * len(sizes) * seeds
-    progress = Progress(
-        TextColumn("compare"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} shifts"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = progress.add_task("compare", total=total)
-    with progress:
-        rows = compare(
-            base, names, sizes, seeds, out, workers=workers, on_done=lambda: progress.advance(task)
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    with _CompareProgress(total) as shown:
+        result = compare(base, names, sizes, seeds, out, workers=workers, on_status=shown.update)
+    shown.finish(result.interrupted)
+    rows = result.rows
     (out / "compare.json").write_text(json.dumps(rows, indent=2))
-    picture = compare_plot(rows, out / "compare.png")
+    wrote = [out / "compare.json"]
+    if result.done:
+        wrote.append(compare_plot(rows, out / "compare.png"))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     console.print(compare_table(rows))
-    console.print(f"wrote {out / 'compare.json'} and {picture}")
+    if result.interrupted:
+        console.print(
+            f"[yellow]interrupted: the table and compare.json hold the {result.done} of "
+            f"{result.total} shifts that finished[/yellow]"
+        )
+    console.print(f"wrote {' and '.join(str(w) for w in wrote)}")
+    if result.interrupted:
+        sys.exit(INTERRUPTED_EXIT)
+
+
+class _CompareProgress:
+    """A comparison's progress on stderr: a bar on a terminal, else a line every few
+    seconds (and at most one a second as shifts finish)."""
+
+    def __init__(self, total: int) -> None:
+        self.last: CompareProgress | None = None
+        self.stderr = Console(stderr=True)
+        self.bar: Progress | None = None
+        self.lines: ProgressLines | None = None
+        if self.stderr.is_terminal:
+            self.bar = Progress(
+                TextColumn("compare"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} shifts"),
+                TimeElapsedColumn(),
+                console=self.stderr,
+                transient=True,
+            )
+            self.task = self.bar.add_task("compare", total=total)
+        else:
+            self.lines = ProgressLines("sim compare")
+            self.lines.say(f"{total} shifts to run")
+
+    def __enter__(self) -> _CompareProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def update(self, at: CompareProgress) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=at.done)
+            return
+        self.last = at
+        assert self.lines is not None
+        if self.lines.due() or (at.finished_one and self.lines.due(at_least_s=1.0)):
+            self.lines.say(self._line(at))
+
+    def _line(self, at: CompareProgress) -> str:
+        assert self.lines is not None
+        rate = f"{at.moves / (at.simulated_s / 3600.0):.1f}" if at.simulated_s > 0 else "-"
+        return (
+            f"{at.done}/{at.total} shifts done, {at.running} under way; "
+            f"{clock(at.simulated_s)} h simulated, {at.moves} moves ({rate} per hour), "
+            f"{self.lines.elapsed_s:.0f} s"
+        )
+
+    def finish(self, interrupted: bool) -> None:
+        """The last line (no terminal): how far the comparison got."""
+        if self.lines is not None and self.last is not None:
+            self.lines.say(("interrupted: " if interrupted else "done: ") + self._line(self.last))
 
 
 sim_group.add_command(replay_command)

@@ -31,7 +31,7 @@ from drivers.fuel.calibration import Calibration
 from drivers.fuel.reading import FuelReading
 from drivers.fuel.theft import FuelDropEvent, TheftConfig
 from drivers.gnss import Fix, GnssDecoder
-from drivers.serialport import SerialLink
+from drivers.serialport import PortEvent, SerialLink
 from fleet.protocol.codec import Message, encode, topic_name
 from fleet.protocol.connection import ConnectionState
 from fleet.protocol.header import HeaderIds
@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.05
 """How often the state thread asks the core whether a state is due."""
+PORT_LOG_EVERY_S = 5.0
+"""A port that stays unopenable is logged at once, then at most this often (each line says
+how many attempts failed in a row)."""
 
 
 def load_map(config: AgentConfig) -> Yard:
@@ -69,6 +72,11 @@ def load_map(config: AgentConfig) -> Yard:
             f"{yard.id!r} is version {yard.version!r}"
         )
     return yard
+
+
+def _log_port(what: str, event: PortEvent) -> None:
+    """A port event in the log: WARNING while the port is not usable, INFO when it is back."""
+    log.log(logging.WARNING if event.trouble else logging.INFO, "%s %s", what, event)
 
 
 class Agent:
@@ -111,7 +119,12 @@ class Agent:
         )
         self.decoder = GnssDecoder()
         self.gnss_port = SerialLink(
-            config.gnss.port, self._on_gnss_bytes, baudrate=config.gnss.baudrate, max_backoff_s=1.0
+            config.gnss.port,
+            self._on_gnss_bytes,
+            baudrate=config.gnss.baudrate,
+            max_backoff_s=1.0,
+            on_event=lambda event: _log_port("gnss", event),
+            report_every_s=PORT_LOG_EVERY_S,
         )
         self.fuel: FuelRunner | None = None
         self._lock = threading.RLock()  # the core, and spooling in its header ids' order
@@ -219,6 +232,8 @@ class Agent:
             on_reading=self._on_fuel,
             theft=TheftConfig(),
             on_event=self._on_drop,
+            on_port=lambda event: _log_port("fuel", event),
+            report_every_s=PORT_LOG_EVERY_S,
         )
 
     # -- to the core and back

@@ -3,13 +3,16 @@
 On SIGTERM (or SIGINT) the agent sends a last state and connection OFFLINE, then waits
 up to `[dispatcher] flush_timeout_s` for the dispatcher to acknowledge the whole spool;
 what is left stays on disk and goes out after the next start. Exit status 0 after a
-clean stop, 1 for a bad configuration, map or calibration table.
+clean stop on SIGTERM, 130 after one on Ctrl-C (SIGINT), 1 for a bad configuration, map or
+calibration table. A serial port that cannot be opened is logged at once (WARNING, the port
+and the OS's reason) and retried; the retries that fail are logged too, at most every 5 s.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -21,6 +24,9 @@ from drivers.fuel.calibration import CalibrationError
 from maps.errors import YardError
 
 __all__ = ["agent_command"]
+
+INTERRUPTED_EXIT = 130
+"""The exit status after Ctrl-C, as a shell gives a command killed by SIGINT."""
 
 
 @click.command("agent")
@@ -49,8 +55,10 @@ def agent_command(config_path: str, log_level: str) -> None:
     except (ConfigError, YardError, CalibrationError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()
+    signals: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals.append(signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -62,3 +70,5 @@ def agent_command(config_path: str, log_level: str) -> None:
     log.info("stopping: OFFLINE, then flushing %d spooled messages", len(agent.spool))
     flushed = agent.stop()
     log.info("stopped (%s)", "spool flushed" if flushed else "spool kept for the next start")
+    if signals and signals[0] == signal.SIGINT:
+        sys.exit(INTERRUPTED_EXIT)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import bisect
 import csv
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 
 class CalibrationError(ValueError):
-    """A calibration table that cannot be used: empty, unparseable or not monotone."""
+    """A calibration table that cannot be used: not text, empty, unparseable, not monotone,
+    or with negative (or not finite) litres."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,12 @@ class Calibration:
             raise CalibrationError(
                 f"a calibration table needs at least 2 points, got {len(points)}"
             )
+        for i, (level, litres) in enumerate(points):
+            if not (math.isfinite(level) and math.isfinite(litres)) or litres < 0:
+                raise CalibrationError(
+                    f"point {i + 1} (level {level}, litres {litres}): litres must be 0 or "
+                    "more, and both finite"
+                )
         for i in range(1, len(points)):
             if points[i][0] <= points[i - 1][0]:
                 raise CalibrationError(
@@ -68,7 +76,7 @@ class Calibration:
     @classmethod
     def from_csv_text(cls, text: str, *, name: str = "<csv>") -> Calibration:
         """A table from CSV text with a `level,litres` header; errors name the line."""
-        rows = csv.reader(io.StringIO(text))
+        rows = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
         points: list[tuple[float, float]] = []
         header_seen = False
         for row in rows:
@@ -83,12 +91,7 @@ class Calibration:
                     )
                 header_seen = True
                 continue
-            if len(cells) != 2:
-                raise CalibrationError(f"{name}:{line}: expected 2 fields, got {len(cells)}")
-            try:
-                level, litres = float(cells[0]), float(cells[1])
-            except ValueError:
-                raise CalibrationError(f"{name}:{line}: not numbers: {row!r}") from None
+            level, litres = _point(cells, row, f"{name}:{line}")
             if points and level <= points[-1][0]:
                 raise CalibrationError(
                     f"{name}:{line}: level {level} does not rise above {points[-1][0]}"
@@ -102,6 +105,33 @@ class Calibration:
 
     @classmethod
     def from_csv(cls, path: str | Path) -> Calibration:
-        """A table from a CSV file with a `level,litres` header."""
+        """A table from a CSV file with a `level,litres` header (UTF-8, a BOM tolerated, as
+        spreadsheets write it); CalibrationError naming the file when it cannot be read."""
         path = Path(path)
-        return cls.from_csv_text(path.read_text(encoding="utf-8"), name=str(path))
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise CalibrationError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CalibrationError(
+                f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}; "
+                "a binary file?)"
+            ) from None
+        return cls.from_csv_text(text, name=str(path))
+
+
+def _point(cells: list[str], row: list[str], where: str) -> tuple[float, float]:
+    """One row's level and litres: two finite numbers, the litres 0 or more."""
+    if len(cells) != 2:
+        raise CalibrationError(f"{where}: expected 2 fields, got {len(cells)}")
+    try:
+        level, litres = float(cells[0]), float(cells[1])
+    except ValueError:
+        raise CalibrationError(f"{where}: not numbers: {row!r}") from None
+    if not (math.isfinite(level) and math.isfinite(litres)):
+        raise CalibrationError(f"{where}: not finite numbers: {row!r}")
+    if litres < 0:
+        raise CalibrationError(f"{where}: litres must be 0 or more, got {cells[1]}")
+    return level, litres

@@ -1,20 +1,32 @@
-"""`yardfleet fuel read --port URL --protocol P`: a fuel sensor's readings live, then its counts."""
+"""`yardfleet fuel read --port URL --protocol P`: a fuel sensor's readings live, then its counts.
+
+A port that cannot be opened is said on stderr at once, one line with the port and the OS's
+reason, and retried; each failed retry says so again (0.5 s after the first, the wait
+doubling up to 5 s), and so does a port that goes away. Ctrl-C prints the counts so far and
+exits 130.
+"""
 
 from __future__ import annotations
 
 import json
 import queue
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from drivers.serialport import PortEvent
+
 from .calibration import Calibration, CalibrationError
 from .modbus import RegisterMap, RegisterMapError
 from .reading import FuelReading, FuelStats
 from .runner import PROTOCOLS, FuelRunner, J1939Extra
 from .theft import FuelDropEvent, TheftConfig
+
+INTERRUPTED_EXIT = 130
+"""The exit status after Ctrl-C, as a shell gives a command killed by SIGINT."""
 
 
 @click.group("fuel")
@@ -191,15 +203,8 @@ def read_cmd(
     as_json: bool,
 ) -> None:
     """Read a fuel sensor live: a line per reading, drop events, and the counts at the end."""
-    try:
-        table = Calibration.from_csv(calibration) if calibration is not None else None
-    except (CalibrationError, OSError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--calibration") from None
-    try:
-        regs = RegisterMap.from_toml(register_map) if register_map is not None else None
-    except (RegisterMapError, OSError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--register-map") from None
-    readings: queue.Queue[FuelReading | FuelDropEvent] = queue.Queue()
+    table, regs = _tables(calibration, register_map)
+    readings: Items = queue.Queue()
     try:
         runner = FuelRunner(
             port,
@@ -214,52 +219,92 @@ def read_cmd(
             can_bitrate=can_bitrate,
             theft=TheftConfig(min_drop_l=drop_litres, window_s=drop_window, still_kmh=still_below),
             on_event=readings.put,
+            on_port=readings.put,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    deadline = time.monotonic() + seconds if seconds is not None else None
-    seen = 0
+    interrupted = False
     runner.start()
     try:
-        while (count is None or seen < count) and (deadline is None or time.monotonic() < deadline):
-            if still:
-                runner.set_speed(0.0)
-            try:
-                item = readings.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if isinstance(item, FuelDropEvent):
-                click.echo(_event_text(item, as_json))
-                continue
-            extra = runner.latest_j1939 if protocol == "j1939" else None
-            click.echo(_json(item, extra) if as_json else _line(item, extra))
-            seen += 1
+        _show(runner, readings, count=count, seconds=seconds, still=still, as_json=as_json)
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     finally:
         runner.stop()
     while not readings.empty():  # a drop event reported as the runner stopped
         item = readings.get()
         if isinstance(item, FuelDropEvent):
             click.echo(_event_text(item, as_json))
+    click.echo(_stats_text(runner, port, as_json))
+    if interrupted:
+        sys.exit(INTERRUPTED_EXIT)
+
+
+Items = queue.Queue[FuelReading | FuelDropEvent | PortEvent]
+"""What the runner hands the command: readings, drop events, port events."""
+
+
+def _tables(
+    calibration: Path | None, register_map: Path | None
+) -> tuple[Calibration | None, RegisterMap | None]:
+    """The calibration table and the register map the options name, or a usage error."""
+    try:
+        table = Calibration.from_csv(calibration) if calibration is not None else None
+    except (CalibrationError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--calibration") from None
+    try:
+        regs = RegisterMap.from_toml(register_map) if register_map is not None else None
+    except (RegisterMapError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--register-map") from None
+    return table, regs
+
+
+def _show(
+    runner: FuelRunner,
+    readings: Items,
+    *,
+    count: int | None,
+    seconds: float | None,
+    still: bool,
+    as_json: bool,
+) -> None:
+    """Print what comes (port events on stderr) until `count` readings or `seconds`."""
+    deadline = time.monotonic() + seconds if seconds is not None else None
+    seen = 0
+    while (count is None or seen < count) and (deadline is None or time.monotonic() < deadline):
+        if still:
+            runner.set_speed(0.0)
+        try:
+            item = readings.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if isinstance(item, PortEvent):
+            click.echo(str(item), err=True)
+        elif isinstance(item, FuelDropEvent):
+            click.echo(_event_text(item, as_json))
+        else:
+            extra = runner.latest_j1939 if runner.protocol == "j1939" else None
+            click.echo(_json(item, extra) if as_json else _line(item, extra))
+            seen += 1
+
+
+def _stats_text(runner: FuelRunner, port: str, as_json: bool) -> str:
+    """The counts at the end: the sensor's and the port's."""
     link = runner.link_stats
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "class": "STATS",
-                    **runner.stats.as_dict(),
-                    "port": port,
-                    "connects": link.connects,
-                    "disconnects": link.disconnects,
-                    "last_error": link.last_error,
-                }
-            )
+        return json.dumps(
+            {
+                "class": "STATS",
+                **runner.stats.as_dict(),
+                "port": port,
+                "connects": link.connects,
+                "disconnects": link.disconnects,
+                "last_error": link.last_error,
+            }
         )
-    else:
-        click.echo(
-            summary(runner.stats)
-            + f"; port {port}: {link.bytes} bytes, {link.connects} connect(s), "
-            f"{link.disconnects} disconnect(s)"
-            + (f", last error: {link.last_error}" if link.last_error else "")
-        )
+    return (
+        summary(runner.stats)
+        + f"; port {port}: {link.bytes} bytes, {link.connects} connect(s), "
+        f"{link.disconnects} disconnect(s)"
+        + (f", last error: {link.last_error}" if link.last_error else "")
+    )

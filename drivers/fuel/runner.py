@@ -5,8 +5,11 @@ through a reconnecting `SerialLink`, polls the sensor (LLS polled mode, Modbus R
 listens (LLS periodic mode with `poll_s` 0, J1939 through an SLCAN adapter, which it opens on
 every connect), and turns what comes back into `FuelReading`s through the tank's calibration
 table. A sensor that stops answering counts a timeout and yields an invalid reading that
-says so; bad frames are counted, never raised. With a `TheftConfig` it also watches for
-litres falling while the truck stands still (speed from J1939 or from `set_speed`).
+says so — or, while the port itself is not open, that the port is not (with the OS's reason:
+the sensor is not to blame); `on_port` hears at once when the port cannot be opened, goes
+away or is back (`drivers.serialport.PortEvent`). Bad frames are counted, never raised.
+With a `TheftConfig` it also watches for litres falling while the truck stands still (speed
+from J1939 or from `set_speed`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from drivers.serialport import LinkStats, SerialLink
+from drivers.serialport import LinkStats, PortEvent, SerialLink
 
 from . import j1939, lls, modbus
 from .calibration import Calibration
@@ -73,6 +76,8 @@ class FuelRunner:
         can_bitrate: int = 250_000,
         theft: TheftConfig | None = None,
         on_event: Callable[[FuelDropEvent], None] | None = None,
+        on_port: Callable[[PortEvent], None] | None = None,
+        report_every_s: float = 0.0,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
@@ -118,7 +123,11 @@ class FuelRunner:
             self._j1939 = j1939.J1939Decoder(stats=self._stats)
             self._open_sequence = j1939.open_commands(can_bitrate)
         self.link = SerialLink(
-            url, self._chunks.put, baudrate=baudrate or DEFAULT_BAUDRATES[protocol]
+            url,
+            self._chunks.put,
+            baudrate=baudrate or DEFAULT_BAUDRATES[protocol],
+            on_event=on_port,
+            report_every_s=report_every_s,
         )
 
     @property
@@ -271,6 +280,10 @@ class FuelRunner:
             "j1939": "J1939 fuel level (PGN 65276)",
         }[self.protocol]
         reason = f"no answer from {what} for {self.timeout_s:g} s"
+        link = self.link.stats
+        if not link.connected:  # not the sensor's fault: nothing could be asked
+            why = f": {link.open_error}" if link.open_error else ""
+            reason = f"port {self.url} not open{why}"
         if last is not None:
             reading = replace(last, time=time.time(), valid=False, reason=reason)
         else:

@@ -50,6 +50,9 @@ def test_loads_a_file_with_comments_and_blank_lines(tmp_path: Path) -> None:
         ("level,litres\n0,0\n10,5,7\n", ":3: expected 2 fields"),
         ("level,litres\n0,0\n10,5\n10,6\n", ":4: level 10.0 does not rise"),
         ("level,litres\n0,0\n10,5\n\n3,6\n", ":5: level 3.0 does not rise"),
+        ("level,litres\n0,0\n10,-5\n", ":3: litres must be 0 or more, got -5"),
+        ("level,litres\n0,0\nnan,5\n", ":3: not finite"),
+        ("level,litres\n0,0\n10,inf\n", ":3: not finite"),
     ],
 )
 def test_csv_errors_name_the_line(text: str, message: str) -> None:
@@ -57,11 +60,32 @@ def test_csv_errors_name_the_line(text: str, message: str) -> None:
         Calibration.from_csv_text(text, name="tank.csv")
 
 
+def test_a_file_with_a_bom_reads_as_without(tmp_path: Path) -> None:
+    """Spreadsheets save "CSV UTF-8" with a byte order mark; the jobs reader takes it too."""
+    path = tmp_path / "tank.csv"
+    path.write_bytes(b"\xef\xbb\xbflevel,litres\r\n0,2\r\n4095,402\r\n")
+    assert Calibration.from_csv(path).points == [(0, 2), (4095, 402)]
+
+
+def test_a_binary_or_missing_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "tank.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(CalibrationError) as raised:
+        Calibration.from_csv(path)
+    assert str(raised.value) == (
+        f"{path}: not UTF-8 text (byte 0x89 at offset 0; a binary file?)"
+    )
+    with pytest.raises(CalibrationError, match="cannot read: No such file or directory"):
+        Calibration.from_csv(tmp_path / "none.csv")
+
+
 def test_rejects_non_monotone_or_short_point_lists() -> None:
     with pytest.raises(CalibrationError, match="rise strictly"):
         Calibration([(0, 0), (10, 5), (5, 7)])
     with pytest.raises(CalibrationError, match="at least 2"):
         Calibration([])
+    with pytest.raises(CalibrationError, match="litres must be 0 or more"):
+        Calibration([(0, -1), (10, 5)])
 
 
 def test_a_reading_outside_the_table_is_invalid_but_keeps_a_clamped_guess() -> None:

@@ -194,11 +194,14 @@ def test_bad_calibration_and_register_map_are_usage_errors(tmp_path: Path) -> No
 
 
 def test_a_port_that_never_opens_reports_it(tmp_path: Path) -> None:
+    """The port is blamed, with the OS's reason, not the sensor: nothing could be asked."""
+    port = tmp_path / "nothing"
     result = CliRunner().invoke(
         fuel_group,
-        ["read", "--port", str(tmp_path / "nothing"), "--protocol", "lls", "--seconds", "0.3",
-         "--timeout", "0.1"],
-    )  # fmt: skip
+        ["read", "--port", str(port), "--protocol", "lls", "--seconds", "0.3", "--timeout", "0.1"],
+    )
     assert result.exit_code == 0, result.output
-    assert "lls:1  -- L  INVALID (no answer from LLS sensor 1" in result.output
+    assert f"port {port}: cannot open: No such file or directory (attempt 1;" in result.stderr
+    assert f"INVALID (port {port} not open: No such file or directory)" in result.stdout
+    assert "no answer from LLS sensor" not in result.output
     assert "0 connect(s)" in result.output and "last error: open" in result.output

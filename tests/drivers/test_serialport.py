@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from drivers.gnss import GnssDecoder
 from drivers.gnss.cli import gnss_group
-from drivers.serialport import SerialLink
+from drivers.serialport import PortEvent, SerialLink, port_reason
 
 
 def nmea(body: str) -> bytes:
@@ -121,6 +121,60 @@ def test_loop_url_and_missing_port() -> None:
         until(lambda: missing.stats.failed_opens >= 2)
         assert "no-such-gps" in missing.stats.last_error
         assert not missing.write(b"x")
+
+
+def test_a_port_that_cannot_be_opened_is_said_at_once_and_on_each_retry(tmp_path: Path) -> None:
+    """Events: the first failed open at once, then each retry (0.01 s, 0.02 s ...); the port
+    going away; and open again when it is back."""
+    gps = tmp_path / "gps"
+    events: list[PortEvent] = []
+    link = SerialLink(
+        str(gps), lambda b: None, min_backoff_s=0.01, max_backoff_s=0.05, on_event=events.append
+    )
+    with link:
+        until(lambda: len(events) >= 3)
+        first, second = events[0], events[1]
+        assert (first.kind, first.reason, first.attempt) == (
+            "cannot open",
+            "No such file or directory",
+            1,
+        )
+        assert (second.attempt, second.retry_in_s) == (2, 0.02)
+        assert str(first) == (
+            f"port {gps}: cannot open: No such file or directory (attempt 1; retrying in 0.01 s)"
+        )
+        fds = plug(gps)
+        until(lambda: link.stats.connected)
+        until(lambda: events[-1].kind == "open")
+        assert str(events[-1]) == f"port {gps}: open again, reading"
+        assert not events[-1].trouble and first.trouble
+        seen = len(events)
+        unplug(gps, fds)
+        until(lambda: any(e.kind == "lost" for e in events[seen:]))
+    assert link.stats.callback_errors == 0
+
+
+def test_reports_are_thinned_for_a_log_and_count_the_attempts() -> None:
+    events: list[PortEvent] = []
+    with SerialLink(
+        "/dev/no-such-gps",
+        lambda b: None,
+        min_backoff_s=0.01,
+        max_backoff_s=0.01,
+        on_event=events.append,
+        report_every_s=3600.0,
+    ) as link:
+        until(lambda: link.stats.failed_opens >= 5)
+    assert [e.attempt for e in events] == [1]  # the first at once, the rest within the hour
+
+
+def test_port_reason_takes_the_os_words() -> None:
+    assert port_reason(OSError(2, "x")) == "No such file or directory"
+    assert port_reason(ValueError("invalid URL, protocol 'x' not known")) == (
+        "invalid URL, protocol 'x' not known"
+    )
+    text = "Could not open port socket://h:1: [Errno 111] Connection refused"
+    assert port_reason(Exception(text)) == "Connection refused"
 
 
 def test_gnss_decode_from_a_live_port(tmp_path: Path) -> None:

@@ -253,6 +253,20 @@ def test_duplicates_and_crane_sequence(tmp_path: Path, haiphong: Yard) -> None:
     ]
 
 
+@pytest.mark.parametrize(("sign", "name"), [(";", "';'"), ("\t", "tabs")])
+def test_a_queue_not_separated_by_commas_is_refused_with_the_reason(
+    tmp_path: Path, haiphong: Yard, sign: str, name: str
+) -> None:
+    """Refused, not guessed: ';' separates the blocks inside ALT_YARD_BLOCKS."""
+    path = tmp_path / "queue.csv"
+    path.write_text("\n".join(r.replace(",", sign) for r in (HEADER, *GOOD)) + "\n")
+    queue = read_work_queue(path, haiphong)
+    assert [str(p) for p in queue.problems] == [
+        f"{path}:1: the columns are separated by {name}: use commas"
+    ]
+    assert queue.jobs == []
+
+
 def test_jobs_check_command(tmp_path: Path) -> None:
     good = write(tmp_path, *GOOD)
     run = subprocess.run(

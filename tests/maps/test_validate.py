@@ -295,6 +295,15 @@ def test_broken_files(tmp_path: Path, content: str, expected: str) -> None:
     assert any(expected in m for m in found), found
 
 
+def test_a_yard_without_features_is_not_valid(tmp_path: Path) -> None:
+    doc = yard_to_geojson(small_yard())
+    doc["features"] = []
+    assert messages(write(tmp_path, doc)) == [
+        f"{tmp_path / 'yard.geojson'}: field 'features': the yard has no lanes: nothing for a "
+        "truck to drive on (an empty FeatureCollection?)"
+    ]
+
+
 def test_lane_with_wrong_geometry_type(tmp_path: Path) -> None:
     doc = yard_to_geojson(small_yard())
     feature(doc, "ae")["geometry"] = {"type": "Point", "coordinates": [106.9, 20.8]}
