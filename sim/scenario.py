@@ -1,6 +1,6 @@
 """Scenarios: the yard, the vessel calls and gate traffic, the fleet, the strategy, the faults.
 
-A scenario is a TOML or JSON file (the same keys; see the README and `default.toml`
+A scenario is a TOML or JSON file (the same keys; see docs/simulator.md and `default.toml`
 next to this module, the embedded default). A file overrides the default: its tables
 merge into the default's key by key, its arrays replace the default's whole (`faults =
 []`: none), a key or section it leaves out keeps the default's value, and its run is
