@@ -99,7 +99,10 @@ class Spool:
         """Read the acks that arrive within the timeout (and all those already waiting)."""
         while self.sock.poll(timeout_ms):
             frames = self.sock.recv_multipart()
-            assert frames[0] == link.ACK
+            if frames[0] != link.ACK:  # the dispatcher's word to the truck (a factsheet request)
+                assert frames[0].startswith(b"uagv/v2/"), frames[0]
+                timeout_ms = 0
+                continue
             ack = link.decode_ack(frames[1])
             assert ack.topic == "state" and ack.boot_id == self.boot
             for header_id in ack.header_ids:
