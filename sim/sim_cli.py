@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -269,6 +270,7 @@ def kpi_table(data: dict[str, object]) -> Table:
         ("min clearance between bodies (m)", _num(data.get("min_clearance_m"), 2)),
         ("truck minutes held up on the way", _num(data.get("held_up_minutes"))),
         ("drive problems", f"{data.get('drive_problems', 0)}"),
+        ("dispatcher problems (report.json: problems)", _problems(data)),
         (
             "simulated / wall seconds",
             f"{data['simulated_seconds']:.0f} / {data['wall_seconds']:.1f}",
@@ -277,6 +279,26 @@ def kpi_table(data: dict[str, object]) -> Table:
     for k, v in rows:
         table.add_row(k, v)
     return table
+
+
+def _problems(data: dict[str, object]) -> str:
+    """How many problems the dispatcher noted, and the commonest kind (what it says first)."""
+    count = data.get("problem_count", 0)
+    listed = data.get("problems")
+    if not isinstance(count, int) or not count or not isinstance(listed, list) or not listed:
+        return "0"
+    kinds = Counter(_gist(str(p)) for p in listed)
+    gist, n = kinds.most_common(1)[0]
+    return f"{count} ({n}× {gist})" if len(kinds) > 1 or n < count else f"{count} ({gist})"
+
+
+def _gist(problem: str) -> str:
+    """A problem's kind in a few words: its text without time, trucks and places."""
+    text = problem.split(" ", 1)[1] if problem.startswith("t=") else problem
+    for marker in (": ", " for ", " after "):
+        if marker in text and text.index(marker) > 10:
+            text = text[: text.index(marker)]
+    return " ".join(w for w in text.split() if not any(c.isdigit() for c in w))[:48]
 
 
 def _num(value: object, digits: int = 1) -> str:

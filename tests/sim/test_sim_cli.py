@@ -212,3 +212,35 @@ def test_sim_run_speed_paces_the_shift(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["simulated_seconds"] == 36.0
     assert data["wall_seconds"] >= 0.5
+
+
+def test_the_kpi_table_shows_the_dispatchers_problems() -> None:
+    """report.json's problems are in the table too, counted, with the commonest said."""
+    from rich.console import Console
+
+    from sim.sim_cli import kpi_table
+
+    report: dict[str, object] = {
+        "scenario": "s",
+        "strategy": "dual",
+        "seed": 1,
+        "moves": 10,
+        "gross_crane_rate": {},
+        "crane_wait_minutes": {},
+        "conflicts": 0,
+        "deadlocks": 0,
+        "simulated_seconds": 60.0,
+        "wall_seconds": 1.0,
+        "problem_count": 6,
+        "problems": [
+            f"t={t}s repair failed for TT0{k}: truck 'TT0{k}': no conflict-free path from "
+            f"'v1s-0{k}' to 'QC01.SP' after t={t}.0s; it stands and retries"
+            for k, t in enumerate((10, 20, 30, 40, 50), start=1)
+        ]
+        + ["t=60s TT01 silent for 16 s: lost"],
+    }
+    console = Console(width=160, record=True)
+    console.print(kpi_table(report))
+    text = console.export_text()
+    assert "dispatcher problems" in text
+    assert "6 (5× repair failed" in text
