@@ -273,7 +273,40 @@ def plot_yard(
     entering each junction, and a truck's body standing at each stop line.
     Layers stay below `OVERLAY_ZORDER`; draw your own layers at or above it.
     """
-    lane_colors = lane_colors or {}
+    xlim, ylim = _set_view(ax, yard, limits)
+    m_per_pt = _metres_per_point(ax, xlim, ylim)
+    handles: list[Artist] = []
+    _plot_water(ax, yard, xlim, ylim, m_per_pt)
+    handles += _plot_areas(ax, yard, m_per_pt)
+    if m_per_pt < DETAIL_M_PER_PT:
+        handles += _plot_detail(ax, yard, xlim, ylim)
+    handles += _plot_lanes(
+        ax, yard, m_per_pt, lane_colors or {}, other_lanes_color, set(highlight_lanes)
+    )
+    handles += _plot_service_points(ax, yard)
+    _plot_cranes(ax, yard, ylim, m_per_pt, handles)
+    if decorations:
+        _plot_scale_and_north(ax, xlim, ylim, m_per_pt)
+    ax.set_xlabel("x east (m)", fontsize=8)
+    ax.set_ylabel("y north (m)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if legend:
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=8,
+            frameon=False,
+            borderaxespad=0.0,
+        )
+    return handles
+
+
+def _set_view(
+    ax: Axes, yard: Yard, limits: tuple[tuple[float, float], tuple[float, float]] | None
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Set the axes to `limits` (else the whole yard with its water band), at equal aspect;
+    returns the limits."""
     if limits is not None:
         xlim, ylim = limits
     else:
@@ -283,36 +316,42 @@ def plot_yard(
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal", adjustable="box")
-    m_per_pt = _metres_per_point(ax, xlim, ylim)
-    handles: list[Artist] = []
+    return xlim, ylim
 
-    # Water south of the quay.
+
+def _plot_water(
+    ax: Axes, yard: Yard, xlim: tuple[float, float], ylim: tuple[float, float], m_per_pt: float
+) -> None:
+    """Water south of the quay, labelled."""
     quays = [a for a in yard.areas.values() if a.kind is AreaKind.QUAY]
     y_water = min((a.polygon.bounds[1] for a in quays), default=-math.inf)
-    if quays and y_water > ylim[0]:
-        ax.add_patch(
-            Rectangle(
-                (xlim[0], ylim[0]),
-                xlim[1] - xlim[0],
-                y_water - ylim[0],
-                facecolor=WATER_COLOR,
-                edgecolor="none",
-                zorder=_Z_WATER,
-            )
+    if not quays or y_water <= ylim[0]:
+        return
+    ax.add_patch(
+        Rectangle(
+            (xlim[0], ylim[0]),
+            xlim[1] - xlim[0],
+            y_water - ylim[0],
+            facecolor=WATER_COLOR,
+            edgecolor="none",
+            zorder=_Z_WATER,
         )
-        ax.text(
-            xlim[1] - 8 * m_per_pt,
-            ylim[0] + 6 * m_per_pt,
-            "water",
-            fontsize=8,
-            fontstyle="italic",
-            color="#5b8db8",
-            ha="right",
-            va="bottom",
-            zorder=_Z_LABEL,
-        )
+    )
+    ax.text(
+        xlim[1] - 8 * m_per_pt,
+        ylim[0] + 6 * m_per_pt,
+        "water",
+        fontsize=8,
+        fontstyle="italic",
+        color="#5b8db8",
+        ha="right",
+        va="bottom",
+        zorder=_Z_LABEL,
+    )
 
-    # Areas, drawn in one collection; labels per kind.
+
+def _plot_areas(ax: Axes, yard: Yard, m_per_pt: float) -> list[Artist]:
+    """Areas, drawn in one collection, with their labels; returns their legend handles."""
     area_polys: list[FloatArray] = []
     area_faces: list[str] = []
     for area in yard.areas.values():
@@ -330,40 +369,52 @@ def plot_yard(
             zorder=_Z_AREA,
         )
     )
+    handles: list[Artist] = []
     for kind in AreaKind:
         if any(a.kind is kind for a in yard.areas.values()):
             label = kind.value.replace("_", " ")
             label = {"quay": "quay / berth", "block": "block (bays×rows×tiers)"}.get(label, label)
             handles.append(Patch(facecolor=AREA_COLORS[kind], edgecolor="#8c8c8c", label=label))
     _label_areas(ax, yard, m_per_pt)
+    return handles
 
-    if m_per_pt < DETAIL_M_PER_PT:
-        handles += _plot_detail(ax, yard, xlim, ylim)
 
-    # Lanes: one collection for solid lanes, one for dashed (conflict group), one for arrows.
+class _LaneLines:
+    """Lines of one style (solid or dashed) in one collection: coordinates, colours, widths."""
+
+    def __init__(self) -> None:
+        self.xy: list[FloatArray] = []
+        self.colors: list[str] = []
+        self.widths: list[float] = []
+
+    def add(self, xy: FloatArray, color: str, width: float) -> None:
+        self.xy.append(xy)
+        self.colors.append(color)
+        self.widths.append(width)
+
+
+def _plot_lanes(
+    ax: Axes,
+    yard: Yard,
+    m_per_pt: float,
+    lane_colors: Mapping[str, str],
+    other_lanes_color: str | None,
+    highlighted: set[str],
+) -> list[Artist]:
+    """Lanes: one collection for solid lanes, one for dashed (conflict group), one for arrows,
+    and the highlighted lanes on top; returns their legend handles."""
     arrow_len = max(3.0, 6.5 * m_per_pt)
     arrow_w = arrow_len * 0.7
-    solid: list[FloatArray] = []
-    solid_c: list[str] = []
-    solid_w: list[float] = []
-    dashed: list[FloatArray] = []
-    dashed_c: list[str] = []
-    dashed_w: list[float] = []
+    solid = _LaneLines()
+    dashed = _LaneLines()
     tris: list[FloatArray] = []
     tri_c: list[str] = []
-    highlighted = set(highlight_lanes)
     for lane in yard.lanes.values():
         xy = lane_xy(yard, lane)
         color = lane_colors.get(lane.id, other_lanes_color or LANE_COLORS.get(lane.kind, "#444444"))
-        width = _LANE_WIDTH_PT.get(lane.kind, 1.0)
-        if lane.conflict_group:
-            dashed.append(xy)
-            dashed_c.append(color)
-            dashed_w.append(width)
-        else:
-            solid.append(xy)
-            solid_c.append(color)
-            solid_w.append(width)
+        (dashed if lane.conflict_group else solid).add(
+            xy, color, _LANE_WIDTH_PT.get(lane.kind, 1.0)
+        )
         scale = 0.75 if lane.kind is LaneKind.SERVICE else 1.0
         if m_per_pt < DETAIL_M_PER_PT:
             if lane.conflict_group:
@@ -376,20 +427,20 @@ def plot_yard(
             tri_c.append(color)
     ax.add_collection(
         LineCollection(
-            solid,
-            colors=solid_c,
-            linewidths=solid_w,
+            solid.xy,
+            colors=solid.colors,
+            linewidths=solid.widths,
             zorder=_Z_LANE,
             capstyle="round",
             gid="lanes",
         )
     )
-    if dashed:
+    if dashed.xy:
         ax.add_collection(
             LineCollection(
-                dashed,
-                colors=dashed_c,
-                linewidths=dashed_w,
+                dashed.xy,
+                colors=dashed.colors,
+                linewidths=dashed.widths,
                 linestyles=(0, (3, 2)),
                 zorder=_Z_LANE,
                 gid="lanes-shared",
@@ -412,6 +463,15 @@ def plot_yard(
                 capstyle="round",
             )
         )
+    return _lane_handles(yard, other_lanes_color, bool(dashed.xy), bool(highlighted))
+
+
+def _lane_handles(
+    yard: Yard, other_lanes_color: str | None, dashed: bool, highlighted: bool
+) -> list[Artist]:
+    """Legend handles for the lanes: one per lane kind drawn (unless the caller colours the
+    lanes), shared road space, highlighted lanes."""
+    handles: list[Artist] = []
     kinds_shown = list(LaneKind) if other_lanes_color is None else []  # else: the caller's
     for lane_kind in kinds_shown:
         if any(lane.kind is lane_kind for lane in yard.lanes.values()):
@@ -432,51 +492,40 @@ def plot_yard(
         )
     if highlighted:
         handles.append(Line2D([], [], color=HIGHLIGHT_COLOR, lw=3.5, label="highlighted"))
+    return handles
 
-    # Service points as small dots, one scatter per kind.
+
+def _plot_service_points(ax: Axes, yard: Yard) -> list[Artist]:
+    """Service points as small dots, one scatter per kind; returns their legend handles."""
+    handles: list[Artist] = []
     for sp_kind in ServicePointKind:
         pts = [
             yard.nodes[sp.node]
             for sp in yard.service_points.values()
             if sp.kind is sp_kind and sp.node in yard.nodes
         ]
-        if pts:
-            color = SERVICE_POINT_COLORS[sp_kind]
-            ax.scatter(
-                [n.x for n in pts],
-                [n.y for n in pts],
-                s=9,
-                c=color,
-                edgecolors="white",
-                linewidths=0.4,
-                zorder=_Z_POINT,
+        if not pts:
+            continue
+        color = SERVICE_POINT_COLORS[sp_kind]
+        ax.scatter(
+            [n.x for n in pts],
+            [n.y for n in pts],
+            s=9,
+            c=color,
+            edgecolors="white",
+            linewidths=0.4,
+            zorder=_Z_POINT,
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=color,
+                marker="o",
+                ls="none",
+                markersize=4,
+                label="stop: " + sp_kind.value.replace("_", " "),
             )
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    color=color,
-                    marker="o",
-                    ls="none",
-                    markersize=4,
-                    label="stop: " + sp_kind.value.replace("_", " "),
-                )
-            )
-
-    _plot_cranes(ax, yard, ylim, m_per_pt, handles)
-    if decorations:
-        _plot_scale_and_north(ax, xlim, ylim, m_per_pt)
-    ax.set_xlabel("x east (m)", fontsize=8)
-    ax.set_ylabel("y north (m)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    if legend:
-        ax.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            fontsize=8,
-            frameon=False,
-            borderaxespad=0.0,
         )
     return handles
 

@@ -342,70 +342,94 @@ def _pack(slots: list[_Slot], blocked: list[tuple[float, float]]) -> list[float]
     """Starts for bays along a line, in order: every bay clear of the blocked intervals, and
     each either sharing a junction with the one before (it starts where that one ends) or
     BAY_GAP_M on; each as near its `want` as leaves room for the rest. None: no room."""
+    return _Packer(slots, blocked).pack()
 
-    def free(s: float) -> bool:
-        return all(s + BAY_LEN_M <= a + 1e-6 or s >= b - 1e-6 for a, b in blocked)
 
+class _Packer:
+    """The search behind `_pack`: bay after bay, the option nearest its `want` that leaves
+    room for the rest (each placed as early as may be)."""
+
+    def __init__(self, slots: list[_Slot], blocked: list[tuple[float, float]]) -> None:
+        self.slots = slots
+        self.blocked = blocked
+
+    def free(self, s: float) -> bool:
+        return all(s + BAY_LEN_M <= a + 1e-6 or s >= b - 1e-6 for a, b in self.blocked)
+
+    @staticmethod
     def bounds(slot: _Slot, prev: float | None) -> tuple[float, float]:
         base = prev + BAY_LEN_M if slot.after and prev is not None else 0.0
         return base + slot.lo, base + slot.hi
 
+    @staticmethod
     def on_grid(v: float, slot: _Slot) -> bool:
         k = (v - slot.origin) / slot.step
         return abs(k - round(k)) < 1e-6
 
-    def fits(s: float, slot: _Slot, prev: float | None) -> bool:
-        lo, hi = bounds(slot, prev)
-        if not (lo - 1e-6 <= s <= hi + 1e-6 and free(s)):
+    def fits(self, s: float, slot: _Slot, prev: float | None) -> bool:
+        lo, hi = self.bounds(slot, prev)
+        if not (lo - 1e-6 <= s <= hi + 1e-6 and self.free(s)):
             return False
         if prev is None:
             return True
         end = prev + BAY_LEN_M
         return (slot.chain and abs(s - end) < 1e-6) or s >= end + BAY_GAP_M - 1e-6
 
-    def first_fit(slot: _Slot, prev: float | None) -> float | None:
-        lo, hi = bounds(slot, prev)
+    def first_fit(self, slot: _Slot, prev: float | None) -> float | None:
+        lo, hi = self.bounds(slot, prev)
         if prev is not None:
             end = prev + BAY_LEN_M
-            if slot.chain and on_grid(end, slot) and fits(end, slot, prev):
+            if slot.chain and self.on_grid(end, slot) and self.fits(end, slot, prev):
                 return end
             lo = max(lo, end + BAY_GAP_M)
         s = _grid_ceil(lo, slot.origin, slot.step)
         while s <= hi + 1e-6:
-            hit = [b for a, b in blocked if s + BAY_LEN_M > a + 1e-6 and s < b - 1e-6]
+            hit = [b for a, b in self.blocked if s + BAY_LEN_M > a + 1e-6 and s < b - 1e-6]
             if not hit:
                 return s
             s = _grid_ceil(max(hit), slot.origin, slot.step)
         return None
 
-    def rest_fits(k: int, prev: float) -> bool:
-        for slot in slots[k:]:
-            nxt = first_fit(slot, prev)
+    def rest_fits(self, k: int, prev: float) -> bool:
+        for slot in self.slots[k:]:
+            nxt = self.first_fit(slot, prev)
             if nxt is None:
                 return False
             prev = nxt
         return True
 
-    out: list[float] = []
-    prev: float | None = None
-    for k, slot in enumerate(slots):
-        lo, hi = bounds(slot, prev)
+    def options(self, slot: _Slot, prev: float | None) -> list[float]:
+        """Where a bay may start, best first."""
+        lo, hi = self.bounds(slot, prev)
         first = _grid_ceil(lo, slot.origin, slot.step)
         count = int((hi - first) / slot.step + 1e-6) + 1
         options = [first + i * slot.step for i in range(max(count, 0))]
-        if slot.chain and prev is not None and on_grid(prev + BAY_LEN_M, slot):
+        if slot.chain and prev is not None and self.on_grid(prev + BAY_LEN_M, slot):
             options.append(prev + BAY_LEN_M)
         if slot.want is not None:
             want = slot.want
             options.sort(key=lambda v: (abs(v - want), v))
         else:
             options.sort()
-        hit = next((v for v in options if fits(v, slot, prev) and rest_fits(k + 1, v)), None)
-        if hit is None:
-            return None
-        out.append(hit)
-        prev = hit
-    return out
+        return options
+
+    def pack(self) -> list[float] | None:
+        out: list[float] = []
+        prev: float | None = None
+        for k, slot in enumerate(self.slots):
+            hit = next(
+                (
+                    v
+                    for v in self.options(slot, prev)
+                    if self.fits(v, slot, prev) and self.rest_fits(k + 1, v)
+                ),
+                None,
+            )
+            if hit is None:
+                return None
+            out.append(hit)
+            prev = hit
+        return out
 
 
 SP_WEST_M = BAY_LEN_M - BAY_STOP_M
@@ -424,44 +448,43 @@ def _apron_bays(
     wanted = [x for *_, x in _quay_cranes(spec)]
     reach = spec.quay_length_m / spec.quay_cranes / 2
     blocked = [(x - JUNCTION_CLEAR_M, x + JUNCTION_CLEAR_M) for x in xv]
-
-    def sp_slot(x: float) -> _Slot:
-        # A crane's bays share no junction with the next crane's.
-        return _Slot(x - reach - SP_WEST_M, x + reach - SP_WEST_M, x - SP_WEST_M, chain=False)
-
-    def q_slot() -> _Slot:
-        return _Slot(0.0, Q_REACH_M, None, after=True)
-
-    def try_with(queued: set[int]) -> list[tuple[float, float | None]] | None:
-        slots: list[_Slot] = []
-        for k, x in enumerate(wanted):
-            slots.append(sp_slot(x))
-            if k in queued:
-                slots.append(q_slot())
-        got = _pack(slots, blocked)
-        if got is None:
-            return None
-        out: list[tuple[float, float | None]] = []
-        it = iter(got)
-        for k in range(len(wanted)):
-            sp = next(it)
-            out.append((sp, next(it) if k in queued else None))
-        return out
-
     every = set(range(len(wanted)))
-    full = try_with(every)
+    full = _apron_bays_with(wanted, reach, blocked, every)
     if full is not None:
         return full
     queued: set[int] = set()
-    best = try_with(queued)
+    best = _apron_bays_with(wanted, reach, blocked, queued)
     if best is None:
         return None
     for k in range(len(wanted)):
-        got = try_with(queued | {k})
+        got = _apron_bays_with(wanted, reach, blocked, queued | {k})
         if got is not None:
             queued.add(k)
             best = got
     return best
+
+
+def _apron_bays_with(
+    wanted: list[float], reach: float, blocked: list[tuple[float, float]], queued: set[int]
+) -> list[tuple[float, float | None]] | None:
+    """`_apron_bays` with a queue bay for the cranes in `queued` (by index), or None."""
+    slots: list[_Slot] = []
+    for k, x in enumerate(wanted):
+        # A crane's bays share no junction with the next crane's.
+        slots.append(
+            _Slot(x - reach - SP_WEST_M, x + reach - SP_WEST_M, x - SP_WEST_M, chain=False)
+        )
+        if k in queued:
+            slots.append(_Slot(0.0, Q_REACH_M, None, after=True))
+    got = _pack(slots, blocked)
+    if got is None:
+        return None
+    out: list[tuple[float, float | None]] = []
+    it = iter(got)
+    for k in range(len(wanted)):
+        sp = next(it)
+        out.append((sp, next(it) if k in queued else None))
+    return out
 
 
 def _quay_cranes(spec: TerminalSpec) -> list[tuple[str, str, float]]:
@@ -553,180 +576,230 @@ def sketch_terminal(spec: TerminalSpec) -> Yard:
     problems = spec.problems()
     if problems:
         raise ValueError("cannot generate terminal: " + "; ".join(problems))
-    b = _Builder()
-    fast, slow = spec.main_speed_kmh / 3.6, spec.slow_speed_kmh / 3.6
-    f = _frame(spec)
-    columns, n_rows = spec.block_columns, spec.block_rows
-    xv, yd, yb, y_land = f.xv, f.yd, f.yb, f.y_land
-    x_min, x_max = f.x_min, f.x_max
-    areas: list[Area] = []
-    cranes: list[Crane] = []
+    sk = _Sketch(spec)
+    sk.quay()
+    sk.roads()
+    sk.blocks()
+    sk.landside()
+    return Yard.build(
+        id=spec.id,
+        version=spec.version,
+        origin=Origin(spec.origin_lon, spec.origin_lat),
+        nodes=sk.b.nodes.values(),
+        lanes=sk.b.lanes,
+        areas=sk.areas,
+        service_points=sk.b.service_points,
+        cranes=sk.cranes,
+    )
 
-    # Quay, berths and quay cranes, each over its bay beside the apron lane.
-    berth_len = spec.quay_length_m / spec.berths
-    for berth in range(spec.berths):
-        bx0 = berth * berth_len
-        areas.append(
-            Area(
-                f"BERTH{berth + 1}",
-                AreaKind.QUAY,
-                box(bx0, 0, bx0 + berth_len, Y_QUAY_EDGE),
-                f"Berth {berth + 1}",
+
+class _Sketch:
+    """A terminal being drawn as a centre-line lane graph, part after part: the quay and the
+    apron loop, the roads, the blocks, the landside."""
+
+    def __init__(self, spec: TerminalSpec) -> None:
+        self.spec = spec
+        self.b = _Builder()
+        self.fast, self.slow = spec.main_speed_kmh / 3.6, spec.slow_speed_kmh / 3.6
+        self.f = _frame(spec)
+        self.areas: list[Area] = []
+        self.cranes: list[Crane] = []
+
+    def quay(self) -> None:
+        """Quay, berths and quay cranes, each over its bay beside the apron lane; the apron
+        loop."""
+        spec, f = self.spec, self.f
+        berth_len = spec.quay_length_m / spec.berths
+        for berth in range(spec.berths):
+            bx0 = berth * berth_len
+            self.areas.append(
+                Area(
+                    f"BERTH{berth + 1}",
+                    AreaKind.QUAY,
+                    box(bx0, 0, bx0 + berth_len, Y_QUAY_EDGE),
+                    f"Berth {berth + 1}",
+                )
             )
-        )
-    qcs = _quay_cranes(spec)
-    placed = _apron_bays(spec, tuple(xv))
-    if placed is None:  # spec.problems() has ruled this out
-        raise ValueError("cannot generate terminal: no room for the quay cranes' bays")
-    west = (-1.0, 0.0)
-    seaward = (0.0, -1.0)
-    under = [x_max, x_min, *xv]
-    for (qc_id, berth_id, _), (sp_start, q_start) in zip(qcs, placed, strict=True):
-        x = sp_start + SP_WEST_M
-        cranes.append(Crane(qc_id, CraneKind.QC, round(x, 3), 15.0, berth_id))
+        qcs = _quay_cranes(spec)
+        placed = _apron_bays(spec, tuple(f.xv))
+        if placed is None:  # spec.problems() has ruled this out
+            raise ValueError("cannot generate terminal: no room for the quay cranes' bays")
+        under = [f.x_max, f.x_min, *f.xv]
+        for (qc_id, berth_id, _), (sp_start, q_start) in zip(qcs, placed, strict=True):
+            x = sp_start + SP_WEST_M
+            self.cranes.append(Crane(qc_id, CraneKind.QC, round(x, 3), 15.0, berth_id))
+            under += self.crane_bays(qc_id, berth_id, sp_start, q_start)
+        self.apron(under)
+
+    def crane_bays(
+        self, qc_id: str, berth_id: str, sp_start: float, q_start: float | None
+    ) -> list[float]:
+        """A quay crane's service bay and its queue's (if it has one) off the westbound apron
+        lane; returns where they leave and rejoin it."""
         bays = [(f"{qc_id}.SP", ServicePointKind.QUAY_CRANE, sp_start)]
         if q_start is not None:
             # The next truck waits upstream (the apron lane runs west), off the through lane.
             bays.append((f"{qc_id}.Q", ServicePointKind.QUEUE, q_start))
+        west = (-1.0, 0.0)
+        seaward = (0.0, -1.0)
+        stations: list[float] = []
         for sp_id, kind, start in bays:
-            end = b.bay(
+            end = self.b.bay(
                 ServicePoint(sp_id, kind, "", berth_id, qc_id),
                 (start + BAY_LEN_M, Y_UNDER_CRANE),
                 west,
                 seaward,
                 LaneKind.SERVICE,
-                slow,
+                self.slow,
             )
-            under += [start + BAY_LEN_M, end[0]]
-    b.road(
-        "apron-u",
-        [(x, Y_UNDER_CRANE) for x in sorted(set(under), reverse=True)],
-        LaneKind.APRON,
-        slow,
-    )
-    b.road("apron-b", [(x, Y_BACK_LANE) for x in sorted({x_min, x_max, *xv})], LaneKind.APRON, fast)
-    b.road("apron-w", [(x_min, Y_UNDER_CRANE), (x_min, Y_BACK_LANE)], LaneKind.APRON, fast)
-    b.road("apron-e", [(x_max, Y_BACK_LANE), (x_max, Y_UNDER_CRANE)], LaneKind.APRON, fast)
+            stations += [start + BAY_LEN_M, end[0]]
+        return stations
 
-    # Vertical two-way roads from the apron to the landside road.
-    y_stations = [Y_UNDER_CRANE, Y_BACK_LANE, *yd, *yb, y_land]
-    for k, x in enumerate(xv):
+    def apron(self, under: list[float]) -> None:
+        """The apron loop: westbound under the cranes through `under`, the back lane east."""
+        b, f, fast = self.b, self.f, self.fast
         b.road(
-            f"v{k + 1}n",
-            [(x, y) for y in sorted(y_stations)],
-            LaneKind.MAIN,
+            "apron-u",
+            [(x, Y_UNDER_CRANE) for x in sorted(set(under), reverse=True)],
+            LaneKind.APRON,
+            self.slow,
+        )
+        b.road(
+            "apron-b",
+            [(x, Y_BACK_LANE) for x in sorted({f.x_min, f.x_max, *f.xv})],
+            LaneKind.APRON,
             fast,
-            reverse_name=f"v{k + 1}s",
         )
+        b.road("apron-w", [(f.x_min, Y_UNDER_CRANE), (f.x_min, Y_BACK_LANE)], LaneKind.APRON, fast)
+        b.road("apron-e", [(f.x_max, Y_BACK_LANE), (f.x_max, Y_UNDER_CRANE)], LaneKind.APRON, fast)
 
-    # Driving lanes between block rows, alternating east- and westbound.
-    for r, y in enumerate(yd):
-        xs = sorted(xv, reverse=r % 2 == 1)
-        b.road(f"drive{r + 1:02d}", [(x, y) for x in xs], LaneKind.MAIN, fast)
-
-    # Blocks: block lane inside the RTG span, transfer points as bays beside it under the RTG.
-    rtg_counts = _spread(spec.rtgs, columns * n_rows)
-    n_rtg_done = 0
-    for r in range(n_rows):
-        eastbound = r % 2 == 0
-        for c in range(columns):
-            block_id = f"{row_label(r)}{c + 1}"
-            bx0, bx1 = xv[c] + ROAD_M / 2, xv[c + 1] - ROAD_M / 2
-            by0 = yd[r] + DRIVE_TO_BLOCK_M
-            areas.append(
-                Area(
-                    block_id,
-                    AreaKind.BLOCK,
-                    box(bx0, by0, bx1, by0 + f.block_w),
-                    f"Block {block_id}",
-                    spec.bays,
-                    spec.rows,
-                    spec.tiers,
-                )
-            )
-            n_rtg = rtg_counts[r * columns + c]
-            for j in range(n_rtg):
-                rtg_x = bx0 + (j + 0.5) * f.block_len / n_rtg
-                n_rtg_done += 1
-                rtg_id = f"RTG{n_rtg_done:02d}"
-                cranes.append(Crane(rtg_id, CraneKind.RTG, rtg_x, by0 + f.block_w / 2, block_id))
-            x_in, x_out = (xv[c], xv[c + 1]) if eastbound else (xv[c + 1], xv[c])
-            stops = _tp_stops(spec, x_in, x_out)
-            if stops is None:  # spec.problems() has ruled this out
-                raise ValueError(f"cannot generate terminal: no room for {block_id}'s TPs")
-            sign = 1.0 if eastbound else -1.0
-            stations = [xv[c], xv[c + 1]]
-            for k, x in enumerate(stops, 1):
-                bay = round((x - bx0) / BAY_M + 0.5)
-                end = b.bay(
-                    ServicePoint(
-                        f"{block_id}.TP{k}",
-                        ServicePointKind.TRANSFER_POINT,
-                        "",
-                        block_id,
-                        None,
-                        bay,
-                    ),
-                    (x - sign * BAY_STOP_M, yb[r]),
-                    (sign, 0.0),
-                    (0.0, 1.0),
-                    LaneKind.SERVICE,
-                    slow,
-                )
-                stations += [x - sign * BAY_STOP_M, end[0]]
+    def roads(self) -> None:
+        """Vertical two-way roads from the apron to the landside road; driving lanes between
+        block rows, alternating east- and westbound."""
+        b, f = self.b, self.f
+        y_stations = [Y_UNDER_CRANE, Y_BACK_LANE, *f.yd, *f.yb, f.y_land]
+        for k, x in enumerate(f.xv):
             b.road(
-                f"block-{block_id}",
-                [(x, yb[r]) for x in sorted(stations, reverse=not eastbound)],
-                LaneKind.BLOCK,
-                slow,
+                f"v{k + 1}n",
+                [(x, y) for y in sorted(y_stations)],
+                LaneKind.MAIN,
+                self.fast,
+                reverse_name=f"v{k + 1}s",
             )
+        for r, y in enumerate(f.yd):
+            xs = sorted(f.xv, reverse=r % 2 == 1)
+            b.road(f"drive{r + 1:02d}", [(x, y) for x in xs], LaneKind.MAIN, self.fast)
 
-    # Landside, north of a two-way road: the truck park, the fuel station and the gate, each
-    # a one-way loop (up, east along its aisles with bays on both sides, down again).
-    land = [*xv]
-    x_next = xv[0] + LAND_FIRST_M
-    per_aisle = max(1, min(PARK_PAIRS_PER_AISLE, math.ceil(spec.parking_spots / 2)))
-    if spec.parking_spots:
-        n_aisles = math.ceil(spec.parking_spots / (2 * per_aisle))
-        spots = [
-            (f"PARK.S{i + 1:02d}", ServicePointKind.PARKING) for i in range(spec.parking_spots)
-        ]
-        x_next = _loop(
-            b, "park", "PARK", x_next, y_land, n_aisles, per_aisle, spots, slow, land, xv
+    def blocks(self) -> None:
+        """Blocks: block lane inside the RTG span, transfer points as bays beside it under the
+        RTG; RTGs numbered block after block."""
+        spec = self.spec
+        columns = spec.block_columns
+        rtg_counts = _spread(spec.rtgs, columns * spec.block_rows)
+        n_rtg_done = 0
+        for r in range(spec.block_rows):
+            for c in range(columns):
+                n_rtg = rtg_counts[r * columns + c]
+                self.block(r, c, n_rtg, n_rtg_done)
+                n_rtg_done += n_rtg
+
+    def block(self, r: int, c: int, n_rtg: int, rtgs_before: int) -> None:
+        """The block in row r, column c: its area, its `n_rtg` RTGs (numbered after
+        `rtgs_before`), its block lane and transfer-point bays."""
+        spec, f = self.spec, self.f
+        xv = f.xv
+        block_id = f"{row_label(r)}{c + 1}"
+        bx0, bx1 = xv[c] + ROAD_M / 2, xv[c + 1] - ROAD_M / 2
+        by0 = f.yd[r] + DRIVE_TO_BLOCK_M
+        self.areas.append(
+            Area(
+                block_id,
+                AreaKind.BLOCK,
+                box(bx0, by0, bx1, by0 + f.block_w),
+                f"Block {block_id}",
+                spec.bays,
+                spec.rows,
+                spec.tiers,
+            )
         )
-        areas.append(_loop_area("PARK", AreaKind.PARK, "Truck park", land[-2:], y_land, n_aisles))
-        x_next += LAND_GAP_M
-    pumps = [(f"FUEL.P{i + 1}", ServicePointKind.FUEL_PUMP) for i in range(spec.fuel_pumps)]
-    pairs = math.ceil(spec.fuel_pumps / 2)
-    x_next = _loop(b, "fuel", "FUEL", x_next, y_land, 1, pairs, pumps, slow, land, xv)
-    areas.append(_loop_area("FUEL", AreaKind.FUEL_STATION, "Fuel station", land[-2:], y_land, 1))
-    x_next += LAND_GAP_M
-    gates = [(f"GATE.L{i + 1}", ServicePointKind.GATE_LANE) for i in range(spec.gate_lanes)]
-    pairs = math.ceil(spec.gate_lanes / 2)
-    x_next = _loop(
-        b, "gate", "GATE", x_next, y_land, 1, pairs, gates, slow, land, xv, LaneKind.GATE
-    )
-    areas.append(_loop_area("GATE", AreaKind.GATE, "OCR gate", land[-2:], y_land, 1))
-    x_end = x_next + LAND_FIRST_M  # the landside road's east end: at a road, or clear of it
-    land.append(xv[-1] if x_end <= xv[-1] else max(x_end, xv[-1] + LAND_FIRST_M))
-    b.road(
-        "land-e",
-        [(x, y_land) for x in sorted(set(land))],
-        LaneKind.MAIN,
-        fast,
-        reverse_name="land-w",
-    )
+        for j in range(n_rtg):
+            rtg_x = bx0 + (j + 0.5) * f.block_len / n_rtg
+            rtg_id = f"RTG{rtgs_before + j + 1:02d}"
+            self.cranes.append(Crane(rtg_id, CraneKind.RTG, rtg_x, by0 + f.block_w / 2, block_id))
+        eastbound = r % 2 == 0
+        x_in, x_out = (xv[c], xv[c + 1]) if eastbound else (xv[c + 1], xv[c])
+        stops = _tp_stops(spec, x_in, x_out)
+        if stops is None:  # spec.problems() has ruled this out
+            raise ValueError(f"cannot generate terminal: no room for {block_id}'s TPs")
+        sign = 1.0 if eastbound else -1.0
+        stations = [xv[c], xv[c + 1]]
+        for k, x in enumerate(stops, 1):
+            bay = round((x - bx0) / BAY_M + 0.5)
+            end = self.b.bay(
+                ServicePoint(
+                    f"{block_id}.TP{k}",
+                    ServicePointKind.TRANSFER_POINT,
+                    "",
+                    block_id,
+                    None,
+                    bay,
+                ),
+                (x - sign * BAY_STOP_M, f.yb[r]),
+                (sign, 0.0),
+                (0.0, 1.0),
+                LaneKind.SERVICE,
+                self.slow,
+            )
+            stations += [x - sign * BAY_STOP_M, end[0]]
+        self.b.road(
+            f"block-{block_id}",
+            [(x, f.yb[r]) for x in sorted(stations, reverse=not eastbound)],
+            LaneKind.BLOCK,
+            self.slow,
+        )
 
-    return Yard.build(
-        id=spec.id,
-        version=spec.version,
-        origin=Origin(spec.origin_lon, spec.origin_lat),
-        nodes=b.nodes.values(),
-        lanes=b.lanes,
-        areas=areas,
-        service_points=b.service_points,
-        cranes=cranes,
-    )
+    def landside(self) -> None:
+        """Landside, north of a two-way road: the truck park, the fuel station and the gate,
+        each a one-way loop (up, east along its aisles with bays on both sides, down again)."""
+        spec, b, slow = self.spec, self.b, self.slow
+        xv, y_land = self.f.xv, self.f.y_land
+        land = [*xv]
+        x_next = xv[0] + LAND_FIRST_M
+        per_aisle = max(1, min(PARK_PAIRS_PER_AISLE, math.ceil(spec.parking_spots / 2)))
+        if spec.parking_spots:
+            n_aisles = math.ceil(spec.parking_spots / (2 * per_aisle))
+            spots = [
+                (f"PARK.S{i + 1:02d}", ServicePointKind.PARKING) for i in range(spec.parking_spots)
+            ]
+            x_next = _loop(
+                b, "park", "PARK", x_next, y_land, n_aisles, per_aisle, spots, slow, land, xv
+            )
+            self.areas.append(
+                _loop_area("PARK", AreaKind.PARK, "Truck park", land[-2:], y_land, n_aisles)
+            )
+            x_next += LAND_GAP_M
+        pumps = [(f"FUEL.P{i + 1}", ServicePointKind.FUEL_PUMP) for i in range(spec.fuel_pumps)]
+        pairs = math.ceil(spec.fuel_pumps / 2)
+        x_next = _loop(b, "fuel", "FUEL", x_next, y_land, 1, pairs, pumps, slow, land, xv)
+        self.areas.append(
+            _loop_area("FUEL", AreaKind.FUEL_STATION, "Fuel station", land[-2:], y_land, 1)
+        )
+        x_next += LAND_GAP_M
+        gates = [(f"GATE.L{i + 1}", ServicePointKind.GATE_LANE) for i in range(spec.gate_lanes)]
+        pairs = math.ceil(spec.gate_lanes / 2)
+        x_next = _loop(
+            b, "gate", "GATE", x_next, y_land, 1, pairs, gates, slow, land, xv, LaneKind.GATE
+        )
+        self.areas.append(_loop_area("GATE", AreaKind.GATE, "OCR gate", land[-2:], y_land, 1))
+        x_end = x_next + LAND_FIRST_M  # the landside road's east end: at a road, or clear of it
+        land.append(xv[-1] if x_end <= xv[-1] else max(x_end, xv[-1] + LAND_FIRST_M))
+        b.road(
+            "land-e",
+            [(x, y_land) for x in sorted(set(land))],
+            LaneKind.MAIN,
+            self.fast,
+            reverse_name="land-w",
+        )
 
 
 def _loop(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ DECIMALS = 10
 FEATURE_CLASSES = ("node", "lane", "area", "service_point", "crane")
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 
 
 def _lonlat(frame: LocalFrame, xy: list[tuple[float, float]]) -> list[list[float]]:
@@ -256,52 +258,117 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
     Returns no yard only when the document has no usable `yard` header.
     """
     r = _Reader(source)
+    head = _read_header(r, doc, source)
+    if head is None:
+        return None, r.problems
+    features = doc.get("features")
+    if not isinstance(features, list):
+        r.problem('missing the "features" list', "features")
+        features = []
+    raw = _sort_features(r, features)
+    b = _FeatureBuilder(r, LocalFrame(head.lon, head.lat))
+    b.nodes = {n.id: n for n in b.each(raw["node"], b.node)}
+    lanes = b.each(raw["lane"], b.lane)
+    b.areas = {a.id: a for a in b.each(raw["area"], b.area)}
+    b.cranes = {c.id: c for c in b.each(raw["crane"], b.crane)}
+    service_points = b.each(raw["service_point"], b.service_point)
+    r.index = r.fid = None
+    yard = Yard.build(
+        head.yard_id,
+        head.version,
+        Origin(head.lon, head.lat),
+        b.nodes.values(),
+        lanes,
+        b.areas.values(),
+        service_points,
+        b.cranes.values(),
+        lane_width_m=head.lane_width,
+    )
+    return yard, r.problems
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """The sound fields of a document's `yard` header."""
+
+    yard_id: str
+    version: str
+    lon: float
+    lat: float
+    lane_width: float
+
+
+def _read_header(r: _Reader, doc: Any, source: str | None) -> _Header | None:
+    """The document's `yard` header, or None (with its problems in `r`) when it is unusable."""
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         r.problem('the file is not a GeoJSON FeatureCollection ("type": "FeatureCollection")')
-        return None, r.problems
+        return None
     header = doc.get("yard")
     if not isinstance(header, dict):
         r.problem('missing the top-level "yard" object (id, version, origin)', "yard")
-        return None, r.problems
+        return None
     r.fid = "yard"
     fmt = header.get("format")
+    if not _read_format(r, fmt, source):
+        return None
+    yard_id = r.text(header, "id")
+    version = _read_version(r, header)
+    lon, lat = _read_origin(r, header)
+    # Required in the format; a header without a format (a problem already) may lack it too.
+    lane_width = r.number(header, "lane_width_m") if fmt is not None else 3.5
+    r.fid = None
+    if yard_id is None or version is None or lon is None or lat is None or lane_width is None:
+        return None
+    return _Header(yard_id, version, lon, lat, lane_width)
+
+
+def _read_format(r: _Reader, fmt: Any, source: str | None) -> bool:
+    """Whether the header's format is one this reader reads (a missing one is a problem, but
+    the rest of the header is still read)."""
     if fmt in PREVIOUS_FORMATS:
         r.problem(_previous_format(str(fmt), source), "format")
-        return None, r.problems
+        return False
     if fmt is None:
         r.problem(f'missing (this reader reads "{FORMAT}")', "format")
     elif fmt != FORMAT:
         r.problem(f'must be "{FORMAT}", got {fmt!r}', "format")
-        return None, r.problems
-    yard_id = r.text(header, "id")
+        return False
+    return True
+
+
+def _read_version(r: _Reader, header: dict[str, Any]) -> str | None:
+    """The header's version as a string (a whole number is taken as one)."""
     version = header.get("version")
     if isinstance(version, int) and not isinstance(version, bool):
         version = str(version)
     if not isinstance(version, str) or not version:
         r.problem(f"must be a string, got {version!r}", "version")
-        version = None
+        return None
+    return version
+
+
+def _read_origin(r: _Reader, header: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The header's origin as lon, lat (None, None when it is missing or out of range)."""
     origin = header.get("origin")
-    lon = lat = None
     if not isinstance(origin, dict):
         r.problem("must be an object with lon and lat", "origin")
-    else:
-        lon, lat = r.number(origin, "lon", positive=False), r.number(origin, "lat", positive=False)
-        if lon is not None and lat is not None and not (-180 <= lon <= 180 and -85 < lat < 85):
-            r.problem(f"lon/lat out of range: {lon}, {lat}", "origin")
-            lon = lat = None
-    # Required in the format; a header without a format (a problem already) may lack it too.
-    lane_width = r.number(header, "lane_width_m") if fmt is not None else 3.5
-    r.fid = None
-    if yard_id is None or version is None or lon is None or lat is None or lane_width is None:
-        return None, r.problems
-    frame = LocalFrame(lon, lat)
-    features = doc.get("features")
-    if not isinstance(features, list):
-        r.problem('missing the "features" list', "features")
-        features = []
+        return None, None
+    lon, lat = r.number(origin, "lon", positive=False), r.number(origin, "lat", positive=False)
+    if lon is not None and lat is not None and not (-180 <= lon <= 180 and -85 < lat < 85):
+        r.problem(f"lon/lat out of range: {lon}, {lat}", "origin")
+        return None, None
+    return lon, lat
 
+
+_RawFeature = tuple[int, str, dict[str, Any], Any]
+"""A feature sorted by class: its index in the document, id, properties and geometry."""
+
+
+def _sort_features(r: _Reader, features: list[Any]) -> dict[str, list[_RawFeature]]:
+    """The document's features by class, each with a unique id and a geometry object; the
+    others are problems."""
     seen: set[str] = set()
-    raw: dict[str, list[tuple[int, str, dict[str, Any], Any]]] = {c: [] for c in FEATURE_CLASSES}
+    raw: dict[str, list[_RawFeature]] = {c: [] for c in FEATURE_CLASSES}
     for i, feat in enumerate(features):
         r.index, r.fid = i, None
         if not isinstance(feat, dict) or not isinstance(feat.get("properties"), dict):
@@ -326,37 +393,52 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
             r.problem("missing geometry", "geometry")
             continue
         raw[cls].append((i, fid, props, geometry))
+    return raw
 
-    def each(cls: str, build: Callable[[str, dict[str, Any], Any], Any]) -> list[Any]:
+
+class _FeatureBuilder:
+    """Builds yard features from sorted raw features, class by class (nodes, lanes, areas,
+    cranes, service points: each class may refer to those built before it)."""
+
+    def __init__(self, r: _Reader, frame: LocalFrame) -> None:
+        self.r = r
+        self.frame = frame
+        self.nodes: dict[str, Node] = {}
+        self.areas: dict[str, Area] = {}
+        self.cranes: dict[str, Crane] = {}
+
+    def each(
+        self, raw: list[_RawFeature], build: Callable[[str, dict[str, Any], Any], T | None]
+    ) -> list[T]:
+        """The features `build` makes of `raw`, skipping those it refuses."""
         out = []
-        for i, fid, props, geometry in raw[cls]:
-            r.index, r.fid = i, fid
+        for i, fid, props, geometry in raw:
+            self.r.index, self.r.fid = i, fid
             item = build(fid, props, geometry)
             if item is not None:
                 out.append(item)
         return out
 
-    def geometry_of(geometry: Any, gtype: str) -> Any:
+    def geometry_of(self, geometry: Any, gtype: str) -> Any:
         if geometry.get("type") != gtype:
-            r.problem(f"must be a {gtype}, got {geometry.get('type')!r}", "geometry")
+            self.r.problem(f"must be a {gtype}, got {geometry.get('type')!r}", "geometry")
             return None
         return geometry.get("coordinates")
 
-    def point(geometry: Any) -> tuple[float, float] | None:
-        coords = geometry_of(geometry, "Point")
+    def point(self, geometry: Any) -> tuple[float, float] | None:
+        coords = self.geometry_of(geometry, "Point")
         if coords is None:
             return None
-        pts = r.positions([coords], 1)
-        return _to_local(frame, pts)[0] if pts else None
+        pts = self.r.positions([coords], 1)
+        return _to_local(self.frame, pts)[0] if pts else None
 
-    def node(fid: str, props: dict[str, Any], geometry: Any) -> Node | None:
-        xy = point(geometry)
+    def node(self, fid: str, props: dict[str, Any], geometry: Any) -> Node | None:
+        xy = self.point(geometry)
         return Node(fid, xy[0], xy[1]) if xy else None
 
-    nodes = {n.id: n for n in each("node", node)}
-
-    def lane(fid: str, props: dict[str, Any], geometry: Any) -> Lane | None:
-        coords = geometry_of(geometry, "LineString")
+    def lane(self, fid: str, props: dict[str, Any], geometry: Any) -> Lane | None:
+        r = self.r
+        coords = self.geometry_of(geometry, "LineString")
         pts = r.positions(coords, 2) if coords is not None else None
         start, end = r.text(props, "from"), r.text(props, "to")
         length = r.number(props, "length_m")
@@ -370,7 +452,7 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
             ok = False
             conflicts = []
         for key, ref in (("from", start), ("to", end)):
-            if ref is not None and ref not in nodes:
+            if ref is not None and ref not in self.nodes:
                 r.problem(f"refers to node {ref!r}, which the yard does not have", key)
                 ok = False
         if not (ok and pts and start and end and length and speed and kind):
@@ -379,7 +461,7 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
             fid,
             start,
             end,
-            LineString(_to_local(frame, pts)),
+            LineString(_to_local(self.frame, pts)),
             length,
             speed,
             kind,
@@ -387,27 +469,18 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
             frozenset(conflicts),
         )
 
-    lanes = each("lane", lane)
-
-    def area(fid: str, props: dict[str, Any], geometry: Any) -> Area | None:
-        rings = geometry_of(geometry, "Polygon")
+    def area(self, fid: str, props: dict[str, Any], geometry: Any) -> Area | None:
+        r = self.r
+        rings = self.geometry_of(geometry, "Polygon")
         kind = r.enum(props, "kind", AreaKind)
         name = r.text(props, "name", required=False) or fid
         if not isinstance(rings, list) or not rings:
             if rings is not None:
                 r.problem("a Polygon needs a list of rings", "geometry")
             return None
-        local = []
-        for ring in rings:
-            pts = r.positions(ring, 4)
-            if pts is None:
-                return None
-            if pts[0] != pts[-1]:
-                r.problem(
-                    "polygon ring is not closed (first and last positions differ)", "geometry"
-                )
-                return None
-            local.append(_to_local(frame, pts))
+        local = self.rings(rings)
+        if local is None:
+            return None
         bays = rows = tiers = None
         if kind is AreaKind.BLOCK:
             bays, rows, tiers = (r.integer(props, k) for k in ("bays", "rows", "tiers"))
@@ -417,59 +490,59 @@ def parse_yard(doc: Any, source: str | None = None) -> tuple[Yard | None, list[P
             return None
         return Area(fid, kind, Polygon(local[0], local[1:]), name, bays, rows, tiers)
 
-    areas = {a.id: a for a in each("area", area)}
+    def rings(self, rings: list[Any]) -> list[list[tuple[float, float]]] | None:
+        """A polygon's rings in local metres, or None at the first ring that is not closed
+        positions."""
+        local = []
+        for ring in rings:
+            pts = self.r.positions(ring, 4)
+            if pts is None:
+                return None
+            if pts[0] != pts[-1]:
+                self.r.problem(
+                    "polygon ring is not closed (first and last positions differ)", "geometry"
+                )
+                return None
+            local.append(_to_local(self.frame, pts))
+        return local
 
-    def crane(fid: str, props: dict[str, Any], geometry: Any) -> Crane | None:
-        xy = point(geometry)
+    def crane(self, fid: str, props: dict[str, Any], geometry: Any) -> Crane | None:
+        r = self.r
+        xy = self.point(geometry)
         kind = r.enum(props, "kind", CraneKind)
         home = r.text(props, "area")
-        if home is not None and home not in areas:
+        if home is not None and home not in self.areas:
             r.problem(f"refers to area {home!r}, which the yard does not have", "area")
             return None
         if xy is None or kind is None or home is None:
             return None
         return Crane(fid, kind, xy[0], xy[1], home)
 
-    cranes = {c.id: c for c in each("crane", crane)}
-
-    def service_point(fid: str, props: dict[str, Any], geometry: Any) -> ServicePoint | None:
-        xy = point(geometry)
+    def service_point(self, fid: str, props: dict[str, Any], geometry: Any) -> ServicePoint | None:
+        r = self.r
+        xy = self.point(geometry)
         kind = r.enum(props, "kind", ServicePointKind)
         at = r.text(props, "node")
         home = r.text(props, "area", required=False)
         crane_id = r.text(props, "crane", required=False)
         bay = r.integer(props, "bay", required=False)
         ok = True
-        for key, ref, known, what in (
-            ("node", at, nodes, "node"),
-            ("area", home, areas, "area"),
-            ("crane", crane_id, cranes, "crane"),
-        ):
-            if ref is not None and ref not in known:
-                r.problem(f"refers to {what} {ref!r}, which the yard does not have", key)
+        known: tuple[tuple[str, str | None, Mapping[str, Any]], ...] = (
+            ("node", at, self.nodes),
+            ("area", home, self.areas),
+            ("crane", crane_id, self.cranes),
+        )
+        for key, ref, have in known:
+            if ref is not None and ref not in have:
+                r.problem(f"refers to {key} {ref!r}, which the yard does not have", key)
                 ok = False
         if ok and at is not None and xy is not None:
-            gap = math.dist(xy, (nodes[at].x, nodes[at].y))
+            gap = math.dist(xy, (self.nodes[at].x, self.nodes[at].y))
             if gap > 0.01:
                 r.problem(f"stands {gap:.2f} m from its node {at!r}", "geometry")
         if not (ok and xy and kind and at):
             return None
         return ServicePoint(fid, kind, at, home, crane_id, bay)
-
-    service_points = each("service_point", service_point)
-    r.index = r.fid = None
-    yard = Yard.build(
-        yard_id,
-        version,
-        Origin(lon, lat),
-        nodes.values(),
-        lanes,
-        areas.values(),
-        service_points,
-        cranes.values(),
-        lane_width_m=lane_width,
-    )
-    return yard, r.problems
 
 
 def _previous_format(fmt: str, source: str | None) -> str:

@@ -239,27 +239,34 @@ class _Compiler:
             out_of[ln.start].append(ln.id)
         moves: list[_Movement] = []
         for e in entries:
-            found: dict[str, tuple[float, tuple[str, ...]]] = {}
-            todo: list[tuple[str, str, tuple[str, ...], float]] = [(lanes[e].end, e, (), 0.0)]
-            while todo:
-                node, came, via, dist = todo.pop()
-                for x in exits:
-                    better = x not in found or dist < found[x][0]
-                    if lanes[x].start == node and x != self.reverse[came] and better:
-                        found[x] = (dist, via)
-                for ln_id in out_of[node]:
-                    if ln_id in via or ln_id == self.reverse[came] or len(via) > 6:
-                        continue
-                    todo.append(
-                        (lanes[ln_id].end, ln_id, (*via, ln_id), dist + lanes[ln_id].length_m)
-                    )
-            if not found:  # a dead end: the way back is the only way on
-                for x in exits:
-                    if lanes[x].start == lanes[e].end:
-                        found[x] = (0.0, ())
+            found = self._ways_on(e, exits, out_of)
             moves.extend(_Movement(e, x, via) for x, (_, via) in sorted(found.items()))
         self._moves[key] = moves
         return moves
+
+    def _ways_on(
+        self, e: str, exits: list[str], out_of: dict[str, list[str]]
+    ) -> dict[str, tuple[float, tuple[str, ...]]]:
+        """From entry lane `e`: each exit it reaches across the junction, with the shortest
+        way there (its length and the internal lanes it takes)."""
+        lanes = self.yard.lanes
+        found: dict[str, tuple[float, tuple[str, ...]]] = {}
+        todo: list[tuple[str, str, tuple[str, ...], float]] = [(lanes[e].end, e, (), 0.0)]
+        while todo:
+            node, came, via, dist = todo.pop()
+            for x in exits:
+                better = x not in found or dist < found[x][0]
+                if lanes[x].start == node and x != self.reverse[came] and better:
+                    found[x] = (dist, via)
+            for ln_id in out_of[node]:
+                if ln_id in via or ln_id == self.reverse[came] or len(via) > 6:
+                    continue
+                todo.append((lanes[ln_id].end, ln_id, (*via, ln_id), dist + lanes[ln_id].length_m))
+        if not found:  # a dead end: the way back is the only way on
+            for x in exits:
+                if lanes[x].start == lanes[e].end:
+                    found[x] = (0.0, ())
+        return found
 
     def _stop_s(self, lane_in: str, d: _Setbacks) -> float:
         return self.length[lane_in] - d.stop.get(lane_in, 0.0)
@@ -410,24 +417,8 @@ class _Compiler:
                 key = tuple(members)
                 if key in done or self.stuck.intersection(members):
                     continue
-                while True:
-                    found = self.unsafe(members, d)
-                    if not found:
-                        done.add(key)
-                        break
-                    short = False
-                    for side, lane, needed, why in found:
-                        grow = d.stop if side == "in" else d.edge
-                        if needed is None:
-                            # No set-back helps (lanes that meet at a point, say): the drawing
-                            # must change; the junction stays as it is.
-                            self.problems.append(f"junction at {', '.join(members)}: {why}")
-                            self.stuck.update(members)
-                            continue
-                        grow[lane] = needed
-                        short = short or self._left(lane, d) < MIN_KEPT_M
-                    if short or self.stuck.intersection(members):
-                        break  # the lane is used up: merge or give up, below
+                if self._settle(members, d):
+                    done.add(key)
             merge = self.too_short(groups, d)
             for a, b in merge:
                 groups.union(a, b)
@@ -444,16 +435,61 @@ class _Compiler:
                 self.problems = sorted(set(self.problems))
                 return groups, d
 
+    def _settle(self, members: list[str], d: _Setbacks) -> bool:
+        """Grow the set-backs of the junction of `members` until it is safe (True), or until
+        a lane is used up or no set-back helps (False: merge or give up, in `setbacks`)."""
+        while True:
+            found = self.unsafe(members, d)
+            if not found:
+                return True
+            short = False
+            for side, lane, needed, why in found:
+                grow = d.stop if side == "in" else d.edge
+                if needed is None:
+                    # No set-back helps (lanes that meet at a point, say): the drawing
+                    # must change; the junction stays as it is.
+                    self.problems.append(f"junction at {', '.join(members)}: {why}")
+                    self.stuck.update(members)
+                    continue
+                grow[lane] = needed
+                short = short or self._left(lane, d) < MIN_KEPT_M
+            if short or self.stuck.intersection(members):
+                return False  # the lane is used up
+
     # -- the new yard --------------------------------------------------------------------
 
     def build(self) -> Yard:
         yard = self.yard
         groups, d = self.setbacks()
-        nodes: dict[str, Node] = {}
-        start_of: dict[str, str] = {}
-        end_of: dict[str, str] = {}
+        ends = _Ends()
         xy = {k: v.copy() for k, v in self.xy.items()}
-        # Nodes without a choice: one per way through (two on a two-way road).
+        self.way_nodes(xy, ends)
+        # Junctions: lanes cut at their stop lines and edges, connectors across.
+        members_of = groups.members()
+        junction_of = {n: _junction_id(min(members_of[groups.find(n)])) for n in self.junctions}
+        lanes = self.cut_lanes(groups, d, xy, ends, junction_of)
+        areas: list[Area] = []
+        for root, members in sorted(members_of.items()):
+            area = self.junction(junction_of[root], members, d, ends, lanes)
+            if area is not None:
+                areas.append(area)
+        return Yard.build(
+            id=yard.id,
+            version=yard.version,
+            origin=yard.origin,
+            nodes=ends.nodes.values(),
+            lanes=lanes,
+            areas=[*yard.areas.values(), *areas],
+            service_points=yard.service_points.values(),
+            cranes=yard.cranes.values(),
+            lane_width_m=self.lane_width_m,
+        )
+
+    def way_nodes(self, xy: dict[str, FloatArray], ends: _Ends) -> None:
+        """Nodes without a choice: one per way through (two on a two-way road), where the
+        lanes beside their centre lines meet; the lanes' ends in `xy` moved onto them."""
+        yard = self.yard
+        nodes, start_of, end_of = ends.nodes, ends.start_of, ends.end_of
         for n in yard.nodes:
             if n in self.junctions:
                 continue
@@ -477,11 +513,19 @@ class _Compiler:
             xy[lane_in][-1] = (nodes[node_id].x, nodes[node_id].y)
         for lane_out, node_id in start_of.items():
             xy[lane_out][0] = (nodes[node_id].x, nodes[node_id].y)
-        # Junctions: lanes cut at their stop lines and edges, connectors across.
-        lanes: list[Lane] = []
-        areas: list[Area] = []
-        members_of = groups.members()
-        junction_of = {n: _junction_id(min(members_of[groups.find(n)])) for n in self.junctions}
+
+    def cut_lanes(
+        self,
+        groups: _Groups,
+        d: _Setbacks,
+        xy: dict[str, FloatArray],
+        ends: _Ends,
+        junction_of: dict[str, str],
+    ) -> list[Lane]:
+        """The lanes outside junction areas, cut at their stop lines and edges, each from and
+        to a node of its own there (`<junction>:<lane>`)."""
+        yard = self.yard
+        nodes, start_of, end_of = ends.nodes, ends.start_of, ends.end_of
         internal = {
             ln.id
             for ln in yard.lanes.values()
@@ -496,16 +540,13 @@ class _Compiler:
             s_from = d.edge.get(ln.id, 0.0)
             s_to = Path(xy[ln.id]).length - d.stop.get(ln.id, 0.0)
             cut[ln.id] = _cut(xy[ln.id], s_from, s_to)
-            if ln.start in self.junctions:
-                node_id = f"{junction_of[ln.start]}:{ln.id}"
-                p = cut[ln.id][0]
-                nodes[node_id] = Node(node_id, round(float(p[0]), 3), round(float(p[1]), 3))
-                start_of[ln.id] = node_id
-            if ln.end in self.junctions:
-                node_id = f"{junction_of[ln.end]}:{ln.id}"
-                p = cut[ln.id][-1]
-                nodes[node_id] = Node(node_id, round(float(p[0]), 3), round(float(p[1]), 3))
-                end_of[ln.id] = node_id
+            for at, end, which in ((ln.start, 0, start_of), (ln.end, -1, end_of)):
+                if at in self.junctions:
+                    node_id = f"{junction_of[at]}:{ln.id}"
+                    p = cut[ln.id][end]
+                    nodes[node_id] = Node(node_id, round(float(p[0]), 3), round(float(p[1]), 3))
+                    which[ln.id] = node_id
+        lanes: list[Lane] = []
         for ln in yard.lanes.values():
             if ln.id in internal:
                 continue
@@ -516,53 +557,59 @@ class _Compiler:
             lanes.append(
                 replace(ln, start=s.id, end=e.id, geometry=geom, length_m=round(geom.length, 3))
             )
+        return lanes
+
+    def junction(
+        self, jid: str, members: list[str], d: _Setbacks, ends: _Ends, lanes: list[Lane]
+    ) -> Area | None:
+        """The connectors across junction `jid` (appended to `lanes`) and its area, the convex
+        hull of their swept paths (None when it has none)."""
+        yard = self.yard
+        nodes = ends.nodes
         half = self.fp.width_m / 2
-        for root, members in sorted(members_of.items()):
-            jid = junction_of[root]
-            shapes = []
-            moves = self.movements(members)
-            names = [f"{jid}:{m.lane_in}>{m.lane_out}" for m in moves]
-            self.sample = SAMPLE_M  # conflicts keep CONFLICT_MARGIN_M for the coarser samples
-            crossing = self.conflicts(moves, d)
-            for k, m in enumerate(moves):
-                pts = self.connector(m, d)
-                s, e = nodes[end_of[m.lane_in]], nodes[start_of[m.lane_out]]
-                pts[0], pts[-1] = (s.x, s.y), (e.x, e.y)
-                geom = LineString(pts)
-                speed = min(
-                    yard.lanes[m.lane_in].speed_limit_mps,
-                    yard.lanes[m.lane_out].speed_limit_mps,
-                    *(yard.lanes[v].speed_limit_mps for v in m.via),
+        shapes = []
+        moves = self.movements(members)
+        names = [f"{jid}:{m.lane_in}>{m.lane_out}" for m in moves]
+        self.sample = SAMPLE_M  # conflicts keep CONFLICT_MARGIN_M for the coarser samples
+        crossing = self.conflicts(moves, d)
+        for k, m in enumerate(moves):
+            pts = self.connector(m, d)
+            s, e = nodes[ends.end_of[m.lane_in]], nodes[ends.start_of[m.lane_out]]
+            pts[0], pts[-1] = (s.x, s.y), (e.x, e.y)
+            geom = LineString(pts)
+            speed = min(
+                yard.lanes[m.lane_in].speed_limit_mps,
+                yard.lanes[m.lane_out].speed_limit_mps,
+                *(yard.lanes[v].speed_limit_mps for v in m.via),
+            )
+            lanes.append(
+                Lane(
+                    names[k],
+                    s.id,
+                    e.id,
+                    geom,
+                    round(geom.length, 3),
+                    speed,
+                    _connector_kind(yard.lanes[m.lane_in], yard.lanes[m.lane_out]),
+                    jid,
+                    frozenset(names[j] for j in crossing[k]),
                 )
-                lanes.append(
-                    Lane(
-                        names[k],
-                        s.id,
-                        e.id,
-                        geom,
-                        round(geom.length, 3),
-                        speed,
-                        _connector_kind(yard.lanes[m.lane_in], yard.lanes[m.lane_out]),
-                        jid,
-                        frozenset(names[j] for j in crossing[k]),
-                    )
-                )
-                shapes.append(geom.buffer(half, cap_style="flat"))
-            if shapes:
-                hull = unary_union(shapes).convex_hull
-                if isinstance(hull, Polygon):
-                    areas.append(Area(jid, AreaKind.JUNCTION, hull, f"Junction {jid}"))
-        return Yard.build(
-            id=yard.id,
-            version=yard.version,
-            origin=yard.origin,
-            nodes=nodes.values(),
-            lanes=lanes,
-            areas=[*yard.areas.values(), *areas],
-            service_points=yard.service_points.values(),
-            cranes=yard.cranes.values(),
-            lane_width_m=self.lane_width_m,
-        )
+            )
+            shapes.append(geom.buffer(half, cap_style="flat"))
+        if shapes:
+            hull = unary_union(shapes).convex_hull
+            if isinstance(hull, Polygon):
+                return Area(jid, AreaKind.JUNCTION, hull, f"Junction {jid}")
+        return None
+
+
+class _Ends:
+    """The nodes of the compiled yard, and the node each lane starts and ends at."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, Node] = {}
+        self.start_of: dict[str, str] = {}
+        self.end_of: dict[str, str] = {}
 
 
 def _connector_kind(lane_in: Lane, lane_out: Lane) -> LaneKind:

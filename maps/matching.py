@@ -264,12 +264,7 @@ class MapMatcher:
                 cos = hx[best_p] * self._ux[k] + hy[best_p] * self._uy[k]
                 agrees[best_p] = has[best_p] & (cos >= self._cos_agree)
 
-        far = ok[lane_index[ok] < 0]
-        if len(far):
-            idx, dist_far = self._tree.query_nearest(
-                shapely.points(xa[far], ya[far]), return_distance=True, all_matches=False
-            )
-            distance[far[idx[0]]] = dist_far
+        self._distance_to_nearest(xa, ya, ok[lane_index[ok] < 0], distance)
         return Matches(
             lane_index=lane_index,
             offset_m=offset,
@@ -281,6 +276,16 @@ class MapMatcher:
             snap_y=snap_y,
             lane_ids=self.lane_ids,
         )
+
+    def _distance_to_nearest(
+        self, xa: FloatArray, ya: FloatArray, far: npt.NDArray[np.intp], distance: FloatArray
+    ) -> None:
+        """Set `distance` of the positions `far` (matched to no lane) to the nearest lane."""
+        if len(far):
+            idx, dist_far = self._tree.query_nearest(
+                shapely.points(xa[far], ya[far]), return_distance=True, all_matches=False
+            )
+            distance[far[idx[0]]] = dist_far
 
     def match_lonlat(
         self,

@@ -178,6 +178,22 @@ def _header_int(name: str, lineno: int, line: str, key: str) -> int:
 def parse_map(text: str, name: str = "<map>") -> GridMap:
     """Parse the text of a MovingAI map; `name` names it and prefixes every error message."""
     lines = text.splitlines()
+    height, width = _map_header(lines, name)
+    rows = _map_rows(lines, name, height, width)
+    # One code point per cell, so a whole map is checked and classified in a few array passes.
+    codes = np.frombuffer("".join(rows).encode("utf-32-le"), dtype="<u4").reshape(height, width)
+    known = np.isin(codes, _KNOWN_CODES)
+    if not known.all():
+        y, x = (int(v) for v in np.argwhere(~known)[0])
+        raise MapFormatError(
+            f"{name}:{y + 5}: unknown character {rows[y][x]!r} at column {x + 1} (cell ({x}, {y}));"
+            f" expected one of {FREE_CHARS + BLOCKED_CHARS!r}"
+        )
+    return GridMap(name, width, height, np.isin(codes, _FREE_CODES))
+
+
+def _map_header(lines: list[str], name: str) -> tuple[int, int]:
+    """The height and width a map's four header lines give."""
     header = ["type octile", "height N", "width N", "map"]
     if len(lines) < len(header):
         raise MapFormatError(
@@ -193,10 +209,13 @@ def parse_map(text: str, name: str = "<map>") -> GridMap:
             want = "width" if "height" in size else "height"
             raise MapFormatError(f"{name}:{lineno}: expected '{want} N', found {line!r}")
         size[key] = _header_int(name, lineno, line, key)
-    height, width = size["height"], size["width"]
     if lines[3].strip() != "map":
         raise MapFormatError(f"{name}:4: expected 'map', found {lines[3]!r}")
+    return size["height"], size["width"]
 
+
+def _map_rows(lines: list[str], name: str, height: int, width: int) -> list[str]:
+    """A map's rows after its header: `height` of them, each `width` characters."""
     rows = [line.rstrip() for line in lines[4:]]
     while rows and not rows[-1]:
         rows.pop()  # blank lines at the end are not rows
@@ -209,17 +228,7 @@ def parse_map(text: str, name: str = "<map>") -> GridMap:
             raise MapFormatError(f"{name}:{r + 5}: row has {len(row)} characters, expected {width}")
     if len(rows) < height:
         raise MapFormatError(f"{name}:{len(rows) + 5}: map has {len(rows)} rows, expected {height}")
-
-    # One code point per cell, so a whole map is checked and classified in a few array passes.
-    codes = np.frombuffer("".join(rows).encode("utf-32-le"), dtype="<u4").reshape(height, width)
-    known = np.isin(codes, _KNOWN_CODES)
-    if not known.all():
-        y, x = (int(v) for v in np.argwhere(~known)[0])
-        raise MapFormatError(
-            f"{name}:{y + 5}: unknown character {rows[y][x]!r} at column {x + 1} (cell ({x}, {y}));"
-            f" expected one of {FREE_CHARS + BLOCKED_CHARS!r}"
-        )
-    return GridMap(name, width, height, np.isin(codes, _FREE_CODES))
+    return rows
 
 
 def read_scenario(path: str | os.PathLike[str]) -> list[ScenarioAgent]:
@@ -241,45 +250,43 @@ def parse_scenario(text: str, name: str = "<scen>") -> list[ScenarioAgent]:
     if not lines or lines[0].split() not in (["version", "1"], ["version", "1.0"]):
         found = repr(lines[0]) if lines else "an empty file"
         raise MapFormatError(f"{name}:1: expected 'version 1', found {found}")
-    agents: list[ScenarioAgent] = []
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        where = f"{name}:{lineno}"
-        fields = line.split("\t")
-        if len(fields) != _SCEN_FIELDS:
-            raise MapFormatError(
-                f"{where}: expected {_SCEN_FIELDS} tab-separated fields (bucket, map, width,"
-                f" height, start x, start y, goal x, goal y, optimal length),"
-                f" found {len(fields)}"
-            )
-        bucket = _field_int(where, "bucket", fields[0])
-        map_name = fields[1].strip()
-        if not map_name:
-            raise MapFormatError(f"{where}: map file name is empty")
-        width = _field_int(where, "map width", fields[2])
-        height = _field_int(where, "map height", fields[3])
-        if width <= 0 or height <= 0:
-            raise MapFormatError(f"{where}: map size {width}×{height} is not positive")
-        start = (_field_int(where, "start x", fields[4]), _field_int(where, "start y", fields[5]))
-        goal = (_field_int(where, "goal x", fields[6]), _field_int(where, "goal y", fields[7]))
-        try:
-            optimal = float(fields[8])
-        except ValueError:
-            raise MapFormatError(f"{where}: optimal length {fields[8]!r} is not a number") from None
-        if not math.isfinite(optimal) or optimal < 0:
-            raise MapFormatError(
-                f"{where}: optimal length {fields[8]!r} is not a finite number ≥ 0"
-            )
-        for what, (x, y) in (("start", start), ("goal", goal)):
-            if not (0 <= x < width and 0 <= y < height):
-                raise MapFormatError(
-                    f"{where}: {what} ({x}, {y}) is outside the {width}×{height} map"
-                )
-        agents.append(
-            ScenarioAgent(bucket, map_name, start, goal, optimal, width, height, name, lineno)
+    return [
+        _scenario_agent(line, name, lineno)
+        for lineno, line in enumerate(lines[1:], start=2)
+        if line.strip()
+    ]
+
+
+def _scenario_agent(line: str, name: str, lineno: int) -> ScenarioAgent:
+    """The agent on one (non-blank) line of a scenario."""
+    where = f"{name}:{lineno}"
+    fields = line.split("\t")
+    if len(fields) != _SCEN_FIELDS:
+        raise MapFormatError(
+            f"{where}: expected {_SCEN_FIELDS} tab-separated fields (bucket, map, width,"
+            f" height, start x, start y, goal x, goal y, optimal length),"
+            f" found {len(fields)}"
         )
-    return agents
+    bucket = _field_int(where, "bucket", fields[0])
+    map_name = fields[1].strip()
+    if not map_name:
+        raise MapFormatError(f"{where}: map file name is empty")
+    width = _field_int(where, "map width", fields[2])
+    height = _field_int(where, "map height", fields[3])
+    if width <= 0 or height <= 0:
+        raise MapFormatError(f"{where}: map size {width}×{height} is not positive")
+    start = (_field_int(where, "start x", fields[4]), _field_int(where, "start y", fields[5]))
+    goal = (_field_int(where, "goal x", fields[6]), _field_int(where, "goal y", fields[7]))
+    try:
+        optimal = float(fields[8])
+    except ValueError:
+        raise MapFormatError(f"{where}: optimal length {fields[8]!r} is not a number") from None
+    if not math.isfinite(optimal) or optimal < 0:
+        raise MapFormatError(f"{where}: optimal length {fields[8]!r} is not a finite number ≥ 0")
+    for what, (x, y) in (("start", start), ("goal", goal)):
+        if not (0 <= x < width and 0 <= y < height):
+            raise MapFormatError(f"{where}: {what} ({x}, {y}) is outside the {width}×{height} map")
+    return ScenarioAgent(bucket, map_name, start, goal, optimal, width, height, name, lineno)
 
 
 def check_scenario(grid: GridMap, agents: Iterable[ScenarioAgent]) -> None:

@@ -31,8 +31,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from maps import AreaKind, Yard
-from routing.plan import Plan, ResourceKind
+from maps import AreaKind, Lane, Yard
+from routing.plan import Plan, ResourceKind, Step
 
 EPS = 1e-6
 
@@ -191,6 +191,132 @@ def _check_grid(plans: Sequence[Plan]) -> list[Conflict]:
     return sorted(out, key=lambda c: (c.t, c.kind, c.resource))
 
 
+class _Tracer:
+    """One truck's plan being traced step by step: its trajectory, where it has got to, and
+    the nodes and lanes it has passed; a step that breaks the path is reported (`node` and
+    `lane` then return False)."""
+
+    def __init__(self, check: _YardCheck, truck: str) -> None:
+        self.check = check
+        self.yard = check.yard
+        self.truck = truck
+        self.traj = _Trajectory()
+        self.s = 0.0
+        self.node_at: list[tuple[str, float, float]] = []  # node, s there, time the front enters
+        self.lane_at: list[tuple[str, float, float, float]] = []  # lane, s at start, at end, t in
+        self.last_node: str | None = None
+        self.last_t: float | None = None
+        self.lane_progress: tuple[str, float] | None = None  # lane being driven, offset reached
+
+    def bad(self, kind: str, resource: str, t: float, detail: str) -> None:
+        self.check.bad(kind, self.truck, resource, t, detail)
+
+    def node(self, step: Step) -> bool:
+        """A step on a node: where the lane driven ends, or where the path begins."""
+        yard = self.yard
+        if step.resource not in yard.nodes:
+            self.bad("path", step.resource, step.t_enter, "no such node")
+            return False
+        if self.lane_progress is not None:
+            came = yard.lanes[self.lane_progress[0]]
+            if came.end != step.resource or abs(self.lane_progress[1] - came.length_m) > 1e-3:
+                self.bad(
+                    "path",
+                    step.resource,
+                    step.t_enter,
+                    f"lane {came.id} does not end here (or was not driven to its end)",
+                )
+                return False
+            self.lane_progress = None
+        elif self.last_node is not None:
+            self.bad(
+                "path",
+                step.resource,
+                step.t_enter,
+                f"jumps from node {self.last_node} without a lane",
+            )
+            return False
+        self.traj.add(step.t_enter, self.s)
+        self.traj.add(step.t_exit, self.s)
+        self.node_at.append((step.resource, self.s, step.t_enter))
+        self.last_node = step.resource
+        return True
+
+    def lane(self, step: Step) -> bool:
+        """A step along a lane (or a stretch of one), driven at its declared speed."""
+        lane = self.yard.lanes.get(step.resource)
+        if lane is None:
+            self.bad("path", step.resource, step.t_enter, "no such lane")
+            return False
+        start = step.from_m
+        end = lane.length_m if step.to_m is None else step.to_m
+        if not self.continues(lane, step, start):
+            return False
+        drive = self.drive_time(lane, step, start, end)
+        if drive is None:
+            return False
+        s, traj = self.s, self.traj
+        traj.add(step.t_enter, s)
+        traj.add(step.t_enter + min(drive, step.t_exit - step.t_enter), s + end - start)
+        traj.add(step.t_exit, s + end - start)
+        self.s += end - start
+        self.lane_progress = (lane.id, end)
+        return True
+
+    def continues(self, lane: Lane, step: Step, start: float) -> bool:
+        """Whether a lane step from `start` continues the path (recording a lane entered)."""
+        s, last_node, lane_progress = self.s, self.last_node, self.lane_progress
+        if lane_progress is None and last_node is None and self.last_t is None:
+            # A plan may begin part-way along a lane (re-planned on the move).
+            self.lane_at.append((lane.id, s - start, s - start + lane.length_m, step.t_enter))
+        elif lane_progress is None:
+            if lane.start != last_node or start > 1e-3:
+                self.bad(
+                    "path",
+                    lane.id,
+                    step.t_enter,
+                    f"does not start at the truck's node {last_node}",
+                )
+                return False
+            self.lane_at.append((lane.id, s, s + lane.length_m, step.t_enter))
+        elif lane_progress[0] != lane.id or abs(lane_progress[1] - start) > 1e-3:
+            self.bad(
+                "path",
+                lane.id,
+                step.t_enter,
+                f"stretch from {start:.2f} m does not continue {lane_progress}",
+            )
+            return False
+        return True
+
+    def drive_time(self, lane: Lane, step: Step, start: float, end: float) -> float | None:
+        """How long the stretch takes at the step's declared speed (None: it has none), with
+        a speed over the limit, or a step too short for its stretch, reported."""
+        speed = step.speed_mps
+        if speed is None or speed <= 0:
+            self.bad("path", lane.id, step.t_enter, "lane step without a speed")
+            return None
+        if speed > lane.speed_limit_mps + 1e-9:
+            self.bad(
+                "speed",
+                lane.id,
+                step.t_enter,
+                f"{speed:.3f} m/s over the limit {lane.speed_limit_mps:.3f} m/s",
+            )
+        drive = (end - start) / speed
+        if drive > step.t_exit - step.t_enter + EPS:
+            implied = (end - start) / max(step.t_exit - step.t_enter, 1e-12)
+            kind = "speed" if implied > lane.speed_limit_mps + 1e-9 else "path"
+            self.bad(
+                kind,
+                lane.id,
+                step.t_enter,
+                f"{end - start:.2f} m in {step.t_exit - step.t_enter:.3f} s is "
+                f"{implied:.3f} m/s, more than its declared {speed:.3f} m/s",
+            )
+        return drive
+
+
 class _YardCheck:
     """Checks plans on a yard, truck by truck and then resource by resource."""
 
@@ -240,127 +366,41 @@ class _YardCheck:
             self.check_lane(lane, passages)
         return sorted(self.out, key=lambda c: (c.t, c.kind, c.resource, c.trucks))
 
-    def trace(self, plan: Plan) -> None:  # noqa: PLR0911 (each return is a broken path)
+    def trace(self, plan: Plan) -> None:
         """Rebuild one truck's trajectory, check it is a drivable path, record its passages."""
-        truck, yard = plan.truck, self.yard
-        traj = _Trajectory()
-        s = 0.0
-        node_at: list[tuple[str, float, float]] = []  # node, s there, time the front enters
-        lane_at: list[tuple[str, float, float, float]] = []  # lane, s at start, s at end, t in
-        last_node: str | None = None
-        last_t: float | None = None
-        lane_progress: tuple[str, float] | None = None  # lane being driven, offset reached
+        tr = _Tracer(self, plan.truck)
         for step in plan.steps:
             if step.kind is ResourceKind.CONFLICT_GROUP:
                 continue
-            if last_t is not None and abs(step.t_enter - last_t) > EPS:
+            if tr.last_t is not None and abs(step.t_enter - tr.last_t) > EPS:
                 self.bad(
                     "path",
-                    truck,
+                    plan.truck,
                     step.resource,
                     step.t_enter,
-                    f"enters at {step.t_enter:.3f}s but its previous step ends at {last_t:.3f}s",
+                    f"enters at {step.t_enter:.3f}s but its previous step ends at {tr.last_t:.3f}s",
                 )
-            if step.kind is ResourceKind.NODE:
-                if step.resource not in yard.nodes:
-                    self.bad("path", truck, step.resource, step.t_enter, "no such node")
-                    return
-                if lane_progress is not None:
-                    came = yard.lanes[lane_progress[0]]
-                    if came.end != step.resource or abs(lane_progress[1] - came.length_m) > 1e-3:
-                        self.bad(
-                            "path",
-                            truck,
-                            step.resource,
-                            step.t_enter,
-                            f"lane {came.id} does not end here (or was not driven to its end)",
-                        )
-                        return
-                    lane_progress = None
-                elif last_node is not None:
-                    self.bad(
-                        "path",
-                        truck,
-                        step.resource,
-                        step.t_enter,
-                        f"jumps from node {last_node} without a lane",
-                    )
-                    return
-                traj.add(step.t_enter, s)
-                traj.add(step.t_exit, s)
-                node_at.append((step.resource, s, step.t_enter))
-                last_node = step.resource
-            else:
-                lane = yard.lanes.get(step.resource)
-                if lane is None:
-                    self.bad("path", truck, step.resource, step.t_enter, "no such lane")
-                    return
-                start = step.from_m
-                end = lane.length_m if step.to_m is None else step.to_m
-                if lane_progress is None and last_node is None and last_t is None:
-                    # A plan may begin part-way along a lane (re-planned on the move).
-                    lane_at.append((lane.id, s - start, s - start + lane.length_m, step.t_enter))
-                elif lane_progress is None:
-                    if lane.start != last_node or start > 1e-3:
-                        self.bad(
-                            "path",
-                            truck,
-                            lane.id,
-                            step.t_enter,
-                            f"does not start at the truck's node {last_node}",
-                        )
-                        return
-                    lane_at.append((lane.id, s, s + lane.length_m, step.t_enter))
-                elif lane_progress[0] != lane.id or abs(lane_progress[1] - start) > 1e-3:
-                    self.bad(
-                        "path",
-                        truck,
-                        lane.id,
-                        step.t_enter,
-                        f"stretch from {start:.2f} m does not continue {lane_progress}",
-                    )
-                    return
-                speed = step.speed_mps
-                if speed is None or speed <= 0:
-                    self.bad("path", truck, lane.id, step.t_enter, "lane step without a speed")
-                    return
-                if speed > lane.speed_limit_mps + 1e-9:
-                    self.bad(
-                        "speed",
-                        truck,
-                        lane.id,
-                        step.t_enter,
-                        f"{speed:.3f} m/s over the limit {lane.speed_limit_mps:.3f} m/s",
-                    )
-                drive = (end - start) / speed
-                if drive > step.t_exit - step.t_enter + EPS:
-                    implied = (end - start) / max(step.t_exit - step.t_enter, 1e-12)
-                    kind = "speed" if implied > lane.speed_limit_mps + 1e-9 else "path"
-                    self.bad(
-                        kind,
-                        truck,
-                        lane.id,
-                        step.t_enter,
-                        f"{end - start:.2f} m in {step.t_exit - step.t_enter:.3f} s is "
-                        f"{implied:.3f} m/s, more than its declared {speed:.3f} m/s",
-                    )
-                traj.add(step.t_enter, s)
-                traj.add(step.t_enter + min(drive, step.t_exit - step.t_enter), s + end - start)
-                traj.add(step.t_exit, s + end - start)
-                s += end - start
-                lane_progress = (lane.id, end)
-            last_t = step.t_exit
-        if not traj.t:
+            on = tr.node(step) if step.kind is ResourceKind.NODE else tr.lane(step)
+            if not on:
+                return  # a broken path
+            tr.last_t = step.t_exit
+        if not tr.traj.t:
             return
+        self.record(tr)
+
+    def record(self, tr: _Tracer) -> None:
+        """The holds of one truck's path on nodes, conflict groups and lanes.
+
+        A truck standing at a stop line has not entered the junction: holds begin when the
+        step begins, and end when the rear plus the gap has cleared the resource."""
+        truck, traj = tr.truck, tr.traj
         footprint = self.length(truck) + self.gap_m
-        # A truck standing at a stop line has not entered the junction: holds begin when the
-        # step begins, and end when the rear plus the gap has cleared the resource.
-        for node, s_node, t_in in node_at:
+        for node, s_node, t_in in tr.node_at:
             self.nodes[node].append(
                 _Use(truck, s_node, s_node, t_in, traj.reach(s_node + footprint))
             )
         run: list[tuple[str, float, float, float]] = []
-        for lane_id, s0, s1, t_in in [*lane_at, ("", math.inf, math.inf, math.inf)]:
+        for lane_id, s0, s1, t_in in [*tr.lane_at, ("", math.inf, math.inf, math.inf)]:
             group = self.held(lane_id) if lane_id else None
             if run and (group != self.held(run[-1][0]) or s0 > run[-1][2]):
                 g = self.held(run[0][0])

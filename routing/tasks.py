@@ -63,40 +63,53 @@ def read_tasks(path: str | Path) -> list[Task]:
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskFileError([f"{path}: cannot read: {exc}"]) from None
     problems: list[str] = []
-    tasks: list[Task] = []
     if path.suffix.lower() == ".json":
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TaskFileError([f"{path}:{exc.lineno}: not valid JSON: {exc.msg}"]) from None
-        if not isinstance(items, list):
-            raise TaskFileError([f"{path}: expected a list of task objects"])
-        for i, item in enumerate(items):
-            where = f"{path}: item {i}"
-            if not isinstance(item, dict):
-                problems.append(f"{where}: not an object")
-                continue
-            task = _task(item, where, problems)
-            if task:
-                tasks.append(task)
+        tasks = _json_tasks(path, text, problems)
     else:
-        reader = csv.DictReader(io.StringIO(text))
-        header = [h.strip() for h in reader.fieldnames or []]
-        absent = [k for k in REQUIRED if k not in header]
-        if absent:
-            raise TaskFileError(
-                [
-                    f"{path}:1: header lacks {', '.join(absent)} "
-                    f"(expected truck,from,to[,laden][,release_s])"
-                ]
-            )
-        for row in reader:
-            clean = {(k or "").strip(): v for k, v in row.items()}
-            task = _task(clean, f"{path}:{reader.line_num}", problems)
-            if task:
-                tasks.append(task)
+        tasks = _csv_tasks(path, text, problems)
     if problems:
         raise TaskFileError(problems)
     if not tasks:
         raise TaskFileError([f"{path}: no tasks"])
+    return tasks
+
+
+def _json_tasks(path: Path, text: str, problems: list[str]) -> list[Task]:
+    """The tasks in a JSON list of task objects; bad items go to `problems`."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TaskFileError([f"{path}:{exc.lineno}: not valid JSON: {exc.msg}"]) from None
+    if not isinstance(items, list):
+        raise TaskFileError([f"{path}: expected a list of task objects"])
+    tasks: list[Task] = []
+    for i, item in enumerate(items):
+        where = f"{path}: item {i}"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: not an object")
+            continue
+        task = _task(item, where, problems)
+        if task:
+            tasks.append(task)
+    return tasks
+
+
+def _csv_tasks(path: Path, text: str, problems: list[str]) -> list[Task]:
+    """The tasks in a CSV with a header line; bad lines go to `problems`."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in reader.fieldnames or []]
+    absent = [k for k in REQUIRED if k not in header]
+    if absent:
+        raise TaskFileError(
+            [
+                f"{path}:1: header lacks {', '.join(absent)} "
+                f"(expected truck,from,to[,laden][,release_s])"
+            ]
+        )
+    tasks: list[Task] = []
+    for row in reader:
+        clean = {(k or "").strip(): v for k, v in row.items()}
+        task = _task(clean, f"{path}:{reader.line_num}", problems)
+        if task:
+            tasks.append(task)
     return tasks
