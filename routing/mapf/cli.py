@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from maps.cli_support import CREATES_FOLDERS, output_file
 from maps.errors import MapFormatError
 from maps.movingai import check_scenario, read_map, read_scenario
 from routing.mapf.moves import to_moves
@@ -47,7 +48,7 @@ _FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="write the solution as MAPF tracker moves, one line per agent",
+    help=f"write the solution as MAPF tracker moves, one line per agent ({CREATES_FOLDERS})",
 )
 def mapf_cmd(
     map_file: Path,
@@ -64,6 +65,8 @@ def mapf_cmd(
     Prints the sum of costs, the makespan, the lower bound (sum of BFS distances) and
     the time.
     """
+    if out is not None:
+        output_file(out, "--out")
     try:
         grid = read_map(map_file)
         scenario = read_scenario(scen_file)
