@@ -42,7 +42,7 @@ from fleet.protocol import Action, InstantActions, Order, make_action, make_inst
 from fleet.protocol.builders import Waypoint, make_order
 from maps import Yard
 from routing.cells import CellGraph, group_checks, group_key
-from routing.execution import EPS, Execution, Passage, TruckRun, passages_of
+from routing.execution import EPS, Execution, TruckRun, passages_of, standing_at
 from routing.plan import Plan, ResourceKind
 from routing.vehicle import VehicleClass
 
@@ -146,23 +146,7 @@ class Release:
 
     def place(self, truck: str, node: str, now: float) -> None:
         """The truck stands at `node` (its body in the cell behind a service point)."""
-        passages = [Passage(f"node:{node}", 0.0, 0.0, 0.0, now)]
-        body = self.cells.entry_cell(node)
-        if body is not None and node in self.yard.service_point_by_node:
-            lane = self.cells.name[body]
-            a, b = self.cells.from_m[body], self.cells.to_m[body]
-            passages.insert(
-                0,
-                Passage(
-                    f"lane:{lane}@{a:.3f}",
-                    a - b,
-                    0.0,
-                    1.0,
-                    now,
-                    self._groups.get(lane),
-                    self._checks.get(lane, ()),
-                ),
-            )
+        passages = standing_at(node, now, self.cells, self.yard, self._groups, self._checks)
         run = TruckRun(truck, passages, next(self._priority), at=len(passages) - 1)
         run.s = 0.0
         self.execution.add(run)
@@ -227,18 +211,7 @@ class Release:
             keep = min(run.at, self._front(run))
             shift = run.passages[keep].s_out - (new[0].s_in if new else 0.0)
             first = keep + 1
-        moved = [
-            Passage(
-                p.resource,
-                p.s_in + shift,
-                p.s_out + shift,
-                p.speed_mps,
-                p.planned_in,
-                p.group,
-                p.checks,
-            )
-            for p in new
-        ]
+        moved = [p.shifted(shift) for p in new]
         released = run.released
         self.execution.replace(truck, keep, moved)
         ledger = self.ledgers.get(truck)

@@ -33,12 +33,12 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
 from maps import Yard
-from routing.cells import group_checks, group_key
+from routing.cells import CellGraph, group_checks, group_key
 from routing.plan import Plan, ResourceKind
 
 EPS = 1e-9
@@ -63,6 +63,34 @@ class Passage:
     def group_keys(self) -> tuple[str, ...]:
         """`group:<key>` of every key that must be free to enter it."""
         return tuple(f"group:{k}" for k in (self.checks or ((self.group,) if self.group else ())))
+
+    def shifted(self, ds: float) -> Passage:
+        """The same passage `ds` further along the way (a plan joined onto a run)."""
+        return replace(self, s_in=self.s_in + ds, s_out=self.s_out + ds)
+
+
+def standing_at(
+    node: str,
+    t: float,
+    cells: CellGraph,
+    yard: Yard,
+    groups: Mapping[str, str | None],
+    checks: Mapping[str, tuple[str, ...]],
+) -> list[Passage]:
+    """The passages of a truck standing at `node` from t: the node, and at a service point
+    the lane cell behind it, where its body stands (held until it has left)."""
+    passages = [Passage(f"node:{node}", 0.0, 0.0, 0.0, t)]
+    body = cells.entry_cell(node)
+    if body is not None and node in yard.service_point_by_node:
+        lane = cells.name[body]
+        a, b = cells.from_m[body], cells.to_m[body]
+        passages.insert(
+            0,
+            Passage(
+                f"lane:{lane}@{a:.3f}", a - b, 0.0, 1.0, t, groups.get(lane), checks.get(lane, ())
+            ),
+        )
+    return passages
 
 
 @dataclass(slots=True)

@@ -41,7 +41,7 @@ from typing import Protocol
 from maps import Lane, Yard
 from routing.cells import CellGraph, group_checks, group_key
 from routing.execution import EPS as RELEASE_EPS
-from routing.execution import Execution, Passage, TruckRun, passages_of
+from routing.execution import Execution, TruckRun, passages_of, standing_at
 from routing.plan import Plan, ResourceKind, Step
 from routing.vehicle import VehicleClass
 from sim.kinematics import Profile, earliest, profile
@@ -135,25 +135,13 @@ class Drive:
 
     def place(self, truck: str, node: str, t: float) -> None:
         """The truck stands at `node` from t (its body in the cell behind a service point)."""
-        passages = [Passage(f"node:{node}", 0.0, 0.0, 0.0, t)]
+        passages = standing_at(node, t, self.cells, self.yard, self.groups, self.checks)
         steps = [Step(node, ResourceKind.NODE, t, math.inf)]
-        body = self.cells.entry_cell(node)
-        if body is not None and node in self.yard.service_point_by_node:
-            lane = self.cells.name[body]
+        if len(passages) > 1:  # its body in the cell behind the service point
+            body = self.cells.entry_cell(node)
+            assert body is not None
             a, b = self.cells.from_m[body], self.cells.to_m[body]
-            passages.insert(
-                0,
-                Passage(
-                    f"lane:{lane}@{a:.3f}",
-                    a - b,
-                    0.0,
-                    1.0,
-                    t,
-                    self.groups.get(lane),
-                    self.checks.get(lane, ()),
-                ),
-            )
-            steps.insert(0, Step(lane, ResourceKind.LANE, t, t, 1.0, a, b))
+            steps.insert(0, Step(self.cells.name[body], ResourceKind.LANE, t, t, 1.0, a, b))
         run = TruckRun(truck, passages, len(self.movers), at=len(passages) - 1)
         self.execution.add(run)
         m = Mover(truck, steps, len(passages) - 1, Profile.standing(t, 0.0), committed=t)
@@ -199,18 +187,7 @@ class Drive:
             )
             shift = here.s_out - (new[0].s_in if new else 0.0)
             keep = start = m.front
-        moved = [
-            Passage(
-                p.resource,
-                p.s_in + shift,
-                p.s_out + shift,
-                p.speed_mps,
-                p.planned_in,
-                p.group,
-                p.checks,
-            )
-            for p in new
-        ]
+        moved = [p.shifted(shift) for p in new]
         released = run.released
         self.execution.replace(truck, keep, moved)
         m.steps = m.steps[released : keep + 1] + steps
