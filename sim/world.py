@@ -51,7 +51,7 @@ from routing.plan import Plan
 from sim.cranes import BlockCranes, QuayCrane, Rtg
 from sim.drive import Drive
 from sim.scenario import Scenario, truck_id
-from sim.traffic import shift_work
+from sim.traffic import Arrival, shift_work
 
 TICK_S = 60.0
 """The dispatcher looks again at least this often (waiting trucks, gate boxes)."""
@@ -130,7 +130,10 @@ class Shift:
         on_progress: Callable[[float, float], None] | None = None,
         on_fix: Callable[[AntennaFix], None] | None = None,
         fix_hz: float = DEFAULT_FIX_HZ,
+        work: list[Arrival] | None = None,
     ) -> None:
+        """`work` is the shift's jobs and when each reaches the dispatcher (a TOS work
+        queue, say); None generates the scenario's (`sim.traffic.shift_work`)."""
         if not 0.0 < fix_hz <= MAX_FIX_HZ:
             raise ValueError(f"fix_hz must be above 0 and at most {MAX_FIX_HZ:g} (got {fix_hz})")
         self.scenario = scenario
@@ -140,6 +143,7 @@ class Shift:
         self.on_progress = on_progress
         self.on_fix = on_fix
         self.fix_hz = fix_hz
+        self.work = work
         self._fix_count = 0
         self.horizon = scenario.hours * 3600.0
         journal_path.parent.mkdir(parents=True, exist_ok=True)
@@ -276,7 +280,7 @@ class Shift:
                 gang=gangs[k % len(gangs)],
             )
             self.drive.place(tid, self.yard.node_of(spots[k]), 0.0)
-        work = shift_work(sc, self.yard)
+        work = self.work if self.work is not None else shift_work(sc, self.yard)
         now_jobs = [a.job for a in work if a.at_s <= 0.0]
         for p in self.dispatcher.add_jobs(now_jobs, 0.0):
             self.dispatcher.problems.append(p)
