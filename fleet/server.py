@@ -24,6 +24,7 @@ holds no dispatch logic: that is the handler's.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +53,9 @@ from fleet.protocol.visualization import Visualization
 __all__ = [
     "DEFAULT_BIND",
     "DEFAULT_BROKEN_AFTER_S",
+    "Delivery",
     "Handler",
+    "Intake",
     "NullHandler",
     "Pose",
     "Server",
@@ -155,95 +158,61 @@ def _iso(posix: float) -> str:
     return datetime.fromtimestamp(posix, UTC).isoformat()
 
 
-class Server:
-    """The dispatcher's ROUTER: receive, journal, ack, hand over, send; until stopped."""
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What one batch of messages gave: the acks to send and the handler's messages."""
+
+    acks: list[tuple[bytes, link.Ack]]
+    """(sender, ack) for every stored or resent message with a headerId."""
+    outgoing: list[tuple[str, Message]]
+    """(truck, order or instant actions) the handler returned for the new messages."""
+
+
+class Intake:
+    """The server without its socket: decode, check, journal, dedupe, ack, hand over.
+
+    `dispatcher serve` runs it behind its ROUTER; the simulator feeds it the bytes its
+    trucks and cranes send, in simulated time. `now` is POSIX time (the journal's and the
+    handler's clock), `mono` a monotonic clock for silences (the simulator passes its
+    own).
+    """
 
     def __init__(
         self,
         journal: Journal,
-        bind: str = DEFAULT_BIND,
-        *,
         handler: Handler | None = None,
+        *,
         broken_after_s: float = DEFAULT_BROKEN_AFTER_S,
         echo: Callable[[str], None] | None = None,
-        context: zmq.Context[Any] | None = None,
     ) -> None:
-        """Bind now (so a port in use fails here); `tcp://127.0.0.1:*` takes a free port."""
         self.journal = journal
         self.handler: Handler = handler or NullHandler()
-        self._last_tick = 0.0
         self.broken_after_s = broken_after_s
         self.stats = ServerStats()
         self.poses: dict[str, Pose] = {}
         self.last_error = ""
         self._echo = echo or (lambda _line: None)
         self._links: dict[str, _Link] = {}
-        self._stop = threading.Event()
-        self._context = context or zmq.Context.instance()
-        sock = self._context.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to an absent truck is an error
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a truck reconnecting takes over its id
-        sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_MS)
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
-        sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
-        sock.setsockopt(zmq.SNDHWM, SEND_QUEUE)
-        sock.setsockopt(zmq.LINGER, 1000)
-        try:
-            sock.bind(bind)
-        except zmq.ZMQError:
-            sock.close(linger=0)
-            raise
-        self._socket = sock
-        self.endpoint: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._last_tick = -math.inf
 
-    def stop(self) -> None:
-        """Ask `run` to return after the current batch (thread- and signal-safe)."""
-        self._stop.set()
-
-    def run(self, seconds: float | None = None) -> ServerStats:
-        """Serve until `stop` (or for `seconds`), then close the socket."""
-        end = None if seconds is None else time.monotonic() + seconds
-        poller = zmq.Poller()
-        poller.register(self._socket, zmq.POLLIN)
-        try:
-            while not self._stop.is_set():
-                timeout = TICK_S
-                if end is not None:
-                    timeout = min(timeout, end - time.monotonic())
-                    if timeout <= 0:
-                        break
-                if poller.poll(max(1, int(timeout * 1000))):
-                    self._serve_batch()
-                self._check_silence()
-                self._tick_handler()
-        finally:
-            self._socket.close()
-        return self.stats
-
-    # --- receiving -------------------------------------------------------------------
-
-    def _serve_batch(self) -> None:
-        """Read what is waiting (up to BATCH), journal it in one transaction, ack, hand over."""
+    def take(self, batch: list[list[bytes]], now: float, mono: float) -> Delivery:
+        """One batch of messages as received (`[sender, topic, JSON]` each): journalled in
+        one transaction, then acked, then new ones handed over."""
         taken: list[_Taken] = []
-        now = time.time()
-        for _ in range(BATCH):
-            try:
-                frames = self._socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
+        for frames in batch:
             self.stats.received += 1
             item = self._take(frames, now)
             if item is not None:
                 taken.append(item)
         if not taken:
-            return
+            return Delivery([], [])
         events = [t.event for t in taken if t.event is not None]
         try:
             seqs = iter(self.journal.append_all(events))
         except Exception as exc:  # a journal that cannot write: ack nothing, keep serving
             self.stats.errors += len(taken)
             self._error(f"journal write failed, {len(events)} message(s) not acked: {exc}")
-            return
+            return Delivery([], [])
         new: list[_Taken] = []
         for item in taken:
             if item.event is None or next(seqs) is not None:
@@ -251,12 +220,14 @@ class Server:
                 self.stats.stored += item.event is not None
             else:
                 self.stats.duplicates += 1
-        self._ack(taken)
+        acks = self._acks(taken)
         for item in taken:
             if not isinstance(item.message, CraneEvent):
-                self._heard(item, now)
+                self._heard(item, now, mono)
+        outgoing: list[tuple[str, Message]] = []
         for item in new:
-            self._hand_over(item.subject, item.topic, item.message, now)
+            outgoing += self.hand_over(item.subject, item.topic, item.message, now)
+        return Delivery(acks, outgoing)
 
     def _take(self, frames: list[bytes], now: float) -> _Taken | None:
         """Decode and check one message; None (logged, counted) if it is refused."""
@@ -333,8 +304,9 @@ class Server:
         name = CRANE_EVENT_TOPIC
         return _Taken(sender, message.crane_id, name, message, event, message.header_id, "")
 
-    def _ack(self, taken: list[_Taken]) -> None:
-        """Acknowledge what is now stored: one ack per sender, topic and boot."""
+    @staticmethod
+    def _acks(taken: list[_Taken]) -> list[tuple[bytes, link.Ack]]:
+        """What is now stored, acknowledged: one ack per sender, topic and boot."""
         groups: dict[tuple[bytes, str, str], list[int]] = {}
         for item in taken:
             if item.header_id is None:
@@ -342,22 +314,13 @@ class Server:
             ids = groups.setdefault((item.sender, item.topic, item.boot), [])
             if item.header_id not in ids:
                 ids.append(item.header_id)
-        for (sender, name, boot), ids in groups.items():
-            try:
-                self._socket.send_multipart(
-                    [sender, *link.encode_ack(link.Ack(name, ids, boot))], zmq.NOBLOCK
-                )
-                self.stats.acked += len(ids)
-            except zmq.ZMQError as exc:  # gone, or not reading: it resends, is acked then
-                self.stats.acks_dropped += len(ids)
-                log.warning("ack to %r not sent: %s", sender, exc)
+        return [(sender, link.Ack(name, ids, boot)) for (sender, name, boot), ids in groups.items()]
 
     # --- links -----------------------------------------------------------------------
 
-    def _heard(self, item: _Taken, now: float) -> None:
+    def _heard(self, item: _Taken, now: float, mono: float) -> None:
         """A truck spoke: it is online (or, by its own connection message, not)."""
         truck, message = item.subject, item.message
-        mono = time.monotonic()
         current = self._links.get(truck)
         manufacturer = getattr(message, "manufacturer", None) or (
             current.manufacturer if current else ""
@@ -372,16 +335,20 @@ class Server:
                 self._echo(f"{truck} connected (boot {boot[:8] or '-'})")
             else:
                 self._echo(f"{truck} {state.value.lower()} (said so itself)")
-        self._links[truck] = _Link(manufacturer, boot, mono, event_id, state)
+        if current is None:
+            self._links[truck] = _Link(manufacturer, boot, mono, event_id, state)
+        else:
+            current.manufacturer, current.boot, current.last_heard = manufacturer, boot, mono
+            current.last_id, current.state = event_id, state
 
-    def _check_silence(self) -> None:
-        """Record CONNECTIONBROKEN for every online truck silent for `broken_after_s`."""
-        mono = time.monotonic()
+    def check_silence(self, now: float, mono: float) -> list[tuple[str, Message]]:
+        """Record CONNECTIONBROKEN for every online truck silent for `broken_after_s`;
+        what the handler sends on hearing it."""
+        out: list[tuple[str, Message]] = []
         for truck, lk in list(self._links.items()):
             silent = mono - lk.last_heard
             if lk.state is not ConnectionState.ONLINE or silent < self.broken_after_s:
                 continue
-            now = time.time()
             event = truck_connection(
                 f"broken:{truck}:{lk.last_id}",
                 truck,
@@ -404,36 +371,141 @@ class Server:
                     ConnectionState.CONNECTIONBROKEN,
                     boot_id=lk.boot or None,
                 )
-                self._hand_over(truck, "connection", will, now)
+                out += self.hand_over(truck, "connection", will, now)
+        return out
 
-    def _tick_handler(self) -> None:
-        """Let a handler with a `tick(at)` look again now and then (waiting trucks, jobs)."""
+    def tick(self, now: float, every_s: float = HANDLER_TICK_S) -> list[tuple[str, Message]]:
+        """Let a handler with a `tick(at)` look again, at most every `every_s` seconds."""
         tick = getattr(self.handler, "tick", None)
-        now = time.time()
-        if tick is None or now - self._last_tick < HANDLER_TICK_S:
-            return
+        if tick is None or now - self._last_tick < every_s:
+            return []
         self._last_tick = now
         try:
-            outgoing = tick(now)
+            return list(tick(now))
         except Exception:
             self.stats.errors += 1
             log.exception("the handler's tick failed")
+            return []
+
+    def hand_over(
+        self, subject: str, topic: str, message: Message, now: float
+    ) -> list[tuple[str, Message]]:
+        """Give the handler a new message; what it returns to send."""
+        try:
+            return self.handler.on_message(subject, topic, message, now)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("the handler failed on %s from %s", topic, subject)
+            return []
+
+    def _error(self, text: str) -> None:
+        self.last_error = text
+        log.error("%s", text)
+
+
+class Server:
+    """The dispatcher's ROUTER: receive, journal, ack, hand over, send; until stopped."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        bind: str = DEFAULT_BIND,
+        *,
+        handler: Handler | None = None,
+        broken_after_s: float = DEFAULT_BROKEN_AFTER_S,
+        echo: Callable[[str], None] | None = None,
+        context: zmq.Context[Any] | None = None,
+    ) -> None:
+        """Bind now (so a port in use fails here); `tcp://127.0.0.1:*` takes a free port."""
+        self.intake = Intake(journal, handler, broken_after_s=broken_after_s, echo=echo)
+        self._stop = threading.Event()
+        self._context = context or zmq.Context.instance()
+        sock = self._context.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to an absent truck is an error
+        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a truck reconnecting takes over its id
+        sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_MS)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+        sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
+        sock.setsockopt(zmq.SNDHWM, SEND_QUEUE)
+        sock.setsockopt(zmq.LINGER, 1000)
+        try:
+            sock.bind(bind)
+        except zmq.ZMQError:
+            sock.close(linger=0)
+            raise
+        self._socket = sock
+        self.endpoint: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    @property
+    def journal(self) -> Journal:
+        return self.intake.journal
+
+    @property
+    def handler(self) -> Handler:
+        return self.intake.handler
+
+    @property
+    def stats(self) -> ServerStats:
+        return self.intake.stats
+
+    @property
+    def poses(self) -> dict[str, Pose]:
+        return self.intake.poses
+
+    @property
+    def last_error(self) -> str:
+        return self.intake.last_error
+
+    def stop(self) -> None:
+        """Ask `run` to return after the current batch (thread- and signal-safe)."""
+        self._stop.set()
+
+    def run(self, seconds: float | None = None) -> ServerStats:
+        """Serve until `stop` (or for `seconds`), then close the socket."""
+        end = None if seconds is None else time.monotonic() + seconds
+        poller = zmq.Poller()
+        poller.register(self._socket, zmq.POLLIN)
+        intake = self.intake
+        try:
+            while not self._stop.is_set():
+                timeout = TICK_S
+                if end is not None:
+                    timeout = min(timeout, end - time.monotonic())
+                    if timeout <= 0:
+                        break
+                if poller.poll(max(1, int(timeout * 1000))):
+                    self._serve_batch()
+                self._send_all(intake.check_silence(time.time(), time.monotonic()))
+                self._send_all(intake.tick(time.time()))
+        finally:
+            self._socket.close()
+        return self.stats
+
+    def _serve_batch(self) -> None:
+        """Read what is waiting (up to BATCH), take it, ack, send what the handler says."""
+        batch: list[list[bytes]] = []
+        for _ in range(BATCH):
+            try:
+                batch.append(self._socket.recv_multipart(zmq.NOBLOCK))
+            except zmq.Again:
+                break
+        if not batch:
             return
+        delivery = self.intake.take(batch, time.time(), time.monotonic())
+        for sender, ack in delivery.acks:
+            try:
+                self._socket.send_multipart([sender, *link.encode_ack(ack)], zmq.NOBLOCK)
+                self.stats.acked += len(ack.header_ids)
+            except zmq.ZMQError as exc:  # gone, or not reading: it resends, is acked then
+                self.stats.acks_dropped += len(ack.header_ids)
+                log.warning("ack to %r not sent: %s", sender, exc)
+        self._send_all(delivery.outgoing)
+
+    def _send_all(self, outgoing: list[tuple[str, Message]]) -> None:
         for truck, reply in outgoing:
             self.send(truck, reply)
 
     # --- sending ---------------------------------------------------------------------
-
-    def _hand_over(self, subject: str, topic: str, message: Message, now: float) -> None:
-        """Give the handler a new message; send what it returns."""
-        try:
-            outgoing = self.handler.on_message(subject, topic, message, now)
-        except Exception:
-            self.stats.errors += 1
-            log.exception("the handler failed on %s from %s", topic, subject)
-            return
-        for truck, reply in outgoing:
-            self.send(truck, reply)
 
     def send(self, truck: str, message: Message) -> bool:
         """Send an order or instant actions to a connected truck (from the server's thread)."""
@@ -446,7 +518,3 @@ class Server:
             return False
         self.stats.sent += 1
         return True
-
-    def _error(self, text: str) -> None:
-        self.last_error = text
-        log.error("%s", text)
