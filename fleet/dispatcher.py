@@ -37,7 +37,7 @@ from fleet.jobs import Job, JobState
 from fleet.journal import Journal
 from fleet.legs import Legs
 from fleet.problems import Problem, ProblemKind, Problems
-from fleet.protocol import REFUEL, ActionStatus, CraneEvent, State
+from fleet.protocol import REFUEL, ActionStatus, CraneEvent, ErrorLevel, State
 from fleet.release import Release
 from fleet.router import Router
 from fleet.scheduler import Dispatch, Scheduler
@@ -235,6 +235,10 @@ class Dispatcher:
         out += self.scheduler.pending(now)  # planned times come, holds go
         return self._settle(out, now)
 
+    def release_pending(self, now: float) -> list[Dispatch]:
+        """Only extend the bases whose planned times have come (`Release.next_due`)."""
+        return self._settle(self.scheduler.pending(now), now)
+
     def on_state(self, state: State, now: float) -> list[Dispatch]:
         """A truck's state: position, fuel, arrival, breakdown, a finished refuel."""
         return self._settle(self._on_state(state, now), now)
@@ -295,7 +299,9 @@ class Dispatcher:
             t.lag = self.router.behind(t, state, now)
         if t.lost_at is not None:
             out += self._found(t, now)
-        broken = any(e.error_type == "breakdown" for e in state.errors)
+        # A FATAL error (a breakdown, an autonomous truck without a GNSS fix): it cannot
+        # drive; it stands in everyone's plans until the error is gone.
+        broken = any(e.error_level is ErrorLevel.FATAL for e in state.errors)
         if broken and t.broken_at is None:
             t.broken_at = now
             self.life.status(t, now, False)

@@ -12,10 +12,12 @@ next to the messages that caused it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from fleet.dispatcher import Dispatch, Dispatcher, DispatcherConfig
+from fleet.jobs import Job, JobState
 from fleet.journal import Journal
 from fleet.problems import Problem, ProblemKind
 from fleet.protocol import (
@@ -44,21 +46,31 @@ class LiveDispatcher:
         *,
         lost_after_s: float | None = 15.0,
         clock_rate: float = 1.0,
+        origin: datetime | None = None,
+        config: DispatcherConfig | None = None,
+        gangs: Mapping[str, str] | None = None,
     ) -> None:
         """`lost_after_s` is wall-clock seconds of silence; `clock_rate` makes the
         dispatcher's clock (its plans, releases, timestamps) run that many times the wall
-        clock, for demos and tests that should not wait for a real shift's minutes."""
-        self.origin = datetime.now(UTC)
+        clock, for demos and tests that should not wait for a real shift's minutes.
+
+        `origin` is the shift's start (now, by default): `at` times are POSIX seconds, the
+        dispatcher's are seconds since `origin`. `config` overrides the dispatcher's knobs
+        (its `lost_after_s` then too); `gangs` names the quay crane each truck is fixed to
+        (the `dedicated` strategy's gangs), from the terminal's roster."""
+        self.origin = origin or datetime.now(UTC)
         self.clock_rate = clock_rate
         lost = None if lost_after_s is None else lost_after_s * clock_rate
-        config = DispatcherConfig(lost_after_s=lost)
+        config = config or DispatcherConfig(lost_after_s=lost)
         self.dispatcher = Dispatcher(yard, journal, make_strategy(strategy), self.origin, config)
         self.dispatcher.resume()
         self.yard = yard
+        self.gangs = dict(gangs or {})
+        self._t0 = self.origin.timestamp()
         self._asked = 0
 
     def _now(self, at: float) -> float:
-        return max(0.0, at - self.origin.timestamp()) * self.clock_rate
+        return max(0.0, at - self._t0) * self.clock_rate
 
     def on_message(
         self, truck: str, topic: str, message: Message, at: float
@@ -70,7 +82,10 @@ class LiveDispatcher:
         try:
             joined = False
             if isinstance(message, State | Factsheet) and truck not in d.trucks:
-                d.add_truck(truck, self._spot_of(message), now, **facts_of(message))
+                facts = facts_of(message)
+                if truck in self.gangs:
+                    facts["gang"] = self.gangs[truck]
+                d.add_truck(truck, self._spot_of(message), now, **facts)
                 joined = True
             if isinstance(message, State):
                 out = d.on_state(message, now)
@@ -88,7 +103,7 @@ class LiveDispatcher:
             bad = Problem(ProblemKind.BAD_MESSAGE, truck, now, detail=f"{topic}: {exc}")
             d.problems.append(bad)
             return []
-        sent: list[tuple[str, Message]] = [(x.truck, x.order) for x in out]
+        sent = _sent(out)
         if joined and isinstance(message, State):
             # Who drives it, its tank and twin carry are in its factsheet: ask for it.
             self._asked += 1
@@ -103,7 +118,66 @@ class LiveDispatcher:
 
     def tick(self, at: float) -> list[tuple[str, Message]]:
         """Look again (waiting trucks, open jobs); call every few seconds."""
-        return [(x.truck, x.order) for x in self.dispatcher.tick(self._now(at))]
+        return _sent(self.dispatcher.tick(self._now(at)))
+
+    def release(self, at: float) -> list[tuple[str, Message]]:
+        """Extend the bases whose planned times have come (a light tick; see `due`)."""
+        return _sent(self.dispatcher.release_pending(self._now(at)))
+
+    def due(self) -> float | None:
+        """The POSIX time at which a base waits only for its planned time (call `release`
+        then); None when none does."""
+        t = self.dispatcher.release.next_due()
+        return None if t is None else self._t0 + t / self.clock_rate
+
+    # -- the terminal's side: work, lanes, what is going on
+
+    def add_jobs(
+        self, jobs: Sequence[Job], at: float
+    ) -> tuple[list[Problem], list[tuple[str, Message]]]:
+        """Jobs from the terminal's work queue: the problems with them, and the orders
+        for the trucks that take them at once."""
+        now = self._now(at)
+        d = self.dispatcher
+        problems = d.add_jobs(jobs, now)
+        for p in problems:
+            d.problems.append(p)
+        return problems, self.tick(at)
+
+    def close_lane(self, lane: str, at: float, reason: str) -> list[tuple[str, Message]]:
+        """Close a lane (an operator's or a scenario's word): plans through it repaired."""
+        if lane not in self.yard.lanes:
+            raise KeyError(f"no lane {lane!r} in yard {self.yard.id}")
+        return _sent(self.dispatcher.close_lane(lane, self._now(at), reason))
+
+    def open_lane(self, lane: str, at: float, reason: str) -> list[tuple[str, Message]]:
+        """Open a closed lane again."""
+        if lane not in self.yard.lanes:
+            raise KeyError(f"no lane {lane!r} in yard {self.yard.id}")
+        return _sent(self.dispatcher.open_lane(lane, self._now(at), reason))
+
+    def waits_for(self) -> list[tuple[str, str]]:
+        """Who waits for whom: for a spot (→ the trucks holding it) and for the way (→ the
+        trucks whose rear must clear it first)."""
+        d = self.dispatcher
+        edges = set(d.waits_for())
+        for holder, waiters in d.release.waiting.items():
+            edges.update((w, holder) for w in waiters if w != holder)
+        return sorted(edges)
+
+    @property
+    def problems(self) -> list[Problem]:
+        """What the dispatcher found wrong so far (also journalled as `problem`)."""
+        return self.dispatcher.problems
+
+    @property
+    def circles_opened(self) -> int:
+        """Times trucks waiting on each other for spots were set free."""
+        return self.dispatcher.circles_opened
+
+    def moves(self) -> int:
+        """Jobs done so far."""
+        return sum(1 for j in self.dispatcher.book.jobs.values() if j.state is JobState.DONE)
 
     def _spot_of(self, message: State | Factsheet) -> str | None:
         if isinstance(message, State) and message.last_node_id:
@@ -111,6 +185,10 @@ class LiveDispatcher:
             if sp is not None and self.dispatcher.spots.free(sp.id, message.serial_number or ""):
                 return sp.id
         return None
+
+
+def _sent(out: list[Dispatch]) -> list[tuple[str, Message]]:
+    return [(x.truck, x.order) for x in out]
 
 
 def facts_of(message: State | Factsheet) -> dict[str, Any]:

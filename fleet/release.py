@@ -32,6 +32,7 @@ with a deviation range wide enough to take in where it stands (§6.6.3.1).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -306,6 +307,20 @@ class Release:
     def pending(self) -> list[str]:
         """Trucks whose base does not reach their goal yet."""
         return [t for t, ledger in self.ledgers.items() if not ledger.complete]
+
+    def next_due(self) -> float | None:
+        """The earliest time a truck's next passage stops being early (its plan's time
+        less the driving there): grants that wait only for the clock are due then."""
+        due = None
+        for truck, ledger in self.ledgers.items():
+            run = self.execution.runs.get(truck)
+            if ledger.complete or truck in self.paused or run is None or run.finished:
+                continue
+            nxt = run.passages[run.at + 1]
+            t = nxt.planned_in - max(0.0, nxt.s_in - run.s) / self.top_speed
+            if math.isfinite(t) and (due is None or t < due):
+                due = t
+        return due
 
     # -- messages --------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ from drivers.agent.telemetry import (
 from drivers.fuel.reading import FuelReading
 from drivers.fuel.theft import FuelDropEvent
 from drivers.gnss import Fix
+from fleet.protocol.actions import Action
 from fleet.protocol.base import PI
 from fleet.protocol.battery import starter_battery
 from fleet.protocol.builders import (
@@ -94,6 +95,9 @@ MAX_JUMP_M = 100.0
 LINK_LOST = "linkLost"
 """The errorType of the warning while the dispatcher has been away too long."""
 GNSS_PORT_DOWN = "gnssPortDown"
+NO_FIX = "gnssFixLost"
+"""The errorType while the receiver has no fix: FATAL for an autonomous truck (it stands
+where it is), a warning for a person driving."""
 FUEL_SENSOR_FAULT = "fuelSensorFault"
 SPOOL_FULL = "spoolFull"
 
@@ -116,6 +120,8 @@ class DriveReason(enum.StrEnum):
     """The base is done; the horizon waits for an update that releases it."""
     CANCELLED = "cancelled"
     PAUSED = "paused"
+    NO_FIX = "noFix"
+    """Autonomous, the receiver has no fix: stand where it is until it has one again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,12 +191,14 @@ class AgentCore:
         state_interval_s: float = 1.0,
         link_lost_stop_s: float | None = 10.0,
         autonomous: bool | None = None,
+        held_actions: frozenset[str] = frozenset(),
     ) -> None:
         """A core for `truck` on `yard`.
 
         `utc_at_zero` is the UTC time at `now` = 0 (header timestamps are it plus `now`);
         `link_lost_stop_s` None never stops for a lost link; `autonomous` None takes
-        `truck.driver`.
+        `truck.driver`; `held_actions` are action types that take time at their node
+        (`finish_action` ends them).
         """
         self.truck = truck
         self.yard = yard
@@ -202,7 +210,7 @@ class AgentCore:
         self.autonomous = truck.autonomous if autonomous is None else autonomous
         tolerance = map_config.node_tolerance_m
         self.matcher = MapMatcher(yard, max_distance_m=map_config.max_distance_m)
-        self.book = OrderBook(map_config.map_id, tolerance)
+        self.book = OrderBook(map_config.map_id, tolerance, held=held_actions)
         self.progress = Progress(tolerance, self._yard_node)
         self.header_ids = HeaderIds()
         self.fixes = 0
@@ -211,7 +219,9 @@ class AgentCore:
         """The latest map-matched position."""
         self.gnss: Gnss | None = None
         self.odometer_m = 0.0
-        """Metres driven since the core was made."""
+        """Metres driven since the core was made (or the vehicle's odometer, when told)."""
+        self.no_fix_since: float | None = None
+        """Since when the receiver has had no fix (None: it has one, or never had)."""
         self._nodes = _NodeGrid(yard.nodes.values(), max(tolerance, 1.0))
         self._standing: str | None = None
         """The yard node the truck stands on (service point's first), None between nodes."""
@@ -253,6 +263,7 @@ class AgentCore:
         gnss = gnss_extension(fix)
         self.gnss = gnss
         if not has_position(fix):
+            self.on_fix_lost(now)
             return []
         assert fix.longitude is not None and fix.latitude is not None
         x, y = self.yard.frame.point_to_local(fix.longitude, fix.latitude)
@@ -267,14 +278,20 @@ class AgentCore:
         course_deg: float | None,
         gnss: Gnss | None,
         now: float,
+        *,
+        odometer_m: float | None = None,
     ) -> list[Message]:
         """A position in the yard's local metres (course: compass degrees); its visualization.
 
         `gnss` None keeps the last one (a simulated truck has none: its pose is then
-        initialized, without a deviation range).
+        initialized, without a deviation range). `odometer_m` is the vehicle's own
+        odometer (the simulator's wheels), instead of adding up the steps between fixes.
         """
         if gnss is not None:
             self.gnss = gnss
+        if self.no_fix_since is not None:
+            self.no_fix_since = None
+            self._dirty = True
         match = self.matcher.match_one(x, y, course_deg)
         where = Whereabouts(
             x=x,
@@ -286,7 +303,9 @@ class AgentCore:
             snap_y=match.snap_y if match.matched else None,
         )
         previous = self.where
-        if previous is not None:
+        if odometer_m is not None:
+            self.odometer_m = odometer_m
+        elif previous is not None:
             step = math.hypot(x - previous.x, y - previous.y)
             if step <= MAX_JUMP_M and (speed_mps or 0.0) >= self.progress.moving_mps:
                 self.odometer_m += step
@@ -311,6 +330,13 @@ class AgentCore:
             timestamp=self._stamp(now),
         )
         return [visualization]
+
+    def on_fix_lost(self, now: float) -> None:
+        """The receiver has no fix (it says so, or falls silent): `gnssFixLost`; an
+        autonomous truck stands where it is until a position comes again."""
+        if self.no_fix_since is None:
+            self.no_fix_since = now
+            self._dirty = True
 
     def _yard_node(self, node_id: str) -> tuple[float, float] | None:
         node = self.yard.nodes.get(node_id)
@@ -439,6 +465,8 @@ class AgentCore:
         book = self.book
         if book.paused:
             return DriveCommand.stand(DriveReason.PAUSED)
+        if self.autonomous and self.no_fix_since is not None:
+            return DriveCommand.stand(DriveReason.NO_FIX)
         released = [n for n in book.node_states if n.released]
         if not released:
             return DriveCommand.stand(self._idle_reason())
@@ -518,6 +546,17 @@ class AgentCore:
             return False
         px, py = where.point
         return math.hypot(px - xy[0], py - xy[1]) <= self.map_config.node_tolerance_m
+
+    def finish_action(self, action_id: str, now: float) -> bool:
+        """A held action (see `held_actions`) is done; whether it was running."""
+        done = self.book.finish(action_id)
+        self._dirty = self._dirty or done
+        return done
+
+    def actions_here(self) -> list[Action]:
+        """The actions of the order node the truck last passed (its work there)."""
+        node = self.book.node(self.book.last_node_sequence_id)
+        return [] if node is None else list(node.actions)
 
     # -- messages
 
@@ -635,7 +674,18 @@ class AgentCore:
             errors.append(_warning(FUEL_SENSOR_FAULT, f"fuel sensor {fuel.source}: {fuel.reason}"))
         if self.link_lost(now):
             errors.append(self._link_lost_warning())
+        if self.no_fix_since is not None:
+            errors.append(self._no_fix_error())
         return errors
+
+    def _no_fix_error(self) -> Error:
+        if not self.autonomous:
+            return _warning(NO_FIX, "no GNSS fix: the position is the last known one")
+        return Error(
+            error_type=NO_FIX,
+            error_description="no GNSS fix: standing where it is until the fix returns",
+            error_level=ErrorLevel.FATAL,
+        )
 
     def _link_lost_warning(self) -> Error:
         what = f"no dispatcher for over {self.link_lost_stop_s:g} s"
@@ -660,13 +710,14 @@ class AgentCore:
             return None
         map_id = self.map_config.map_id
         if gnss is None:  # a typed position (the simulator): no receiver, no deviation
+            initialized = self.no_fix_since is None
             theta = max(-PI, min(PI, round(self._theta, 4)))
             return AgvPosition(
                 x=round(where.x, 3),
                 y=round(where.y, 3),
                 theta=theta,
                 map_id=map_id,
-                position_initialized=True,
+                position_initialized=initialized,
             )
         initialized = gnss.latitude is not None
         return agv_position(where.x, where.y, self._theta, gnss, map_id, initialized=initialized)

@@ -121,6 +121,9 @@ class OrderBook:
     errors: list[Error] = field(default_factory=list)
     decision_point: tuple[str, int] | None = None
     """The last released node (nodeId, sequenceId) of the order: where an update stitches."""
+    held: frozenset[str] = frozenset()
+    """Action types that take time at their node (refuelling, say): RUNNING when the truck
+    passes the node, FINISHED when the shell says so (`finish`)."""
     _order_actions: dict[str, ActionState] = field(default_factory=dict)
     _instant_actions: dict[str, ActionState] = field(default_factory=dict)
     _node_actions: dict[int, list[str]] = field(default_factory=dict)
@@ -305,7 +308,16 @@ class OrderBook:
             for action_id in self._node_actions.pop(seq):
                 state = self._order_actions.get(action_id)
                 if state is not None and state.action_status is ActionStatus.WAITING:
-                    state.action_status = ActionStatus.FINISHED
+                    held = state.action_type in self.held
+                    state.action_status = ActionStatus.RUNNING if held else ActionStatus.FINISHED
+        return True
+
+    def finish(self, action_id: str) -> bool:
+        """A held action is done (the tank is full, say); whether it was running."""
+        state = self._order_actions.get(action_id)
+        if state is None or state.action_status is not ActionStatus.RUNNING:
+            return False
+        state.action_status = ActionStatus.FINISHED
         return True
 
     # -- instant actions
