@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleet.dispatcher import Dispatch, Dispatcher, DispatcherConfig
+
+__all__ = ["DispatcherConfig", "LiveDispatcher", "facts_of", "learn"]
 from fleet.jobs import Job, JobState
 from fleet.journal import Journal
 from fleet.problems import Problem, ProblemKind
@@ -124,10 +126,10 @@ class LiveDispatcher:
         """Extend the bases whose planned times have come (a light tick; see `due`)."""
         return _sent(self.dispatcher.release_pending(self._now(at)))
 
-    def due(self) -> float | None:
-        """The POSIX time at which a base waits only for its planned time (call `release`
-        then); None when none does."""
-        t = self.dispatcher.release.next_due()
+    def due(self, at: float) -> float | None:
+        """The next POSIX time after `at` when a base waiting for its planned time may
+        grow (call `release` then); None when none waits so."""
+        t = self.dispatcher.release.next_due(self._now(at))
         return None if t is None else self._t0 + t / self.clock_rate
 
     # -- the terminal's side: work, lanes, what is going on

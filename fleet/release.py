@@ -246,6 +246,34 @@ class Release:
             j -= 1
         return True
 
+    def _stop_line(self, run: TruckRun, k: int) -> bool:
+        """Whether passage k is a node where a junction begins (its stop line), where the
+        truck may stand (the plan has it wait before the junction: it may wait there)."""
+        p = run.passages[k]
+        if not p.resource.startswith("node:") or k + 1 >= len(run.passages):
+            return False
+        after = run.passages[k + 1].group
+        return after is not None and after != p.group and self._standable(run, k)
+
+    def _take_way(self, truck: str, run: TruckRun, floor: int, now: float) -> set[str]:
+        """Enter passages while allowed, up to `ahead_m` past the front (and a standable
+        node); the trucks it waits on, if blocked."""
+        target = run.s + self.ahead_m
+        while not run.finished:
+            nxt = run.passages[run.at + 1]
+            if nxt.s_in >= target - EPS and run.at >= floor and self._standable(run, run.at):
+                break
+            early = nxt.planned_in > now + max(0.0, nxt.s_in - run.s) / self.top_speed + EPS
+            if early and not self._stop_line(run, run.at + 1):
+                break  # never early (but it may drive up to a stop line and wait there)
+            why = self.execution.blockers(truck, stop_line_alone=True)
+            if why:
+                return {o for o, _ in why if o != truck and o in self.execution.runs}
+            self.execution.enter_next(truck)
+            if early:
+                break
+        return set()
+
     def grant(self, truck: str, now: float) -> bool:
         """Grant the truck what it may have now; whether its base end moved."""
         run = self.execution.runs.get(truck)
@@ -253,19 +281,7 @@ class Release:
         if run is None or ledger is None or truck in self.paused:
             return False
         floor = max(ledger.base_end, run.released)
-        target = run.s + self.ahead_m
-        blocked: set[str] = set()
-        while not run.finished:
-            nxt = run.passages[run.at + 1]
-            if nxt.s_in >= target - EPS and run.at >= floor and self._standable(run, run.at):
-                break
-            if nxt.planned_in > now + max(0.0, nxt.s_in - run.s) / self.top_speed + EPS:
-                break  # never early
-            why = self.execution.blockers(truck, stop_line_alone=True)
-            if why:
-                blocked = {o for o, _ in why if o != truck and o in self.execution.runs}
-                break
-            self.execution.enter_next(truck)
+        blocked = self._take_way(truck, run, floor, now)
         keep = run.at
         while keep > floor and not self._standable(run, keep):
             keep -= 1
@@ -308,9 +324,9 @@ class Release:
         """Trucks whose base does not reach their goal yet."""
         return [t for t, ledger in self.ledgers.items() if not ledger.complete]
 
-    def next_due(self) -> float | None:
-        """The earliest time a truck's next passage stops being early (its plan's time
-        less the driving there): grants that wait only for the clock are due then."""
+    def next_due(self, now: float) -> float | None:
+        """The earliest time after `now` a truck's next passage stops being early (its
+        plan's time less the driving there): grants that wait for the clock are due then."""
         due = None
         for truck, ledger in self.ledgers.items():
             run = self.execution.runs.get(truck)
@@ -318,7 +334,7 @@ class Release:
                 continue
             nxt = run.passages[run.at + 1]
             t = nxt.planned_in - max(0.0, nxt.s_in - run.s) / self.top_speed
-            if math.isfinite(t) and (due is None or t < due):
+            if now + EPS < t < math.inf and (due is None or t < due):
                 due = t
         return due
 

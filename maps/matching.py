@@ -53,6 +53,8 @@ MIN_ACCURACY_M = 0.1
 """Accuracies below this count as this: a heading still breaks a tie of distances."""
 DEFAULT_AGREE_DEG = 60.0
 """A heading within this many degrees of the lane's direction agrees with it."""
+SEEN_MAX = 100_000
+"""Single positions remembered with their match (`MapMatcher.match_one`)."""
 
 
 def _frozen(a: npt.NDArray[np.generic]) -> None:
@@ -97,8 +99,14 @@ class Matches:
 
     def __post_init__(self) -> None:
         for a in (
-            self.lane_index, self.offset_m, self.lateral_m, self.distance_m,
-            self.heading_agrees, self.matched, self.snap_x, self.snap_y,
+            self.lane_index,
+            self.offset_m,
+            self.lateral_m,
+            self.distance_m,
+            self.heading_agrees,
+            self.matched,
+            self.snap_x,
+            self.snap_y,
         ):
             _frozen(a)
 
@@ -152,6 +160,7 @@ class MapMatcher:
         if not (0.0 <= agree_deg <= 180.0):
             raise ValueError(f"agree_deg must be within 0..180 (got {agree_deg})")
         self.yard = yard
+        self._seen: dict[tuple[float, float, float | None, float | None], Match] = {}
         self.max_distance_m = float(max_distance_m)
         self.heading_weight_m = float(heading_weight_m)
         self.heading_weight_per_accuracy = float(heading_weight_per_accuracy)
@@ -306,10 +315,26 @@ class MapMatcher:
         heading_deg: float | None = None,
         accuracy_m: float | None = None,
     ) -> Match:
-        """Match a single local position; the slow path, one call per position."""
+        """Match a single local position; the slow path, one call per position.
+
+        Positions seen before (to the millimetre and tenth of a degree) are answered from
+        a cache: trucks standing, or passing the same nodes, ask the same again."""
+        key = (
+            round(x, 3),
+            round(y, 3),
+            None if heading_deg is None else round(heading_deg, 1),
+            accuracy_m,
+        )
+        hit = self._seen.get(key)
+        if hit is not None:
+            return hit
         h = None if heading_deg is None else [heading_deg]
         a = None if accuracy_m is None else [accuracy_m]
-        return self.match_xy([x], [y], h, a).row(0)
+        match = self.match_xy([x], [y], h, a).row(0)
+        if len(self._seen) >= SEEN_MAX:
+            self._seen.clear()
+        self._seen[key] = match
+        return match
 
     def _heading_weights(self, acc: FloatArray | None, n: int) -> FloatArray:
         """Each position's heading weight in metres: by its accuracy, or the full weight."""

@@ -55,6 +55,14 @@ class Rtg:
     free_at: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A truck under a yard crane, for a job's box."""
+
+    truck: str
+    job: str
+
+
 @dataclass
 class BlockCranes:
     """The RTGs of a block and the trucks waiting for them, first come first served."""
@@ -64,13 +72,13 @@ class BlockCranes:
     lift_s: float
     sigma: float
     gantry_mps: float
-    queue: deque[tuple[str, int, float]] = field(default_factory=deque)
+    queue: deque[tuple[Waiting, int, float]] = field(default_factory=deque)
 
-    def arrive(self, truck: str, bay: int, at: float) -> None:
+    def arrive(self, truck: Waiting, bay: int, at: float) -> None:
         """A truck stands at a transfer point of the block."""
         self.queue.append((truck, bay, at))
 
-    def start(self, rng: np.random.Generator, now: float) -> list[tuple[str, str, float]]:
+    def start(self, rng: np.random.Generator, now: float) -> list[tuple[str, Waiting, float]]:
         """Start every move a free RTG can take now: (rtg, truck, done at)."""
         out = []
         while self.queue:

@@ -11,7 +11,8 @@ resources); and the run's `simulated_seconds`, `wall_seconds`, `seed`,
 
 With `record`, the shift is written as a ROS 2 bag: each truck's vehicle class once at
 the start (`/yardfleet/<truck>/class`) and its GNSS fixes at `fix_hz` — where its
-antenna is, `antenna_m` behind the front.
+antenna is, `antenna_m` behind the front — each with a TruckState; after the shift, one
+JobEvent per job change of its journal (`sim.bags.journal_topics`).
 
 `on_progress(t, horizon)` hears the simulated clock every simulated minute; `on_status`
 the same as a `ShiftProgress`, which also counts the moves so far (when asked: counting
@@ -29,12 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleet.jobs import JobState
 from fleet.kpi import from_journal
 from routing.bodies import check_bodies
 from routing.checker import check_plans
+from sim.agent_shift import AgentShift
 from sim.executed import min_separation_m
 from sim.scenario import Scenario, truck_id
+from sim.traffic import Arrival
 from sim.world import DEFAULT_FIX_HZ, AntennaFix, Shift, ShiftResult
 
 
@@ -52,8 +54,8 @@ class ShiftProgress:
         return self.count_moves()
 
 
-def _moves(shift: Shift) -> int:
-    return sum(1 for job in shift.dispatcher.book.jobs.values() if job.state is JobState.DONE)
+def _moves(shift: Shift | AgentShift) -> int:
+    return shift.moves()
 
 
 @dataclass
@@ -75,14 +77,18 @@ def run_shift(
     pictures: bool = True,
     on_progress: Callable[[float, float], None] | None = None,
     on_status: Callable[[ShiftProgress], None] | None = None,
+    work: list[Arrival] | None = None,
+    agents: bool = False,
 ) -> ShiftReport:
     """Simulate the scenario, check safety, compute the KPIs, write report and pictures
-    (and, with `record`, the bag: classes, and fixes at the antenna `fix_hz` times a second)."""
+    (and, with `record`, the bag: classes, and fixes at the antenna `fix_hz` times a second).
+    `work` is the shift's jobs (a TOS work queue: `sim.queue_work`); None generates the
+    scenario's. `agents`: the trucks are onboard agents on the wire (`sim.agent_shift`)."""
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "journal.db"
     with ExitStack() as stack:
         on_fix: Callable[[AntennaFix], None] | None = None
-        shift: Shift
+        shift: Shift | AgentShift
 
         def tick(t: float, horizon: float) -> None:
             if on_progress is not None:
@@ -118,16 +124,21 @@ def run_shift(
                         heading_deg=fix.heading_deg,
                     )
 
-        shift = Shift(
+        shift = (AgentShift if agents else Shift)(
             scenario,
             journal,
             speed=speed,
             on_progress=tick if on_progress is not None or on_status is not None else None,
             on_fix=on_fix,
             fix_hz=fix_hz,
+            work=work,
         )
-        if record is not None:
-            vehicle = shift.dispatcher.config.vehicle
+        if record is None:
+            result = shift.run()
+        else:
+            from sim.bags.journal_topics import record_job_events
+
+            vehicle = shift.vehicle
             for truck in trucks:
                 recorder.truck_class(
                     truck,
@@ -137,8 +148,9 @@ def run_shift(
                     width_m=vehicle.width_m,
                     antenna_m=vehicle.antenna_m,
                 )
-        result = shift.run()
-    vehicle = shift.dispatcher.config.vehicle
+            result = shift.run()
+            record_job_events(recorder, journal)  # the bag is closed after: on leaving `with`
+    vehicle = shift.vehicle
     found = check_plans(
         result.executed, shift.yard, length_m=vehicle.length_m, gap_m=vehicle.safety_gap_m
     )

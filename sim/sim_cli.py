@@ -34,6 +34,7 @@ from sim.scenario import Scenario, ScenarioError, fleet_size_problems, load
 if TYPE_CHECKING:
     from sim.compare import CompareProgress
     from sim.run import ShiftProgress
+    from sim.traffic import Arrival
 
 
 def _speed(value: str) -> float | None:
@@ -80,6 +81,31 @@ def _check_trucks(sc: Scenario, sizes: list[int]) -> None:
             raise click.BadParameter("; ".join(problems), param_hint="'--trucks'")
 
 
+QUEUE_PROBLEMS_SHOWN = 10
+"""At most this many of a bad --queue's problems in the error; `jobs check` lists them all."""
+
+
+def _queue(path: Path | None, sc: Scenario) -> list[Arrival] | None:
+    """--queue: its jobs, checked against the scenario's yard, all at the start of the shift;
+    or a usage error with its problems as `yardfleet jobs check` prints them (file, line,
+    column, why)."""
+    if path is None:
+        return None
+    from sim.queue_work import QueueError, queue_work
+
+    try:
+        work = queue_work(path, sc)
+    except QueueError as exc:
+        shown = [str(p) for p in exc.problems[:QUEUE_PROBLEMS_SHOWN]]
+        if len(exc.problems) > QUEUE_PROBLEMS_SHOWN:
+            more = len(exc.problems) - QUEUE_PROBLEMS_SHOWN
+            shown.append(f"and {more} more (`yardfleet jobs check {path}` lists them all)")
+        raise click.BadParameter("; ".join(shown), param_hint="'--queue'") from None
+    if not work:
+        raise click.BadParameter(f"{path}: no jobs", param_hint="'--queue'")
+    return work
+
+
 @sim_group.command("run")
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -109,6 +135,19 @@ def _check_trucks(sc: Scenario, sizes: list[int]) -> None:
     callback=_fix_hz,
     help="GNSS fixes per second and truck in the bag (above 0, at most 20)",
 )
+@click.option(
+    "--queue",
+    "queue_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a TOS work queue (CSV or JSON, as `jobs check` reads it): the shift's work, all "
+    "at the start, instead of the scenario's vessels and gate",
+)
+@click.option(
+    "--agents",
+    is_flag=True,
+    help="trucks are onboard agents (agent core, simulated sensors and wheels) talking to "
+    "the live dispatcher's intake in bytes; slower, and not yet as productive",
+)
 @click.option("--json", "as_json", is_flag=True, help="print report.json on stdout")
 def run_command(
     scenario: Path | None,
@@ -120,6 +159,8 @@ def run_command(
     speed: str,
     record: Path | None,
     fix_hz: float,
+    queue_file: Path | None,
+    agents: bool,
     as_json: bool,
 ) -> None:
     """Simulate a shift of SCENARIO (default: the embedded Hai Phong shift)."""
@@ -131,6 +172,7 @@ def run_command(
         _check_trucks(sc, [trucks])
     options = {"seed": seed, "strategy": strategy, "trucks": trucks}
     sc = sc.with_(**{k: v for k, v in options.items() if v is not None})
+    work = _queue(queue_file, sc)
     _outputs(out, record)
     console = Console(stderr=as_json)
     title = f"{sc.name} · {sc.strategy} · {sc.fleet.trucks} trucks"
@@ -138,7 +180,14 @@ def run_command(
     try:
         with shown:
             report = run_shift(
-                sc, out, speed=pace, record=record, fix_hz=fix_hz, on_status=shown.update
+                sc,
+                out,
+                speed=pace,
+                record=record,
+                fix_hz=fix_hz,
+                on_status=shown.update,
+                work=work,
+                agents=agents,
             )
     except KeyboardInterrupt:
         click.echo(

@@ -26,7 +26,7 @@ import networkx as nx
 import numpy as np
 
 from fleet.dispatcher import Dispatch, Dispatcher, DispatcherConfig
-from fleet.jobs import Job
+from fleet.jobs import Job, JobState
 from fleet.journal import Journal
 from fleet.protocol import (
     ActionState,
@@ -48,7 +48,7 @@ from fleet.strategies import strategy as make_strategy
 from maps import CraneKind as YardCraneKind
 from maps import ServicePointKind, Yard, generate_terminal
 from routing.plan import Plan
-from sim.cranes import BlockCranes, QuayCrane, Rtg
+from sim.cranes import BlockCranes, QuayCrane, Rtg, Waiting
 from sim.drive import Drive
 from sim.scenario import Scenario, truck_id
 from sim.traffic import Arrival, shift_work
@@ -159,6 +159,7 @@ class Shift:
             # Simulated trucks speak only on change and drive plans, not bases (yet).
             DispatcherConfig(lost_after_s=None, keep_bases=False),
         )
+        self.vehicle = self.dispatcher.config.vehicle
         self.drive = Drive(
             self.yard,
             self.dispatcher.planner.cells,
@@ -202,6 +203,10 @@ class Shift:
         self.deadlocks: dict[frozenset[str], float] = {}
         """Each circle of trucks waiting on each other, and when it was first seen."""
         self._spot_circles: dict[frozenset[str], float] = {}
+
+    def moves(self) -> int:
+        """Jobs done so far."""
+        return sum(1 for job in self.dispatcher.book.jobs.values() if job.state is JobState.DONE)
 
     # -- the clock -------------------------------------------------------------------
 
@@ -475,7 +480,7 @@ class Shift:
                     lambda: self._done(station, CraneKind.RTG, truck, job),
                 )
                 return
-            block.arrive(truck.id + "|" + job, bay, self.now)
+            block.arrive(Waiting(truck.id, job), bay, self.now)
             self._start_rtgs(block)
         else:  # a gate lane's handling equipment reports like a yard crane
             self.at(
@@ -484,8 +489,7 @@ class Shift:
 
     def _start_rtgs(self, block: BlockCranes) -> None:
         for rtg, who, done in block.start(self.rng, self.now):
-            tid, job = who.split("|")
-            self.at(done, partial(self._rtg_done, block, rtg, tid, job))
+            self.at(done, partial(self._rtg_done, block, rtg, who.truck, who.job))
 
     def _rtg_done(self, block: BlockCranes, rtg: str, truck: str, job: str) -> None:
         self._done(rtg, CraneKind.RTG, self.trucks[truck], job)

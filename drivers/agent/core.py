@@ -192,13 +192,15 @@ class AgentCore:
         link_lost_stop_s: float | None = 10.0,
         autonomous: bool | None = None,
         held_actions: frozenset[str] = frozenset(),
+        matcher: MapMatcher | None = None,
     ) -> None:
         """A core for `truck` on `yard`.
 
         `utc_at_zero` is the UTC time at `now` = 0 (header timestamps are it plus `now`);
         `link_lost_stop_s` None never stops for a lost link; `autonomous` None takes
         `truck.driver`; `held_actions` are action types that take time at their node
-        (`finish_action` ends them).
+        (`finish_action` ends them); `matcher` shares one yard's map-matcher between
+        cores (the simulator's trucks).
         """
         self.truck = truck
         self.yard = yard
@@ -209,7 +211,7 @@ class AgentCore:
         self.link_lost_stop_s = link_lost_stop_s
         self.autonomous = truck.autonomous if autonomous is None else autonomous
         tolerance = map_config.node_tolerance_m
-        self.matcher = MapMatcher(yard, max_distance_m=map_config.max_distance_m)
+        self.matcher = matcher or MapMatcher(yard, max_distance_m=map_config.max_distance_m)
         self.book = OrderBook(map_config.map_id, tolerance, held=held_actions)
         self.progress = Progress(tolerance, self._yard_node)
         self.header_ids = HeaderIds()

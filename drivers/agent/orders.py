@@ -129,6 +129,7 @@ class OrderBook:
     _node_actions: dict[int, list[str]] = field(default_factory=dict)
     """sequenceId of a node or edge → its action ids."""
     _node_positions: dict[int, Node] = field(default_factory=dict)
+    _edges: dict[int, Edge] = field(default_factory=dict)
 
     # -- what the state message shows
 
@@ -147,6 +148,10 @@ class OrderBook:
     def node(self, sequence_id: int) -> Node | None:
         """The order's node with this sequenceId (for its position and deviation range)."""
         return self._node_positions.get(sequence_id)
+
+    def edge(self, sequence_id: int) -> Edge | None:
+        """The order's edge with this sequenceId (for its speed limit and trajectory)."""
+        return self._edges.get(sequence_id)
 
     # -- orders
 
@@ -215,6 +220,7 @@ class OrderBook:
         self._order_actions.clear()
         self._node_actions.clear()
         self._node_positions.clear()
+        self._edges.clear()
         self.errors = []
         self._append(order.nodes, order.edges)
         self.traverse(first.sequence_id)
@@ -267,6 +273,7 @@ class OrderBook:
             if node.released:
                 self.decision_point = (node.node_id, node.sequence_id)
         for edge in edges:
+            self._edges[edge.sequence_id] = edge
             self.edge_states.append(
                 EdgeState(
                     edge_id=edge.edge_id,

@@ -1,6 +1,7 @@
 """ROS 2 bags of the fleet: record a shift, read any bag, replay its fixes onto the yard.
 
 recorder   BagRecorder: NavSatFix and TruckClass per truck, TruckState, JobEvent (MCAP, zstd)
+journal_topics  record_job_events(): a journal's job changes as JobEvents into a bag
 reader     read_fixes / messages / topics of any bag (rosbag2 directory or ROS 1 .bag)
 replay     replay(): paced, map-matched fixes fed to a hook, and a ReplayReport
 topicmap   TopicMap: which truck a topic belongs to (TOML file or the topic's name)
