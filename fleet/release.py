@@ -47,8 +47,11 @@ from routing.execution import EPS, Execution, TruckRun, passages_of, standing_at
 from routing.plan import Plan, ResourceKind
 from routing.vehicle import VehicleClass
 
-__all__ = ["Release", "Route", "route_of"]
+__all__ = ["Release", "Route", "cut_node", "node_xy", "parse_cut", "route_of"]
 
+CUT = "@"
+"""Between a lane and the metres along it in a cell boundary's node id."""
+CUT_EPS_M = 0.01
 NODE_REACH_M = 5.0
 """A new order's first node counts as reached within this (or where the truck stands)."""
 
@@ -62,18 +65,30 @@ class Route:
 
 
 def route_of(plan: Plan, yard: Yard) -> Route:
-    """The plan's nodes in order, each with the lane that leads to it (repeats collapsed)."""
+    """The plan's nodes in order, each with the lane that leads to it (repeats collapsed).
+
+    Where a lane is cut into cells (the long ones), each cell boundary is a node of the
+    route too (`<lane>@<metres>`, with its position): a base may end there, right behind
+    the truck ahead, as the plan has the truck wait."""
     points: list[Waypoint] = []
     where: list[int] = []
     lane: str | None = None
     speed: float | None = None
-    k = -1
-    for step in plan.steps:
-        if step.kind is ResourceKind.CONFLICT_GROUP:
-            continue
-        k += 1
+    steps = [st for st in plan.steps if st.kind is not ResourceKind.CONFLICT_GROUP]
+    for k, step in enumerate(steps):
         if step.kind is ResourceKind.LANE:
             lane, speed = step.resource, step.speed_mps
+            nxt = steps[k + 1] if k + 1 < len(steps) else None
+            if (
+                step.to_m is not None
+                and nxt is not None
+                and nxt.kind is ResourceKind.LANE
+                and nxt.resource == step.resource
+                and abs(nxt.from_m - step.to_m) < CUT_EPS_M
+            ):
+                x, y = yard.lane(step.resource).geometry.interpolate(step.to_m).coords[0]
+                points.append(Waypoint(cut_node(step.resource, step.to_m), x, y, lane, (), speed))
+                where.append(k)
             continue
         if points and points[-1].node_id == step.resource and lane is None:
             continue
@@ -82,6 +97,40 @@ def route_of(plan: Plan, yard: Yard) -> Route:
         where.append(k)
         lane = None
     return Route(points, where)
+
+
+def _cut_after(run: TruckRun, k: int) -> bool:
+    """Whether lane cell k is followed by another cell of the same lane (a cut node)."""
+    if k + 1 >= len(run.passages):
+        return False
+    here, nxt = run.passages[k].resource, run.passages[k + 1].resource
+    return here.startswith("lane:") and nxt.startswith(here.rpartition("@")[0] + "@")
+
+
+def parse_cut(node: str) -> tuple[str, float] | None:
+    """(lane, metres along it) of a cell boundary's node id; None for a yard node."""
+    lane, cut, at = node.rpartition(CUT)
+    if not cut:
+        return None
+    try:
+        return lane, float(at)
+    except ValueError:
+        return None
+
+
+def node_xy(yard: Yard, node: str) -> tuple[float, float]:
+    """Where a route node is: a yard node, or a cell boundary on its lane."""
+    cut = parse_cut(node)
+    if cut is None:
+        n = yard.node(node)
+        return n.x, n.y
+    x, y = yard.lane(cut[0]).geometry.interpolate(cut[1]).coords[0]
+    return float(x), float(y)
+
+
+def cut_node(lane: str, at_m: float) -> str:
+    """The node id of a cell boundary: the lane and the metres along it."""
+    return f"{lane}{CUT}{at_m:.2f}"
 
 
 @dataclass
@@ -178,7 +227,7 @@ class Release:
                 return False
             k = ahead[0]
         # Never further than granted: a truck does not pass the end of its base.
-        s = min(run.passages[k].s_in + max(0.0, metres), run.passages[run.at].s_out)
+        s = min(run.passages[k].s_out + max(0.0, metres), run.passages[run.at].s_out)
         if s < run.s - EPS and k <= run.at:
             return False  # an older report
         before = run.released
@@ -232,14 +281,18 @@ class Release:
     # -- grants ----------------------------------------------------------------------
 
     def _standable(self, run: TruckRun, k: int) -> bool:
-        """Whether the front may stand at passage k (a node): its body clear of junctions."""
+        """Whether the front may stand at passage k (a node, or a lane cell's end where a
+        cut node is): its body clear of junctions."""
         p = run.passages[k]
-        if not p.resource.startswith("node:"):
+        if p.resource.startswith("node:"):
+            if k == len(run.passages) - 1 or p.resource in self.execution.stops:
+                return True
+            j = k - 1
+        elif p.group is None and _cut_after(run, k):
+            j = k  # a lane cell with another of its lane after: the boundary's node
+        else:
             return False
-        if k == len(run.passages) - 1 or p.resource in self.execution.stops:
-            return True
-        reach = p.s_in - self.vehicle.footprint_m
-        j = k - 1
+        reach = p.s_out - self.vehicle.footprint_m
         while j >= 0 and run.passages[j].s_out > reach + EPS:
             if run.passages[j].group is not None:
                 return False
@@ -307,6 +360,11 @@ class Release:
         front = self._front(run)
         if ledger.route.passage[end] <= front:
             return None
+        points = ledger.route.waypoints
+        while CUT in points[end].node_id and end + 1 < len(points):
+            end += 1  # mid-lane: the truck drives on to the lane's end whatever happens
+        if CUT in points[end].node_id:
+            return None
         ahead = [
             w.lane_id
             for w, p in zip(ledger.route.waypoints[: end + 1], ledger.route.passage, strict=False)
@@ -366,8 +424,8 @@ class Release:
         passage = [offset + p for p in route.passage]
         reach = None
         if from_node is not None and from_node[0] != waypoints[0].node_id:
-            node = self.yard.node(from_node[0])
-            waypoints.insert(0, Waypoint(from_node[0], node.x, node.y))
+            x, y = node_xy(self.yard, from_node[0])
+            waypoints.insert(0, Waypoint(from_node[0], x, y))
             passage.insert(0, -1)
             reach = from_node[1] + NODE_REACH_M
         if actions:

@@ -20,7 +20,7 @@ import numpy as np
 
 from fleet.problems import Problem, ProblemKind
 from fleet.protocol import State
-from fleet.release import Release
+from fleet.release import Release, parse_cut
 from fleet.spots import Spots
 from fleet.trucks import Truck
 from maps import Yard
@@ -136,6 +136,13 @@ class Router:
             return 0.0
         steps = [s for s in plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP]
         at = [i for i, s in enumerate(steps) if s.resource == node and s.t_enter <= now]
+        cut = parse_cut(node)
+        if cut is not None:  # a cell boundary: the cell that starts there
+            at = [
+                i
+                for i, s in enumerate(steps)
+                if s.resource == cut[0] and abs(s.from_m - cut[1]) < 0.01 and s.t_enter <= now
+            ]
         if at:
             k, covered = at[-1], 0.0
         else:  # a plan made on the move starts part-way along the lane from that node

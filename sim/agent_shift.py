@@ -65,7 +65,7 @@ second), so that what its rear has cleared is known in time."""
 RELEASE_LATE_S = 1e-3
 """Bases waiting for their planned time are looked at this long after it."""
 NODE_REACH_M = 1.0
-"""The simulated trucks' node tolerance: typed positions are exact."""
+"""The simulated trucks' node tolerance (typed positions are exact)."""
 
 
 class AgentShift:

@@ -165,8 +165,21 @@ class SimTruck:
             if command.sequence_id is None or e.sequence_id >= command.sequence_id:
                 break
             edge = book.edge(e.sequence_id)
-            out.append(Way(e.edge_id, None if edge is None else edge.max_speed))
+            limit = None if edge is None else edge.max_speed
+            a = self._along(e.edge_id, e.sequence_id - 1, 0.0)
+            b = self._along(e.edge_id, e.sequence_id + 1, None)
+            out.append(Way(e.edge_id, limit, a or 0.0, b))
         return tuple(out)
+
+    def _along(self, lane: str, node_seq: int, default: float | None) -> float | None:
+        """Where on the lane an order node is (a yard node at its ends: `default`)."""
+        node = self.core.book.node(node_seq)
+        if node is None or node.node_position is None:
+            return default
+        road = self.wheels.yard.lane(lane)
+        if node.node_id in (road.start, road.end):
+            return default
+        return self.wheels.along(lane, node.node_position.x, node.node_position.y)
 
     def _moved(self, now: float) -> None:
         """After the wheels changed: what happens next, and when."""

@@ -22,28 +22,37 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from shapely.geometry import Point
+
 from maps import Lane, Yard
 from routing.plan import Plan, ResourceKind, Step
 from routing.vehicle import VehicleClass
 from sim.kinematics import Profile, profile
 
 TOL = 1e-6
+CUT_M = 0.05
+"""Lane metres this close are the same place (a cell boundary on the order's nodes)."""
 REAR_PAST_M = 0.1
 """The receiver speaks when the rear (plus the gap) is this far past a node: a report
 exactly on the boundary would hand a junction over within the trace's rounding."""
 PIECE_S = 0.25
 """Speeding up or braking is traced in pieces this long (the checkers read a trace as
 constant speed per piece: within a centimetre of the truck)."""
+_ALONG: dict[tuple[str, float, float], float] = {}
+"""Lane metres of order nodes, shared (cell boundaries recur from order to order)."""
 HISTORY_M = 60.0
 """Legs the whole truck has left this far behind are forgotten (antenna and body need less)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Way:
-    """One edge of the order to drive: its lane and the edge's speed limit (m/s)."""
+    """One edge of the order to drive: its lane, the edge's speed limit (m/s), and the
+    stretch of the lane between its nodes (None: from the start, to the end)."""
 
     lane: str
     limit: float | None = None
+    from_m: float = 0.0
+    to_m: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,12 @@ class Leg:
     limit: float
     node: str
     """The node at its end."""
+    from_m: float = 0.0
+    """Where on its lane it starts."""
+
+    @property
+    def to_m(self) -> float:
+        return self.from_m + self.length
 
     @property
     def s_out(self) -> float:
@@ -153,10 +168,13 @@ class Wheels:
         the lanes into the start (the siding behind a spot)."""
         for leg in reversed(self.legs):
             if leg.s_in <= s + TOL:
-                return self.yard.lane(leg.lane), s - leg.s_in
+                return self.yard.lane(leg.lane), leg.from_m + s - leg.s_in
         first_in = self.legs[0].s_in if self.legs else 0.0
         node = self._before(0) if self.legs else self.start
         back = first_in - s
+        if self.legs and self.legs[0].from_m > 0.0:  # it started mid-lane: back along it
+            lane = self.yard.lane(self.legs[0].lane)
+            return lane, self.legs[0].from_m - back
         after = self.yard.lane(self.legs[0].lane) if self.legs else None
         lane_id = self._lane_into(node, after)
         if lane_id is None:
@@ -181,6 +199,14 @@ class Wheels:
         best = min(lanes, key=turn, default=None)
         return best if best is not None and turn(best) < math.pi / 2 else None
 
+    def along(self, lane: str, x: float, y: float) -> float:
+        """Metres along the lane of the point on it nearest (x, y)."""
+        key = (lane, round(x, 3), round(y, 3))
+        at = _ALONG.get(key)
+        if at is None:
+            at = _ALONG[key] = float(self.yard.lane(lane).geometry.project(Point(x, y)))
+        return at
+
     # -- driving -----------------------------------------------------------------------
 
     def drive(self, ways: Sequence[Way], now: float) -> None:
@@ -193,18 +219,14 @@ class Wheels:
         keep = self.legs[: k + 1] if k is not None else [g for g in self.legs if g.s_in < s - TOL]
         ways = list(ways)
         if k is not None:  # inside a lane: the way goes on along it, or from its end
-            lane = self.legs[k].lane
-            if ways and ways[0].lane == lane:
-                ways = ways[1:]
-            elif ways and self.yard.lane(ways[0].lane).start != self.legs[k].node:
-                ways = self._misaligned(ways, lane, now)
-            at = self.legs[k].node
-        else:
-            at = keep[-1].node if keep else self.start
-            if ways and keep and ways[0].lane == keep[-1].lane:
+            ways = self._from(self.legs[k], ways, now)
+        elif keep:
+            last = keep[-1]
+            if ways and ways[0].lane == last.lane and abs(ways[0].from_m - last.from_m) < CUT_M:
                 ways = ways[1:]  # the core has yet to count the node it stands on
-            if ways and self.yard.lane(ways[0].lane).start != at:
-                ways = self._misaligned(ways, at, now)
+            ways = self._from(last, ways, now)
+        elif ways and self.yard.lane(ways[0].lane).start != self.start:
+            ways = self._misaligned(ways, self.start, now)
         legs = keep
         end = keep[-1].s_out if keep else 0.0
         if k is None:
@@ -214,8 +236,10 @@ class Wheels:
             limit = min(road.speed_limit_mps, self.vehicle.empty_speed_mps)
             if way.limit:  # (the order's speeds are rounded to the mm/s)
                 limit = min(limit, way.limit)
-            legs.append(Leg(road.id, end, road.length_m, limit, road.end))
-            end += road.length_m
+            to_m = road.length_m if way.to_m is None else way.to_m
+            node = road.end if to_m >= road.length_m - CUT_M else f"{road.id}@{to_m:.2f}"
+            legs.append(Leg(road.id, end, to_m - way.from_m, limit, node, way.from_m))
+            end += to_m - way.from_m
         self.legs = legs
         self._profile(now, s, v, math.inf)
 
@@ -225,6 +249,20 @@ class Wheels:
         s, v = self.profile.s(now), self.profile.v(now)
         self.halted = True
         self._profile(now, s, v, s + v * v / (2 * self.vehicle.brake_mps2))
+
+    def _from(self, leg: Leg, ways: list[Way], now: float) -> list[Way]:
+        """The ways that go on from the leg the front is on (or at the end of)."""
+        if not ways:
+            return ways
+        first = ways[0]
+        if first.lane == leg.lane and abs(first.from_m - leg.from_m) < CUT_M:
+            return ways[1:]  # the leg itself
+        if first.lane == leg.lane and abs(first.from_m - leg.to_m) < CUT_M:
+            return ways  # the next stretch of its lane
+        lane = self.yard.lane(leg.lane)
+        if leg.to_m >= lane.length_m - CUT_M and self.yard.lane(first.lane).start == lane.end:
+            return ways
+        return self._misaligned(ways, leg.node, now)
 
     def _misaligned(self, ways: list[Way], here: str, now: float) -> list[Way]:
         self.problems.misaligned.append(
@@ -330,7 +368,15 @@ class Wheels:
                 trace[-1] = replace(last, t_exit=t0)
             speed = min((b - a) / max(t1 - t0, 1e-9), leg.limit)
             trace.append(
-                Step(leg.lane, ResourceKind.LANE, t0, t1, speed, a - leg.s_in, b - leg.s_in)
+                Step(
+                    leg.lane,
+                    ResourceKind.LANE,
+                    t0,
+                    t1,
+                    speed,
+                    leg.from_m + a - leg.s_in,
+                    leg.from_m + b - leg.s_in,
+                )
             )
-            if b >= leg.s_out - TOL:
+            if b >= leg.s_out - TOL and leg.node in self.yard.nodes:
                 trace.append(Step(leg.node, ResourceKind.NODE, t1, t1))

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
+from shapely.geometry import Point
 
 from drivers.agent.config import AgentConfig, MapConfig, TruckConfig
 from drivers.agent.orders import OrderBook, Verdict
@@ -213,7 +214,7 @@ class AgentCore:
         tolerance = map_config.node_tolerance_m
         self.matcher = matcher or MapMatcher(yard, max_distance_m=map_config.max_distance_m)
         self.book = OrderBook(map_config.map_id, tolerance, held=held_actions)
-        self.progress = Progress(tolerance, self._yard_node)
+        self.progress = Progress(tolerance, self._yard_node, lane_offset=self._lane_offset)
         self.header_ids = HeaderIds()
         self.fixes = 0
         """Fixes seen (with a position or not)."""
@@ -225,6 +226,7 @@ class AgentCore:
         self.no_fix_since: float | None = None
         """Since when the receiver has had no fix (None: it has one, or never had)."""
         self._nodes = _NodeGrid(yard.nodes.values(), max(tolerance, 1.0))
+        self._offsets: dict[tuple[str, float, float], float | None] = {}
         self._standing: str | None = None
         """The yard node the truck stands on (service point's first), None between nodes."""
         self._theta = 0.0
@@ -339,6 +341,21 @@ class AgentCore:
         if self.no_fix_since is None:
             self.no_fix_since = now
             self._dirty = True
+
+    def _lane_offset(self, lane_id: str, x: float, y: float) -> float | None:
+        key = (lane_id, round(x, 3), round(y, 3))
+        if key not in self._offsets:
+            self._offsets[key] = self._project(lane_id, x, y)
+        return self._offsets[key]
+
+    def _project(self, lane_id: str, x: float, y: float) -> float | None:
+        lane = self.yard.lanes.get(lane_id)
+        if lane is None:
+            return None
+        start = self.yard.nodes.get(lane.start)
+        if start is not None and math.hypot(start.x - x, start.y - y) < 1e-3:
+            return 0.0
+        return float(lane.geometry.project(Point(x, y)))
 
     def _yard_node(self, node_id: str) -> tuple[float, float] | None:
         node = self.yard.nodes.get(node_id)

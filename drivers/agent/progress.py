@@ -21,7 +21,11 @@ from drivers.agent.orders import OrderBook
 
 __all__ = ["Progress", "Whereabouts"]
 
+AT_NODE_M = 0.05
+"""Closer than this to a node is on it."""
 NodeLookup = Callable[[str], tuple[float, float] | None]
+LaneOffset = Callable[[str, float, float], float | None]
+"""Metres along a lane of the point on it nearest (x, y); None if there is no such lane."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +51,19 @@ class Whereabouts:
 class Progress:
     """Advances an OrderBook from fixes; `update` says whether anything changed."""
 
-    def __init__(self, tolerance_m: float, node_xy: NodeLookup, *, moving_mps: float = 0.5) -> None:
+    def __init__(
+        self,
+        tolerance_m: float,
+        node_xy: NodeLookup,
+        *,
+        moving_mps: float = 0.5,
+        lane_offset: LaneOffset | None = None,
+    ) -> None:
+        """`lane_offset` places a node on a lane: where an order node lies part-way along
+        a lane (a cell boundary), the distance since it is measured from there."""
         self.tolerance_m = tolerance_m
         self.node_xy = node_xy
+        self.lane_offset = lane_offset
         self.moving_mps = moving_mps
         self.driving = False
         self.distance_since_last_node: float | None = None
@@ -68,15 +82,33 @@ class Progress:
             if not state.released:
                 break
             xy = self._xy(book, state.node_id, state.sequence_id)
-            if xy is not None and (
-                math.hypot(px - xy[0], py - xy[1]) <= self._tolerance(book, state.sequence_id)
-            ):
+            if xy is not None and self._reached(book, state.sequence_id, where, xy, driving):
                 changed = book.traverse(state.sequence_id) or changed
                 break
             if not left:
                 break  # still at the last node: only the next one may be reached
         self.distance_since_last_node = self._along_edge(book, where)
         return changed
+
+    def _reached(
+        self,
+        book: OrderBook,
+        sequence_id: int,
+        where: Whereabouts,
+        xy: tuple[float, float],
+        driving: bool,
+    ) -> bool:
+        """Within the node's range, and there: on it, standing, or off the edge into it
+        (a truck still driving up the edge is not there yet: counting it early would tell
+        the dispatcher its rear is further on than it is)."""
+        px, py = where.point
+        d = math.hypot(px - xy[0], py - xy[1])
+        if d > self._tolerance(book, sequence_id):
+            return False
+        if d <= AT_NODE_M or not driving:
+            return True
+        into = next((e for e in book.edge_states if e.sequence_id == sequence_id - 1), None)
+        return into is None or where.lane_id != into.edge_id
 
     def _has_left(self, book: OrderBook, px: float, py: float) -> bool:
         """Whether the truck has been out of the last passed node's range since passing it."""
@@ -110,4 +142,10 @@ class Progress:
         if not book.edge_states or where.lane_id is None:
             return None
         edge = book.edge_states[0]
-        return where.offset_m if edge.edge_id == where.lane_id else None
+        if edge.edge_id != where.lane_id or where.offset_m is None:
+            return None
+        start = 0.0
+        xy = self._xy(book, book.last_node_id, book.last_node_sequence_id)
+        if self.lane_offset is not None and xy is not None:
+            start = self.lane_offset(edge.edge_id, *xy) or 0.0
+        return max(0.0, where.offset_m - start)

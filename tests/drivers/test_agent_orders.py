@@ -190,7 +190,10 @@ def test_progress_judges_by_the_snapped_position_and_the_order_deviation() -> No
     progress.update(book, Whereabouts(x=98.5, y=0.0, speed_mps=1.0))  # 1.5 m off: not yet
     assert book.last_node_id == "A"
     snapped = Whereabouts(x=99.5, y=3.0, speed_mps=1.0, lane_id="A-B", snap_x=99.5, snap_y=0.0)
-    progress.update(book, snapped)
+    progress.update(book, snapped)  # in range, but still driving up the edge into B
+    assert book.last_node_id == "A"
+    standing = Whereabouts(x=99.5, y=3.0, speed_mps=0.0, lane_id="A-B", snap_x=99.5, snap_y=0.0)
+    progress.update(book, standing)  # stopped there: it is at B
     assert book.last_node_id == "B" and not book.executing()
 
 

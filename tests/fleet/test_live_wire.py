@@ -73,6 +73,7 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import zmq
 from onboard_devices import GnssReceiver, LlsFuelSensor
+from shapely.geometry import Point
 
 from fleet.protocol import CraneEventKind, CraneKind, Order, decode, encode, link
 from fleet.protocol.base import PI
@@ -366,6 +367,7 @@ class Wheels:
     track: float = 90.0
     order_id: str = ""
     nodes: dict[int, str] = field(default_factory=dict)
+    xy: dict[int, tuple[float, float]] = field(default_factory=dict)
     edges: dict[int, str] = field(default_factory=dict)
     released: int = 0
     """sequenceId of the last released node of the order (the base's end)."""
@@ -382,9 +384,12 @@ class Wheels:
         order_id = state.get("orderId") or ""
         if order_id != self.order_id:
             self.order_id, self.nodes, self.edges, self.along = order_id, {}, {}, 0.0
+            self.xy = {}
             self.passed = self.released = state.get("lastNodeSequenceId") or 0
         for n in state.get("nodeStates", []):
             self.nodes[n["sequenceId"]] = n["nodeId"]
+            if n.get("nodePosition"):
+                self.xy[n["sequenceId"]] = (n["nodePosition"]["x"], n["nodePosition"]["y"])
             if n["released"]:
                 self.released = max(self.released, n["sequenceId"])
         for e in state.get("edgeStates", []):
@@ -428,17 +433,30 @@ class Wheels:
         while self.passed < self.released and budget > 0:
             seq = self.passed + 2  # nodes take the even sequenceIds, edges the odd between
             line = self.yard.lanes[self.edges[seq - 1]].geometry
-            left = line.length - self.along
+            start, end = self._on(line, seq - 2, 0.0), self._on(line, seq, line.length)
+            left = end - start - self.along
             if left > budget:
                 self.along += budget
-                point = line.interpolate(self.along)
+                point = line.interpolate(start + self.along)
                 points.append((point.x, point.y))
                 break
             budget -= left
-            node = self.yard.node(self.nodes[seq])
-            points.append((node.x, node.y))
+            points.append(self._xy(seq))
             self.passed, self.along = seq, 0.0
         return points
+
+    def _xy(self, seq: int) -> tuple[float, float]:
+        """Where an order node is: its nodePosition, else the yard's node."""
+        if seq in self.xy:
+            return self.xy[seq]
+        node = self.yard.node(self.nodes[seq])
+        return node.x, node.y
+
+    def _on(self, line: Any, seq: int, default: float) -> float:
+        """Metres along the lane of an order node (a lane end node: `default`)."""
+        if seq not in self.xy:
+            return default
+        return float(line.project(Point(*self.xy[seq])))
 
 
 # -- crane adapters ----------------------------------------------------------------------
