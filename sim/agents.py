@@ -141,6 +141,8 @@ class SimTruck:
             self._beat = now
             self.link.send(self.id, message)
         self.steer(now)
+        if not self.broken and not self.wheels.moving(now):
+            self.start_work(now)  # an order to work where it stands ("work here")
 
     # -- the wheels --------------------------------------------------------------------
 
