@@ -243,7 +243,7 @@ class AgentShift:
             share = self.rng.uniform(sc.fleet.fuel_start_min, sc.fleet.fuel_start_max)
             self.trucks[tid] = self._truck(tid, self.yard.node_of(spot), driver, share, k)
         for truck in self.trucks.values():  # each truck's receiver finds it at its spot
-            self._send(truck.id, truck.core.connection(ConnectionState.ONLINE, 0.0))
+            self.send(truck.id, truck.core.connection(ConnectionState.ONLINE, 0.0))
             truck.report(0.0)
             truck.heartbeat(0.0)
         work = self.work if self.work is not None else shift_work(sc, self.yard)
@@ -303,8 +303,6 @@ class AgentShift:
                 self._deliver(delivery.outgoing)
         finally:
             self._sending = False
-
-    _send = send
 
     def _deliver(self, outgoing: list[tuple[str, Message]]) -> None:
         for truck, msg in outgoing:

@@ -38,13 +38,14 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
-from maps import Lane, Yard
+from maps import Yard
 from routing.cells import CellGraph, group_checks, group_key
 from routing.execution import EPS as RELEASE_EPS
 from routing.execution import Execution, TruckRun, passages_of, standing_at
 from routing.plan import Plan, ResourceKind, Step
 from routing.vehicle import VehicleClass
 from sim.kinematics import Profile, earliest, profile
+from sim.wheels import lane_into
 
 TOL = 1e-6
 Schedule = Callable[[float, Callable[[], None]], None]
@@ -317,7 +318,7 @@ class Drive:
                     break
         if lane_id is None:  # it stood at a node and has driven no lane: one into it
             node = m.steps[0].resource
-            lane_id, at = self._lane_into(node, None), antenna_m - (s - run.passages[0].s_in)
+            lane_id, at = lane_into(self.yard, node, None), antenna_m - (s - run.passages[0].s_in)
             if lane_id is None:
                 n = self.yard.node(node)
                 return n.x, n.y, 0.0, 0.0
@@ -326,7 +327,7 @@ class Drive:
         for _ in range(len(self.yard.lanes)):  # further back than its way goes: lanes in
             if at >= 0.0:
                 break
-            before = self._lane_into(lane.start, lane)
+            before = lane_into(self.yard, lane.start, lane)
             if before is None:
                 at = 0.0
                 break
@@ -338,23 +339,6 @@ class Drive:
         here = lane.geometry.interpolate(at)
         heading = math.degrees(math.atan2(q.x - r.x, q.y - r.y)) % 360.0
         return here.x, here.y, heading, m.profile.v(t)
-
-    def _lane_into(self, node: str, after: Lane | None) -> str | None:
-        """A lane ending at `node`: the straightest into `after`, never a U-turn (None if
-        there is none); with no `after`, the first by id."""
-        lanes = sorted(str(d["lane"]) for _, _, d in self.yard.graph.in_edges(node, data=True))
-        if after is None:
-            return lanes[0] if lanes else None
-        a0, a1 = after.geometry.coords[0], after.geometry.coords[1]
-        out = math.atan2(a1[1] - a0[1], a1[0] - a0[0])
-
-        def turn(lane_id: str) -> float:
-            b0, b1 = self.yard.lane(lane_id).geometry.coords[-2:]
-            into = math.atan2(b1[1] - b0[1], b1[0] - b0[0])
-            return abs((out - into + math.pi) % (2 * math.pi) - math.pi)
-
-        best = min(lanes, key=turn, default=None)
-        return best if best is not None and turn(best) < math.pi / 2 else None
 
     def waiting(self, now: float) -> list[str]:
         """Trucks standing at `now`, held up by others for a passage they need."""

@@ -44,6 +44,24 @@ HISTORY_M = 60.0
 """Legs the whole truck has left this far behind are forgotten (antenna and body need less)."""
 
 
+def lane_into(yard: Yard, node: str, after: Lane | None) -> str | None:
+    """A lane ending at `node`: the straightest into `after`, never a U-turn (None if there
+    is none); with no `after`, the first by id."""
+    lanes = sorted(str(d["lane"]) for _, _, d in yard.graph.in_edges(node, data=True))
+    if after is None:
+        return lanes[0] if lanes else None
+    a0, a1 = after.geometry.coords[0], after.geometry.coords[1]
+    out = math.atan2(a1[1] - a0[1], a1[0] - a0[0])
+
+    def turn(lane_id: str) -> float:
+        b0, b1 = yard.lane(lane_id).geometry.coords[-2:]
+        into = math.atan2(b1[1] - b0[1], b1[0] - b0[0])
+        return abs((out - into + math.pi) % (2 * math.pi) - math.pi)
+
+    best = min(lanes, key=turn, default=None)
+    return best if best is not None and turn(best) < math.pi / 2 else None
+
+
 @dataclass(frozen=True, slots=True)
 class Way:
     """One edge of the order to drive: its lane, the edge's speed limit (m/s), and the
@@ -109,7 +127,6 @@ class Wheels:
         self.profile = Profile.standing(t, 0.0)
         self.committed = t
         self.trace: list[Step] = []
-        self.halted = False
         self.trace.append(Step(node, ResourceKind.NODE, t, t))
 
     # -- where it is -------------------------------------------------------------------
@@ -176,28 +193,11 @@ class Wheels:
             lane = self.yard.lane(self.legs[0].lane)
             return lane, self.legs[0].from_m - back
         after = self.yard.lane(self.legs[0].lane) if self.legs else None
-        lane_id = self._lane_into(node, after)
+        lane_id = lane_into(self.yard, node, after)
         if lane_id is None:
             return (after, 0.0) if after is not None else (None, 0.0)
         lane = self.yard.lane(lane_id)
         return lane, lane.length_m - back
-
-    def _lane_into(self, node: str, after: Lane | None) -> str | None:
-        """A lane ending at `node`: the straightest into `after`, never a U-turn; with no
-        `after`, the first by id."""
-        lanes = sorted(str(d["lane"]) for _, _, d in self.yard.graph.in_edges(node, data=True))
-        if after is None:
-            return lanes[0] if lanes else None
-        a0, a1 = after.geometry.coords[0], after.geometry.coords[1]
-        out = math.atan2(a1[1] - a0[1], a1[0] - a0[0])
-
-        def turn(lane_id: str) -> float:
-            b0, b1 = self.yard.lane(lane_id).geometry.coords[-2:]
-            into = math.atan2(b1[1] - b0[1], b1[0] - b0[0])
-            return abs((out - into + math.pi) % (2 * math.pi) - math.pi)
-
-        best = min(lanes, key=turn, default=None)
-        return best if best is not None and turn(best) < math.pi / 2 else None
 
     def along(self, lane: str, x: float, y: float) -> float:
         """Metres along the lane of the point on it nearest (x, y)."""
@@ -213,7 +213,6 @@ class Wheels:
         """Drive up to the end of `ways` (the order's edges from where the truck is to the
         commanded node) and stand there."""
         self._commit(now)
-        self.halted = False
         s, v = self.profile.s(now), self.profile.v(now)
         k = self._front(s)
         keep = self.legs[: k + 1] if k is not None else [g for g in self.legs if g.s_in < s - TOL]
@@ -247,7 +246,6 @@ class Wheels:
         """Stop as soon as the service brakes allow, on the way already taken."""
         self._commit(now)
         s, v = self.profile.s(now), self.profile.v(now)
-        self.halted = True
         self._profile(now, s, v, s + v * v / (2 * self.vehicle.brake_mps2))
 
     def _from(self, leg: Leg, ways: list[Way], now: float) -> list[Way]:
@@ -325,11 +323,6 @@ class Wheels:
         while k > 0 and segments[k - 1].a < 0:
             k -= 1
         return segments[k].t0 if k < len(segments) else self.profile.t_end
-
-    def passed(self, since: float, now: float) -> list[str]:
-        """Nodes the front reached after way metres `since`, up to now."""
-        s = self.profile.s(now)
-        return [g.node for g in self.legs if since + TOL < g.s_out <= s + TOL]
 
     # -- the record --------------------------------------------------------------------
 
