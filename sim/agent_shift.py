@@ -12,8 +12,6 @@ journal is what a live yard's server writes.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import time
 from collections import deque
@@ -40,7 +38,8 @@ from maps import ServicePointKind, Yard, generate_terminal
 from maps.matching import MapMatcher
 from routing.vehicle import VehicleClass
 from sim.agents import HEARTBEAT_S, Burn, SimTruck
-from sim.cranes import BlockCranes, QuayCrane, Rtg, Waiting
+from sim.clock import Clock
+from sim.cranes import BlockCranes, QuayCrane, Waiting, YardCranes
 from sim.scenario import Scenario, truck_id
 from sim.traffic import Arrival, shift_work
 from sim.wheels import WheelProblems, Wheels
@@ -117,37 +116,9 @@ class AgentShift:
         self.trucks: dict[str, SimTruck] = {}
         self.matcher = MapMatcher(self.yard, max_distance_m=MATCH_M)
         self.problems = WheelProblems()
-        self.qcs = {
-            c.id: QuayCrane(
-                c.id,
-                scenario.cranes.qc_cycle_s,
-                scenario.cranes.qc_cycle_sigma,
-                scenario.cranes.handover_s,
-            )
-            for c in self.yard.cranes_of(YardCraneKind.QC)
-        }
-        blocks: dict[str, list[Rtg]] = {}
-        for c in self.yard.cranes_of(YardCraneKind.RTG):
-            blocks.setdefault(c.area, []).append(
-                Rtg(c.id, c.area, 1.0 + 10 * len(blocks.get(c.area, [])))
-            )
-        self.blocks = {
-            b: BlockCranes(
-                b,
-                rtgs,
-                scenario.cranes.rtg_lift_s,
-                scenario.cranes.rtg_lift_sigma,
-                scenario.cranes.rtg_gantry_mps,
-            )
-            for b, rtgs in blocks.items()
-        }
-        self.tp_bay = {
-            sp.id: sp.bay or 1
-            for sp in self.yard.service_points_of(ServicePointKind.TRANSFER_POINT)
-        }
-        self._queue: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
-        self.now = 0.0
+        cranes = YardCranes.of(self.yard, scenario.cranes)
+        self.qcs, self.blocks, self.tp_bay = cranes.qcs, cranes.blocks, cranes.tp_bay
+        self.clock = Clock(self.horizon, speed, on_progress)
         self._crane_header = 0
         self._release_at = math.inf
         self._outbox: deque[tuple[str, Message]] = deque()
@@ -185,9 +156,14 @@ class AgentShift:
 
     # -- the clock -------------------------------------------------------------------
 
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the shift's start."""
+        return self.clock.now
+
     def at(self, t: float, action: Callable[[], None]) -> None:
         """Run `action` at simulated time t."""
-        heapq.heappush(self._queue, (t, next(self._seq), action))
+        self.clock.at(t, action)
 
     def run(self) -> ShiftResult:
         """Run the shift to its end (or to Ctrl-C: a partial result)."""
@@ -195,7 +171,7 @@ class AgentShift:
         interrupted = False
         self._setup()
         try:
-            self._events(wall0)
+            self.clock.run(wall0)
         except KeyboardInterrupt:
             interrupted = True
         end = min(self.now, self.horizon) if interrupted else self.horizon
@@ -215,27 +191,6 @@ class AgentShift:
             self.problems.misaligned + self.problems.hard_brakes,
             sum(truck.held_up_s for truck in self.trucks.values()),
         )
-
-    def _events(self, wall0: float) -> None:
-        """Everything that happens, in time order (paced at `speed`, if set)."""
-        last_progress = -math.inf
-        while self._queue:
-            t, _, action = heapq.heappop(self._queue)
-            if t > self.horizon:
-                break
-            if self.speed:
-                lag = (t / self.speed) - (time.perf_counter() - wall0)
-                if lag > 0:
-                    time.sleep(lag)
-            self.now = t
-            action()
-            if self.on_progress and t - last_progress >= 60.0:
-                last_progress = t
-                self.on_progress(t, self.horizon)
-        if self.speed:  # a paced shift lasts its length, quiet end included
-            rest = self.horizon / self.speed - (time.perf_counter() - wall0)
-            if rest > 0:
-                time.sleep(rest)
 
     def _setup(self) -> None:
         sc = self.scenario

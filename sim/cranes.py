@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from maps import CraneKind as YardCraneKind
+from maps import ServicePointKind, Yard
+from sim.scenario import CraneSpec
+
 
 def lognormal(rng: np.random.Generator, mean: float, sigma: float) -> float:
     """A lognormal draw with the given mean and shape."""
@@ -92,3 +96,36 @@ class BlockCranes:
             rtg.bay, rtg.free_at = bay, done
             out.append((rtg.id, truck, done))
         return out
+
+
+@dataclass
+class YardCranes:
+    """A scenario's cranes on its yard: quay cranes, the RTGs of each block, the bay of
+    each transfer point."""
+
+    qcs: dict[str, QuayCrane]
+    blocks: dict[str, BlockCranes]
+    tp_bay: dict[str, int]
+
+    @classmethod
+    def of(cls, yard: Yard, cranes: CraneSpec) -> YardCranes:
+        """The cranes of `yard`, with the cycles and speeds of the scenario's `cranes`."""
+        qcs = {
+            c.id: QuayCrane(c.id, cranes.qc_cycle_s, cranes.qc_cycle_sigma, cranes.handover_s)
+            for c in yard.cranes_of(YardCraneKind.QC)
+        }
+        rtgs: dict[str, list[Rtg]] = {}
+        for c in yard.cranes_of(YardCraneKind.RTG):
+            rtgs.setdefault(c.area, []).append(
+                Rtg(c.id, c.area, 1.0 + 10 * len(rtgs.get(c.area, [])))
+            )
+        blocks = {
+            b: BlockCranes(
+                b, group, cranes.rtg_lift_s, cranes.rtg_lift_sigma, cranes.rtg_gantry_mps
+            )
+            for b, group in rtgs.items()
+        }
+        tp_bay = {
+            sp.id: sp.bay or 1 for sp in yard.service_points_of(ServicePointKind.TRANSFER_POINT)
+        }
+        return cls(qcs, blocks, tp_bay)

@@ -12,8 +12,6 @@ is: the vehicle class's `antenna_m` behind the front, along the way it drove.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import time
 from collections.abc import Callable
@@ -45,10 +43,10 @@ from fleet.protocol import (
     starter_battery,
 )
 from fleet.strategies import strategy as make_strategy
-from maps import CraneKind as YardCraneKind
 from maps import ServicePointKind, Yard, generate_terminal
 from routing.plan import Plan
-from sim.cranes import BlockCranes, QuayCrane, Rtg, Waiting
+from sim.clock import Clock
+from sim.cranes import BlockCranes, QuayCrane, Waiting, YardCranes
 from sim.drive import Drive
 from sim.scenario import Scenario, truck_id
 from sim.traffic import Arrival, shift_work
@@ -168,37 +166,9 @@ class Shift:
             self,
         )
         self.trucks: dict[str, SimTruck] = {}
-        self.qcs = {
-            c.id: QuayCrane(
-                c.id,
-                scenario.cranes.qc_cycle_s,
-                scenario.cranes.qc_cycle_sigma,
-                scenario.cranes.handover_s,
-            )
-            for c in self.yard.cranes_of(YardCraneKind.QC)
-        }
-        blocks: dict[str, list[Rtg]] = {}
-        for c in self.yard.cranes_of(YardCraneKind.RTG):
-            blocks.setdefault(c.area, []).append(
-                Rtg(c.id, c.area, 1.0 + 10 * len(blocks.get(c.area, [])))
-            )
-        self.blocks = {
-            b: BlockCranes(
-                b,
-                rtgs,
-                scenario.cranes.rtg_lift_s,
-                scenario.cranes.rtg_lift_sigma,
-                scenario.cranes.rtg_gantry_mps,
-            )
-            for b, rtgs in blocks.items()
-        }
-        self.tp_bay = {
-            sp.id: sp.bay or 1
-            for sp in self.yard.service_points_of(ServicePointKind.TRANSFER_POINT)
-        }
-        self._queue: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
-        self.now = 0.0
+        cranes = YardCranes.of(self.yard, scenario.cranes)
+        self.qcs, self.blocks, self.tp_bay = cranes.qcs, cranes.blocks, cranes.tp_bay
+        self.clock = Clock(self.horizon, speed, on_progress)
         self._crane_header = 0
         self.deadlocks: dict[frozenset[str], float] = {}
         """Each circle of trucks waiting on each other, and when it was first seen."""
@@ -210,34 +180,22 @@ class Shift:
 
     # -- the clock -------------------------------------------------------------------
 
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the shift's start."""
+        return self.clock.now
+
     def at(self, t: float, action: Callable[[], None]) -> None:
         """Run `action` at simulated time t."""
-        heapq.heappush(self._queue, (t, next(self._seq), action))
+        self.clock.at(t, action)
 
     def run(self) -> ShiftResult:
         """Run the shift to its end (or to Ctrl-C: a partial result)."""
         wall0 = time.perf_counter()
         interrupted = False
         self._setup()
-        last_progress = -math.inf
         try:
-            while self._queue:
-                t, _, action = heapq.heappop(self._queue)
-                if t > self.horizon:
-                    break
-                if self.speed:
-                    lag = (t / self.speed) - (time.perf_counter() - wall0)
-                    if lag > 0:
-                        time.sleep(lag)
-                self.now = t
-                action()
-                if self.on_progress and t - last_progress >= 60.0:
-                    last_progress = t
-                    self.on_progress(t, self.horizon)
-            if self.speed:  # a paced shift lasts its length, quiet end included
-                rest = self.horizon / self.speed - (time.perf_counter() - wall0)
-                if rest > 0:
-                    time.sleep(rest)
+            self.clock.run(wall0)
         except KeyboardInterrupt:
             interrupted = True
         end = min(self.now, self.horizon) if interrupted else self.horizon
