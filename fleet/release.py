@@ -327,6 +327,15 @@ class Release:
                 break
         return set()
 
+    def _hold_base(self, truck: str, run: TruckRun, end: int) -> None:
+        """Take back, on the new plan, the passages up to `end` that the truck's base had
+        given it, where nobody is now planned there before it (a re-plan that keeps the
+        base): it may be ahead of its new plan there, it was granted them."""
+        while run.at < end and not run.finished:
+            if self.execution.blockers(truck, stop_line_alone=True):
+                return
+            self.execution.enter_next(truck)
+
     def grant(self, truck: str, now: float) -> bool:
         """Grant the truck what it may have now; whether its base end moved."""
         run = self.execution.runs.get(truck)
@@ -500,7 +509,13 @@ class Release:
         ledger.route = Route(waypoints, passage)
         ledger.actions = tuple(actions or ())
         ledger.released = max(ledger.released, sum(1 for p in passage if p <= run.at))
+        self._hold_base(truck, run, ledger.base_end)
         self.grant(truck, now)
+        if run.at < ledger.base_end:
+            # The new plan has the truck wait short of what its base gave it (a repaired
+            # truck that others now go ahead of): the base on the wire must always be held,
+            # so it goes (cancel, then a new order as far as the new plan grants).
+            return None
         ledger.update += 1
         return self._order(truck, ledger, end, now)
 
