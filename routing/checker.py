@@ -35,6 +35,10 @@ from maps import AreaKind, Lane, Yard
 from routing.plan import Plan, ResourceKind, Step
 
 EPS = 1e-6
+REACH_M = 1e-3
+"""A front within a millimetre of a point has reached it: where a truck stands is known to
+the millimetre at best (a node's position, projected onto the lane and back), and a body
+that stops 10 µm short of clearing a place has cleared it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +83,13 @@ class _Trajectory:
 
     def reach(self, s: float) -> float:
         """The first time the front has driven `s` (inf if it never does)."""
-        if s <= self.s[0] + EPS:
+        if s <= self.s[0] + REACH_M:
             return self.t[0]
-        k = bisect.bisect_left(self.s, s - EPS)
+        k = bisect.bisect_left(self.s, s - REACH_M)
         if k >= len(self.s):
             return math.inf
         s0, s1, t0, t1 = self.s[k - 1], self.s[k], self.t[k - 1], self.t[k]
-        return t1 if s1 <= s0 else t0 + (t1 - t0) * (s - s0) / (s1 - s0)
+        return t1 if s1 <= s0 else t0 + (t1 - t0) * max(0.0, s - REACH_M - s0) / (s1 - s0)
 
 
 @dataclass(slots=True)

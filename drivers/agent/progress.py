@@ -101,14 +101,25 @@ class Progress:
         """Within the node's range, and there: on it, standing, or off the edge into it
         (a truck still driving up the edge is not there yet: counting it early would tell
         the dispatcher its rear is further on than it is)."""
+        into = next((e for e in book.edge_states if e.sequence_id == sequence_id - 1), None)
+        if into is not None and where.lane_id == into.edge_id and self._past(where, xy):
+            return True  # along the edge's own lane, at or past the node part-way along it
         px, py = where.point
         d = math.hypot(px - xy[0], py - xy[1])
         if d > self._tolerance(book, sequence_id):
             return False
         if d <= AT_NODE_M or not driving:
             return True
-        into = next((e for e in book.edge_states if e.sequence_id == sequence_id - 1), None)
         return into is None or where.lane_id != into.edge_id
+
+    def _past(self, where: Whereabouts, xy: tuple[float, float]) -> bool:
+        """Whether the truck, on a lane, is at or past the point `xy` part-way along it (an
+        order node at a cell boundary: the next edge is the same lane, so leaving the edge
+        does not tell it passed; a report missed right at the node must not stall it)."""
+        if self.lane_offset is None or where.lane_id is None or where.offset_m is None:
+            return False
+        at = self.lane_offset(where.lane_id, *xy)
+        return at is not None and where.offset_m >= at - AT_NODE_M
 
     def _has_left(self, book: OrderBook, px: float, py: float) -> bool:
         """Whether the truck has been out of the last passed node's range since passing it."""

@@ -209,3 +209,26 @@ def test_an_order_looping_back_to_its_start_is_not_cut_short() -> None:
     assert book.last_node_sequence_id == 2
     progress.update(book, where(1.0))
     assert book.last_node_sequence_id == 4 and not book.node_states
+
+
+def test_a_node_part_way_along_a_lane_is_passed_even_when_no_fix_fell_on_it() -> None:
+    """Cell boundaries are order nodes part-way along one lane (`lane@metres`): the edges
+    before and after are the same lane, so leaving the edge does not tell the truck passed
+    it. A truck whose report right at the node was missed (15 m on, out of the node's
+    range) still counts it by where it is along the lane, else its order stalls there and
+    its commands no longer match its wheels."""
+    book = OrderBook("haiphong")
+    cut1, cut2 = (
+        Waypoint("L@100.00", 100.0, 0.0, lane_id="L"),
+        Waypoint("L@200.00", 200.0, 0.0, lane_id="L"),
+    )
+    end = Waypoint("Z", 300.0, 0.0, lane_id="L")
+    book.receive_order(order(A._replace(lane_id="L"), cut1, cut2, end), (0.0, 0.0))
+    progress = Progress(1.0, XY.get, lane_offset=lambda _lane, x, _y: x)
+    progress.update(book, where(90.0, lane="L"))
+    assert book.last_node_id == "A"  # not there yet
+    progress.update(book, where(115.0, lane="L"))  # 15 m past L@100 (no fix at it)
+    assert book.last_node_id == "L@100.00"
+    assert progress.distance_since_last_node == 15.0
+    progress.update(book, where(199.0, lane="L"))
+    assert book.last_node_id == "L@100.00"  # a metre short of L@200: not yet
