@@ -82,12 +82,14 @@ def test_trucks_drive_only_what_their_orders_released(shift: ShiftReport) -> Non
     assert checked > 100
 
 
-def test_a_truck_without_a_fix_stands_and_goes_on_when_it_returns(tmp_path: Path) -> None:
-    """TT01 (autonomous) loses its fix while it drives: it reports gnssFixLost, stands
-    until the fix returns, then drives on."""
-    lost_at, for_s = 260.0, 60.0
+def test_a_truck_without_a_fix_stands_others_go_around_it_and_it_goes_on(tmp_path: Path) -> None:
+    """TT01 (autonomous) loses its fix while it drives out of the park on the landside
+    road: it reports gnssFixLost and stands; the trucks whose plans passed its place are
+    routed around it (their new orders keep off the lane it stands on, and no front
+    enters that lane while it stands); it drives on when the fix returns."""
+    lost_at, for_s = 180.0, 60.0
     scenario = load().with_(
-        hours=0.15, seed=1, faults=(Fault("gnss_loss", lost_at, for_s, "TT01"),)
+        hours=0.1, seed=1, faults=(Fault("gnss_loss", lost_at, for_s, "TT01"),)
     )
     report = run_shift(scenario, tmp_path, pictures=False, agents=True)
     tt01 = next(p for p in report.result.executed if p.truck == "TT01")
@@ -106,3 +108,22 @@ def test_a_truck_without_a_fix_stands_and_goes_on_when_it_returns(tmp_path: Path
     fix_lost = [t for t, e in errors if e["errorType"] == "gnssFixLost"]
     assert fix_lost and min(fix_lost) >= lost_at - 1e-3 and max(fix_lost) < lost_at + for_s
     assert report.data["contacts"] == 0
+    # Where it stood, and the others' way around it.
+    standing = next(s for s in tt01.steps if s.t_enter <= lost_at + 6.0 < s.t_exit)
+    lane = standing.resource
+    around = [
+        body
+        for t, body in _events(report.result.journal, "msg.order")
+        if body["truck"] != "TT01" and body["purpose"] == "repair" and abs(t - lost_at) < 2.0
+    ]
+    assert around, "nobody was re-planned when TT01 stood"
+    for body in around:
+        edges = [e["edgeId"] for e in body["message"]["edges"]]  # type: ignore[index]
+        assert lane not in edges, (body["truck"], lane)
+    for plan in report.result.executed:
+        if plan.truck != "TT01":
+            entered = [
+                s for s in plan.steps
+                if s.resource == lane and lost_at + 6.0 < s.t_enter < lost_at + for_s
+            ]  # fmt: skip
+            assert not entered, (plan.truck, entered[:1])
