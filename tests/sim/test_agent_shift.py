@@ -88,9 +88,7 @@ def test_a_truck_without_a_fix_stands_others_go_around_it_and_it_goes_on(tmp_pat
     routed around it (their new orders keep off the lane it stands on, and no front
     enters that lane while it stands); it drives on when the fix returns."""
     lost_at, for_s = 180.0, 60.0
-    scenario = load().with_(
-        hours=0.1, seed=1, faults=(Fault("gnss_loss", lost_at, for_s, "TT01"),)
-    )
+    scenario = load().with_(hours=0.1, seed=1, faults=(Fault("gnss_loss", lost_at, for_s, "TT01"),))
     report = run_shift(scenario, tmp_path, pictures=False, agents=True)
     tt01 = next(p for p in report.result.executed if p.truck == "TT01")
     moving = [s for s in tt01.steps if s.kind is ResourceKind.LANE and s.t_exit > s.t_enter]
