@@ -38,7 +38,7 @@ def start(db: Path, bind: str, log: Path) -> tuple[subprocess.Popen[bytes], str]
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
-    end = time.monotonic() + 15
+    end = time.monotonic() + 60  # a loaded machine may take its time to import and load
     while time.monotonic() < end:
         first, newline, _ = log.read_text().partition("\n")
         if newline:
@@ -46,6 +46,8 @@ def start(db: Path, bind: str, log: Path) -> tuple[subprocess.Popen[bytes], str]
             return proc, first.split()[2].rstrip(",")
         assert proc.poll() is None, log.read_text()
         zmq.Poller().poll(5)  # a poll interval while the log is empty
+    proc.kill()
+    proc.wait()
     raise AssertionError(f"the server did not start: {log.read_text()}")
 
 
