@@ -561,6 +561,8 @@ class Server:
         self._routes: dict[bytes, str] = {}
         """Per routing id, the User-Id (public key) of the last message accepted from it."""
         self._stop = threading.Event()
+        self.public_key: bytes | None = None
+        """With keys: the dispatcher's public key (Z85), the one agents pin."""
         self._auth: ThreadAuthenticator | None = None
         self._own_context = keys is not None and context is None
         self._context = context or (zmq.Context() if keys else zmq.Context.instance())
@@ -575,10 +577,6 @@ class Server:
             raise
         self._socket = sock
         self.endpoint: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.public_key: bytes | None = None
-        """With keys: the dispatcher's public key (Z85), the one agents pin."""
-        if keys is not None:
-            self.public_key = bytes(sock.getsockopt(zmq.CURVE_PUBLICKEY))
 
     def _configure(self, sock: zmq.Socket[Any]) -> None:
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to an absent truck is an error
@@ -601,6 +599,7 @@ class Server:
         sock.curve_server = True
         sock.curve_secretkey = secret
         sock.curve_publickey = public
+        self.public_key = public
 
     def callback(self, domain: str, key: bytes) -> bool:
         """The ZAP handler's question (on its thread): is this public key (Z85) enrolled?"""
