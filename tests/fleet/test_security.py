@@ -485,3 +485,85 @@ def test_a_message_off_the_injected_clock_is_refused_and_one_on_it_taken(
     clock[0] = time.time()
     truck.send(truck.state(1))
     acked_soon(truck, {("state", 1)})
+
+
+# -- the commands
+
+
+def test_keys_new_and_list_and_serve_refuses_an_open_bind_without_keys(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    runner = CliRunner()
+    keys = tmp_path / "keys"
+    made = runner.invoke(main, ["keys", "new", "TOS", "--role", "crane", "--dir", str(keys),
+                                "--cranes", "QC01,QC02"])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert (keys / "TOS.key").is_file() and (keys / "TOS.key_secret").stat().st_mode & 0o077 == 0
+    again = runner.invoke(main, ["keys", "new", "TOS", "--role", "crane", "--dir", str(keys),
+                                 "--cranes", "QC01"])  # fmt: skip
+    assert again.exit_code == 1 and "already there" in again.output
+    craneless = runner.invoke(main, ["keys", "new", "X", "--role", "crane", "--dir", str(keys)])
+    assert craneless.exit_code == 1 and "--cranes" in craneless.output
+    runner.invoke(main, ["keys", "new", "TT01", "--role", "truck", "--dir", str(keys)])
+    listed = runner.invoke(main, ["keys", "list", "--dir", str(keys)])
+    assert listed.exit_code == 0
+    rows = [line.split("\t") for line in listed.output.splitlines()[1:]]
+    assert [r[:3] for r in rows] == [["TOS", "crane", "QC01,QC02"], ["TT01", "truck", "-"]]
+    assert all(len(r[3]) == 40 for r in rows)
+    db = str(tmp_path / "j.db")
+    for bind in ("tcp://0.0.0.0:5555", "tcp://*:5555", "tcp://10.1.2.3:5555"):
+        refused = runner.invoke(main, ["dispatcher", "serve", "--journal", db, "--bind", bind])
+        assert refused.exit_code == 2, refused.output
+        assert "--keys" in refused.output and "--insecure" in refused.output
+    no_own_key = runner.invoke(
+        main, ["dispatcher", "serve", "--journal", db, "--keys", str(keys), "--seconds", "0"]
+    )
+    assert no_own_key.exit_code == 1 and "dispatcher.key_secret" in no_own_key.output
+
+
+def test_sighup_revokes_a_key_of_a_running_dispatcher(keyring: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    keys = keys_copy(keyring, tmp_path)
+    out = tmp_path / "serve.log"
+    with out.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sim.cli", "dispatcher", "serve", "--journal",
+             str(tmp_path / "j.db"), "--bind", "tcp://127.0.0.1:*", "--keys", str(keys),
+             "--no-dispatch"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )  # fmt: skip
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        until(lambda: "CURVE:" in out.read_text(), 60.0, "the server listening")
+        endpoint = out.read_text().split()[2].rstrip(",")
+        pin = zmq.auth.load_certificate(keys / "dispatcher.key")[0]
+        assert pin.decode() in out.read_text()
+        tt01 = Party(ctx, endpoint, "TT01", keys / "TT01.key_secret", pin)
+        tt02 = Party(ctx, endpoint, "TT02", keys / "TT02.key_secret", pin)
+        tt02.send(tt02.state(0))
+        acked_soon(tt02, {("state", 0)}, 10.0)
+        (keys / "TT02.key").unlink()
+        proc.send_signal(signal.SIGHUP)
+        until(lambda: "revoked: TT02" in out.read_text(), 1.0, "the keys re-read")
+        tt02.send(tt02.state(1))
+        tt01.send(tt01.state(0))
+        acked_soon(tt01, {("state", 0)})
+        assert tt02.pump(300) == 0
+        for p in (tt01, tt02):
+            p.sock.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        ctx.term()
+    assert "received 3, stored 2" in out.read_text()
