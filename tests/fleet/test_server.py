@@ -73,6 +73,7 @@ class Truck:
         self.sock.setsockopt(zmq.ROUTING_ID, serial.encode())
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.connect(endpoint)
+        self.nacks: list[link.Nack] = []
 
     def state(self, header_id: int) -> State:
         telemetry = TruckTelemetry(boot_id=self.boot)
@@ -95,7 +96,11 @@ class Truck:
         return self.sock.recv_multipart()
 
     def ack(self, deadline_s: float = 5.0) -> link.Ack:
+        """The next ack (nacks that come first are kept in `nacks`)."""
         frames = self.recv(deadline_s)
+        while frames[0] == link.NACK:
+            self.nacks.append(link.decode_nack(frames[1]))
+            frames = self.recv(deadline_s)
         assert frames[0] == link.ACK, frames
         return link.decode_ack(frames[1])
 
@@ -225,6 +230,16 @@ def test_bad_messages_are_named_counted_and_the_next_good_one_served(
     for text, (frames, field) in zip(errors, bad, strict=True):
         assert "'TT07'" in text and frames[0].decode() in text and field in text, text
     assert list(stored(s.db)) == [state_id(truck, 1)]
+
+    def all_nacked() -> bool:  # every bad one nacked, some maybe after the good one's ack
+        while truck.sock.poll(10):
+            frames = truck.sock.recv_multipart()
+            if frames[0] == link.NACK:
+                truck.nacks.append(link.decode_nack(frames[1]))
+        return len(truck.nacks) == len(bad)
+
+    wait_for(all_nacked)
+    assert {n.reason for n in truck.nacks} == {"not-json", "invalid", "frames"}
 
 
 def test_a_silent_truck_is_recorded_as_broken_once_per_silence(
