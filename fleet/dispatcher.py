@@ -30,8 +30,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from fleet.events import lane_closed, lane_opened, message_sent, problem_noted
+import msgspec
+
+from fleet.events import (
+    crane_held,
+    crane_unheld,
+    lane_closed,
+    lane_opened,
+    message_sent,
+    problem_noted,
+)
 from fleet.jobbook import JobBook
 from fleet.jobs import Job, JobState
 from fleet.journal import Journal
@@ -211,7 +221,7 @@ class Dispatcher:
         stay closed. Returns how many events were read.
         """
         state = self.recorder.resume()
-        self.book.resume(now)
+        self.book.resume(now, keep=self._take_up_held(state.held))
         self.life.resume(state)
         for lane in state.closed_lanes:
             if lane in self.yard.lanes:
@@ -430,11 +440,36 @@ class Dispatcher:
         elif t.phase in (Phase.TO_PICKUP, Phase.TO_DROP) and self._crane_of_leg(t, event):
             # The crane's word overtook the truck's (two senders: the link orders neither):
             # it takes effect when the truck reports it is there.
-            self._early_moves[t.id] = event
+            self._hold(t.id, event, now)
             self.problems.note(Problem(ProblemKind.EARLY_MOVE, t.id, now, crane=event.crane_id))
             return out
         self.life.status(t, now, False)
         return out
+
+    def _hold(self, truck: str, event: CraneEvent, now: float) -> None:
+        """Hold a crane's early move for the truck, on the record (a restart holds it too)."""
+        self._early_moves[truck] = event
+        rec = self.recorder
+        move = msgspec.to_builtins(event)
+        rec.record(crane_held(rec.eid("crane.held"), truck, rec.iso(now), move))
+
+    def _unhold(self, truck: str, now: float, reason: str) -> None:
+        rec = self.recorder
+        rec.record(crane_unheld(rec.eid("crane.unheld"), truck, rec.iso(now), reason))
+
+    def _take_up_held(self, held: dict[str, dict[str, Any]]) -> set[str]:
+        """After a restart: the crane moves held for trucks, held again; their jobs."""
+        jobs: set[str] = set()
+        for truck, move in held.items():
+            try:
+                event = msgspec.convert(move, CraneEvent)
+            except msgspec.ValidationError as exc:  # a journal from another version
+                log.error("held crane move for %s not taken up: %s", truck, exc)
+                continue
+            self._early_moves[truck] = event
+            if event.job_id:
+                jobs.add(event.job_id)
+        return jobs
 
     # -- decisions -------------------------------------------------------------------
 
@@ -513,6 +548,7 @@ class Dispatcher:
             self.book.step(t.job, step, now, "truck state: arrived")
             early = self._early_moves.pop(t.id, None)
             if early is not None:  # the crane's move that came first
+                self._unhold(t.id, now, "the truck arrived")
                 return self._move_done(t, early, now)
         elif t.phase is Phase.TO_QUEUE:
             self.life.to(t, Phase.QUEUED, now)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
+from fleet.guard import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_SKEW_S
 from fleet.kpi import Kpis
 from fleet.server import DEFAULT_BIND, DEFAULT_BROKEN_AFTER_S
 from maps import DEFAULT_TERMINAL, TERMINALS
@@ -96,6 +99,20 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
         _print_table(kpis, journal)
 
 
+def loopback_only(bind: str) -> bool:
+    """Whether an endpoint can be reached from this machine only (ipc://, inproc://, or
+    tcp:// on a loopback address)."""
+    if bind.startswith(("ipc://", "inproc://")):
+        return True
+    host = urlsplit(bind).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # *, an interface name, a host name: beyond loopback
+        return False
+
+
 @dispatcher_group.command("serve")
 @click.option(
     "--journal",
@@ -152,6 +169,34 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
     show_default=True,
     help="run the dispatcher core (plans and orders); --no-dispatch only journals and acks",
 )
+@click.option(
+    "--keys",
+    "keys",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="CURVE: the keys folder (dispatcher.key_secret and the public keys it admits; "
+    "SIGHUP re-reads it)",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="serve beyond loopback without keys (anyone who reaches the port may speak)",
+)
+@click.option(
+    "--max-skew",
+    "max_skew_s",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=DEFAULT_MAX_SKEW_S,
+    show_default=True,
+    help="refuse messages whose timestamp is further than this many seconds from the clock",
+)
+@click.option(
+    "--max-message-bytes",
+    type=click.IntRange(min=1024),
+    default=DEFAULT_MAX_FRAME_BYTES,
+    show_default=True,
+    help="ZMQ_MAXMSGSIZE: a peer sending a larger frame is disconnected",
+)
 def serve_cmd(
     journal_path: Path,
     bind: str,
@@ -162,17 +207,32 @@ def serve_cmd(
     strategy: str,
     clock_rate: float,
     dispatch: bool,
+    keys: Path | None,
+    insecure: bool,
+    max_skew_s: float,
+    max_message_bytes: int,
 ) -> None:
-    """Serve trucks over ZeroMQ: journal what they send, then ack; until SIGTERM or Ctrl-C."""
+    """Serve trucks over ZeroMQ: journal what they send, then ack; until SIGTERM or Ctrl-C.
+
+    Beyond loopback it needs --keys (or --insecure): every truck, crane adapter and
+    observer then has its own key, and speaks only as itself."""
     import logging
     import signal
     import sqlite3
 
     import zmq
 
+    from fleet.guard import Limits
     from fleet.journal import Journal
+    from fleet.keys import KeyFileError
     from fleet.server import Server
 
+    if keys is None and not insecure and not loopback_only(bind):
+        raise click.UsageError(
+            f"{bind} is reachable beyond this machine: give --keys DIR (yardfleet keys new "
+            "dispatcher --role dispatcher --dir DIR, one key per truck) or --insecure"
+        )
+    limits = Limits(max_frame_bytes=max_message_bytes, max_skew_s=max_skew_s)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         journal = Journal(journal_path)
@@ -199,12 +259,26 @@ def serve_cmd(
             )
         try:
             server = Server(
-                journal, bind, broken_after_s=broken_after_s, echo=click.echo, handler=handler
+                journal,
+                bind,
+                broken_after_s=broken_after_s,
+                echo=click.echo,
+                handler=handler,
+                keys=keys,
+                limits=limits,
             )
         except zmq.ZMQError as exc:
             raise click.ClickException(f"cannot bind {bind}: {exc}") from None
+        except KeyFileError as exc:
+            raise click.ClickException(f"--keys {keys}: {exc}") from None
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: server.stop())
+        signal.signal(signal.SIGHUP, lambda *_: server.reload())
         click.echo(f"listening on {server.endpoint}, journal {journal_path}")
+        if server.public_key is not None and server.guard.roster is not None:
+            click.echo(
+                f"CURVE: {len(server.guard.roster)} key(s) enrolled from {keys}; "
+                f"the dispatcher's public key {server.public_key.decode()}"
+            )
         stats = server.run(seconds)
         click.echo(f"stopped: {stats.line()}")

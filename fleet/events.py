@@ -12,6 +12,8 @@ shift (which drives the same dispatcher) produce journals that read the same way
 | `truck.phase` | truck, phase, [spot], [goal], [job], laden | its life changes (`fleet.trucks`) |
 | `truck.connection` | truck, state, boot | ONLINE / OFFLINE / CONNECTIONBROKEN |
 | `crane.event` | crane, crane_kind, event, [job], [truck], [seq] | a crane's CraneEvent |
+| `crane.held` | truck, move (the CraneEvent) | a MOVEDONE before the truck arrived, held |
+| `crane.unheld` | truck, reason | the held move took effect (or was dropped) |
 | `lane.closed` / `lane.opened` | lane, reason | an operator or a fault closes a lane |
 | `msg.order`, `msg.instantActions` | truck, purpose, message (JSON as sent) | sent to a truck |
 | `problem` | kind, text, [truck], [crane], [job], [spot], [trucks], [seconds] | one is noted |
@@ -148,6 +150,17 @@ def crane_event(
     if seq is not None:
         body["seq"] = seq
     return Event(event_id, "crane.event", at, body)
+
+
+def crane_held(event_id: str, truck: str, at: str, move: dict[str, Any]) -> Event:
+    """A crane's MOVEDONE held until the truck reports it is there (`move`: the CraneEvent
+    as JSON), so that a restarted dispatcher holds it still."""
+    return Event(event_id, "crane.held", at, {"truck": truck, "move": move})
+
+
+def crane_unheld(event_id: str, truck: str, at: str, reason: str) -> Event:
+    """A held crane move took effect (the truck arrived) or was dropped."""
+    return Event(event_id, "crane.unheld", at, {"truck": truck, "reason": reason})
 
 
 def lane_closed(event_id: str, lane: str, at: str, reason: str) -> Event:

@@ -106,13 +106,14 @@ class JobBook:
         if job.drop.kind is PlaceKind.YARD:
             self.block_load[job.drop.id] = max(0.0, self.block_load.get(job.drop.id, 0) - 1)
 
-    def resume(self, now: float) -> None:
+    def resume(self, now: float, keep: set[str] | frozenset[str] = frozenset()) -> None:
         """After a restart: jobs not yet under way are open again (an assignment from
         before is released: the truck may be elsewhere by now); a job whose box is at or
-        on a truck stays with that truck, taken up when it reports."""
+        on a truck stays with that truck, taken up when it reports, and so does a job in
+        `keep` (a crane's move for it is held: the box went on the truck already)."""
         state = self.recorder.state
         for job_id in list(state.jobs):
-            if state.jobs[job_id].state in NOT_UNDER_WAY:
+            if state.jobs[job_id].state in NOT_UNDER_WAY and job_id not in keep:
                 self.step(job_id, JobState.RELEASED, now, "dispatcher restarted")
             job = state.jobs[job_id]
             if job.state is JobState.RELEASED:

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS events (
     event_id TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     at TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    digest TEXT
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY,
@@ -45,6 +46,9 @@ class Event:
     kind: str
     at: str
     body: dict[str, Any]
+    digest: str | None = None
+    """For a message as received: a digest of its bytes, so that a resend under the same
+    id whose content differs is told from a true resend (`Journal.digests`)."""
 
 
 class Journal:
@@ -56,6 +60,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        if "digest" not in columns:  # a journal from before digests were kept
+            self._db.execute("ALTER TABLE events ADD COLUMN digest TEXT")
 
     def close(self) -> None:
         """Close the file (appends already returned are safe without this)."""
@@ -70,8 +77,9 @@ class Journal:
     def append(self, event: Event) -> int | None:
         """Store one event; its sequence number, or None if its id was already stored."""
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO events (event_id, kind, at, body) VALUES (?, ?, ?, ?)",
-            (event.event_id, event.kind, event.at, _encode(event.body)),
+            "INSERT OR IGNORE INTO events (event_id, kind, at, body, digest)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (event.event_id, event.kind, event.at, _encode(event.body), event.digest),
         )
         return cur.lastrowid if cur.rowcount else None
 
@@ -86,6 +94,19 @@ class Journal:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        return out
+
+    def digests(self, event_ids: Iterable[str]) -> dict[str, str | None]:
+        """The digests stored with these event ids (ids not stored are left out)."""
+        ids = list(event_ids)
+        out: dict[str, str | None] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT event_id, digest FROM events WHERE event_id IN ({marks})", chunk
+            )
+            out.update(rows)
         return out
 
     def events(self, after: int = 0, *, skip_prefix: str = "") -> Iterator[tuple[int, Event]]:

@@ -70,7 +70,8 @@ class Legs:
             if drop and self.book.jobs[job.job_id].state is not JobState.TO_DROP:
                 self.book.step(job.job_id, JobState.TO_DROP, now, "laden, driving")
             out = self.leg(t, now, spot, to_phase, action, actions, release)
-            if not drop and t.phase is Phase.TO_PICKUP:
+            going = self.book.jobs[job.job_id].state is JobState.TO_PICKUP  # (a restart)
+            if not drop and t.phase is Phase.TO_PICKUP and not going:
                 self.book.step(job.job_id, JobState.TO_PICKUP, now, "order sent")
             return out
         crane = job.drop.id if drop else job.pickup.id

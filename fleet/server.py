@@ -23,20 +23,25 @@ holds no dispatch logic: that is the handler's.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import msgspec
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
 
 from fleet.events import crane_event, truck_connection
+from fleet.guard import Guard, Limits, Refusals, Refused, header_of, topic_name
 from fleet.journal import Event, Journal
+from fleet.keys import DISPATCHER, SECRET, Badge, KeyFileError, Roster, load_pair
 from fleet.protocol import link
 from fleet.protocol.builders import make_connection
 from fleet.protocol.codec import Message, decode, encode, message_topic
@@ -115,6 +120,7 @@ class ServerStats:
     sent: int = 0
     undeliverable: int = 0
     broken: int = 0
+    nacked: int = 0
 
     def line(self) -> str:
         """The counts on one line."""
@@ -140,6 +146,9 @@ class _Link:
     last_heard: float
     last_id: str
     state: ConnectionState = ConnectionState.ONLINE
+    joined: bool = False
+    """Whether it ever sent a state or factsheet (a link that never did is forgotten
+    once it breaks)."""
 
 
 class _Taken(NamedTuple):
@@ -152,6 +161,11 @@ class _Taken(NamedTuple):
     event: Event | None
     header_id: int | None
     boot: str
+    digest: str | None = None
+
+
+Vet = Callable[[Message], None]
+"""A check of one decoded message that raises `fleet.guard.Refused` (the socket server's)."""
 
 
 def _iso(posix: float) -> str:
@@ -166,6 +180,8 @@ class Delivery:
     """(sender, ack) for every stored or resent message with a headerId."""
     outgoing: list[tuple[str, Message]]
     """(truck, order or instant actions) the handler returned for the new messages."""
+    nacks: list[tuple[bytes, link.Nack]] = field(default_factory=list)
+    """(sender, nack) for every message refused for good."""
 
 
 class Intake:
@@ -190,47 +206,109 @@ class Intake:
         self.broken_after_s = broken_after_s
         self.stats = ServerStats()
         self.poses: dict[str, Pose] = {}
-        self.last_error = ""
+        self.refusals = Refusals(log)
         self._echo = echo or (lambda _line: None)
         self._links: dict[str, _Link] = {}
         self._last_tick = -math.inf
 
-    def take(self, batch: list[list[bytes]], now: float, mono: float) -> Delivery:
+    @property
+    def last_error(self) -> str:
+        """The last refusal or failure, in words."""
+        return self.refusals.last
+
+    def take(
+        self,
+        batch: list[list[bytes]],
+        now: float,
+        mono: float,
+        *,
+        vet: Callable[[int], Vet] | None = None,
+    ) -> Delivery:
         """One batch of messages as received (`[sender, topic, JSON]` each): journalled in
-        one transaction, then acked, then new ones handed over."""
+        one transaction, then acked, then new ones handed over. `vet(i)`, when given, is
+        a further check of the i-th message once decoded (the socket server's keys and
+        clock); a message it refuses is nacked like one that does not decode."""
         taken: list[_Taken] = []
-        for frames in batch:
+        nacks: list[tuple[bytes, link.Nack]] = []
+        for i, frames in enumerate(batch):
             self.stats.received += 1
-            item = self._take(frames, now)
+            item = self._take(frames, now, mono, nacks, None if vet is None else vet(i))
             if item is not None:
                 taken.append(item)
         if not taken:
-            return Delivery([], [])
+            return Delivery([], [], nacks)
         events = [t.event for t in taken if t.event is not None]
         try:
-            seqs = iter(self.journal.append_all(events))
+            seqs = self.journal.append_all(events)
         except Exception as exc:  # a journal that cannot write: ack nothing, keep serving
             self.stats.errors += len(taken)
             self._error(f"journal write failed, {len(events)} message(s) not acked: {exc}")
-            return Delivery([], [])
-        new: list[_Taken] = []
-        for item in taken:
-            if item.event is None or next(seqs) is not None:
-                new.append(item)
-                self.stats.stored += item.event is not None
-            else:
-                self.stats.duplicates += 1
-        acks = self._acks(taken)
-        for item in taken:
+            return Delivery([], [], nacks)
+        kept, new = self._sort(taken, seqs, mono, nacks)
+        acks = self._acks(kept)
+        for item in kept:
             if not isinstance(item.message, CraneEvent):
                 self._heard(item, now, mono)
         outgoing: list[tuple[str, Message]] = []
         for item in new:
             outgoing += self.hand_over(item.subject, item.topic, item.message, now)
-        return Delivery(acks, outgoing)
+        return Delivery(acks, outgoing, nacks)
 
-    def _take(self, frames: list[bytes], now: float) -> _Taken | None:
-        """Decode and check one message; None (logged, counted) if it is refused."""
+    def _sort(
+        self,
+        taken: list[_Taken],
+        seqs: list[int | None],
+        mono: float,
+        nacks: list[tuple[bytes, link.Nack]],
+    ) -> tuple[list[_Taken], list[_Taken]]:
+        """(kept, new): stored now or a true resend (kept; new: stored now); a resend whose
+        content differs from what is stored under its id is refused."""
+        stored = iter(seqs)
+        new: list[_Taken] = []
+        again: list[_Taken] = []
+        for item in taken:
+            if item.event is None or next(stored) is not None:
+                new.append(item)
+                self.stats.stored += item.event is not None
+            else:
+                again.append(item)
+        if not again:
+            return taken, new
+        digests = self.journal.digests(t.event.event_id for t in again if t.event is not None)
+        differs: set[int] = set()
+        for item in again:
+            assert item.event is not None
+            was = digests.get(item.event.event_id)
+            if was is not None and item.digest is not None and was != item.digest:
+                differs.add(id(item))
+                self._refuse_differing(item, mono, nacks)
+            else:
+                self.stats.duplicates += 1
+        return [t for t in taken if id(t) not in differs], new
+
+    def _refuse_differing(
+        self, item: _Taken, mono: float, nacks: list[tuple[bytes, link.Nack]]
+    ) -> None:
+        assert item.event is not None
+        text = (
+            f"refused a message from {item.sender.decode('utf-8', 'replace')!r} on topic "
+            f"{item.topic!r}: content-differs: headerId {item.header_id} is stored "
+            f"({item.event.event_id}) with other content"
+        )
+        self.stats.errors += 1
+        self.refusals.note("content-differs", item.topic, text, mono)
+        nack = link.Nack(item.topic, item.header_id, item.boot, "content-differs", text)
+        nacks.append((item.sender, nack))
+
+    def _take(
+        self,
+        frames: list[bytes],
+        now: float,
+        mono: float,
+        nacks: list[tuple[bytes, link.Nack]],
+        vet: Vet | None,
+    ) -> _Taken | None:
+        """Decode and check one message; None (logged, counted, nacked) if it is refused."""
         sender = frames[0]
         who = sender.decode("utf-8", "backslashreplace")
         topic_text = frames[1].decode("utf-8", "backslashreplace") if len(frames) > 1 else "?"
@@ -238,8 +316,11 @@ class Intake:
             if len(frames) != 3:
                 raise ProtocolError("frames", f"expected [topic, JSON], got {len(frames) - 1}")
             message = decode(topic_text, frames[2])
+            if vet is not None:
+                vet(message)
+            digest = hashlib.blake2b(frames[2], digest_size=16).hexdigest()
             if isinstance(message, CraneEvent):
-                return self._crane(sender, message)
+                return _digested(self._crane(sender, message), digest)
             serial = parse_topic(topic_text).serial_number
             if serial != who:
                 raise ProtocolError(
@@ -247,15 +328,36 @@ class Intake:
                     f"{serial!r} in the topic is not the sender's routing id {who!r}",
                     context="topic",
                 )
-            return self._truck(sender, who, topic_text, message, now)
+            return _digested(self._truck(sender, who, topic_text, message, now), digest)
         except ProtocolError as exc:
-            self.stats.errors += 1
-            self._error(f"refused a message from {who!r} on topic {topic_text!r}: {exc}")
-            return None
+            text = f"refused a message from {who!r} on topic {topic_text!r}: {exc}"
+            self.refuse(
+                frames, _reason(exc), f"{exc.path[:60]} {exc.reason[:30]}", text, mono, nacks
+            )
+        except Refused as exc:
+            text = f"refused a message from {who!r} on topic {topic_text!r}: {exc.reason}: {exc}"
+            self.refuse(frames, exc.reason, exc.reason, text, mono, nacks if exc.answer else None)
         except Exception as exc:  # whatever else a message does to us, the server goes on
             self.stats.errors += 1
             self._error(f"could not take a message from {who!r} on {topic_text!r}: {exc!r}")
-            return None
+        return None
+
+    def refuse(
+        self,
+        frames: list[bytes],
+        reason: str,
+        kind: str,
+        text: str,
+        mono: float,
+        nacks: list[tuple[bytes, link.Nack]] | None,
+    ) -> None:
+        """Count and log a refused message; nack it (into `nacks`, when given)."""
+        self.stats.errors += 1
+        self.refusals.note(reason, kind, text, mono)
+        if nacks is None or len(frames) < 2:
+            return
+        header_id, boot = header_of(frames[2]) if len(frames) == 3 else (None, "")
+        nacks.append((frames[0], link.Nack(topic_name(frames[1]), header_id, boot, reason, text)))
 
     def _truck(
         self, sender: bytes, truck: str, topic_text: str, message: Message, now: float
@@ -335,11 +437,13 @@ class Intake:
                 self._echo(f"{truck} connected (boot {boot[:8] or '-'})")
             else:
                 self._echo(f"{truck} {state.value.lower()} (said so itself)")
+        joined = isinstance(message, State | Factsheet)
         if current is None:
-            self._links[truck] = _Link(manufacturer, boot, mono, event_id, state)
+            self._links[truck] = _Link(manufacturer, boot, mono, event_id, state, joined)
         else:
             current.manufacturer, current.boot, current.last_heard = manufacturer, boot, mono
             current.last_id, current.state = event_id, state
+            current.joined = current.joined or joined
 
     def check_silence(self, now: float, mono: float) -> list[tuple[str, Message]]:
         """Record CONNECTIONBROKEN for every online truck silent for `broken_after_s`;
@@ -363,6 +467,8 @@ class Intake:
                 continue
             lk.state = ConnectionState.CONNECTIONBROKEN
             self.stats.broken += 1
+            if not lk.joined:  # never a state or factsheet: nothing to keep of it
+                del self._links[truck]
             self._echo(f"{truck} connection broken: silent for {silent:.1f} s")
             if lk.manufacturer:
                 will = make_connection(
@@ -399,12 +505,36 @@ class Intake:
             return []
 
     def _error(self, text: str) -> None:
-        self.last_error = text
+        self.refusals.last = text
         log.error("%s", text)
 
 
+def _digested(item: _Taken, digest: str) -> _Taken:
+    """The message with the digest of its bytes, kept in the journal with its event."""
+    event = item.event
+    if event is not None:
+        event = Event(event.event_id, event.kind, event.at, event.body, digest)
+    return item._replace(event=event, digest=digest)
+
+
+def _reason(exc: ProtocolError) -> str:
+    """The nack reason of a message that does not decode."""
+    if exc.path == "frames":
+        return "frames"
+    if exc.reason.startswith("malformed JSON") or "not valid UTF-8" in exc.reason:
+        return "not-json"
+    return "invalid"
+
+
 class Server:
-    """The dispatcher's ROUTER: receive, journal, ack, hand over, send; until stopped."""
+    """The dispatcher's ROUTER: receive, journal, ack, hand over, send; until stopped.
+
+    With `keys` (a folder of `fleet.keys` certificates) the socket is a CURVE server with
+    the folder's `dispatcher.key_secret`, a ZAP handler admits only the public keys
+    enrolled there, and `fleet.guard.Guard` holds each key to its name and role;
+    `reload()` (SIGHUP) re-reads the folder: a key taken out of it is refused from then
+    on. `limits` bound sizes and clock skew (against `clock`, POSIX seconds).
+    """
 
     def __init__(
         self,
@@ -415,26 +545,104 @@ class Server:
         broken_after_s: float = DEFAULT_BROKEN_AFTER_S,
         echo: Callable[[str], None] | None = None,
         context: zmq.Context[Any] | None = None,
+        keys: Path | None = None,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """Bind now (so a port in use fails here); `tcp://127.0.0.1:*` takes a free port."""
+        """Bind now (so a port in use fails here); `tcp://127.0.0.1:*` takes a free port.
+        KeyFileError when `keys` is given but holds no usable dispatcher key."""
         self.intake = Intake(journal, handler, broken_after_s=broken_after_s, echo=echo)
+        self.keys = keys
+        roster = None if keys is None else Roster.load(keys)
+        self.guard = Guard(limits, roster, clock)
+        self.intake.refusals.every_s = self.guard.limits.log_every_s
+        self.reloads = 0
+        self._reload = threading.Event()
+        self._routes: dict[bytes, str] = {}
+        """Per routing id, the User-Id (public key) of the last message accepted from it."""
         self._stop = threading.Event()
-        self._context = context or zmq.Context.instance()
+        self.public_key: bytes | None = None
+        """With keys: the dispatcher's public key (Z85), the one agents pin."""
+        self._auth: ThreadAuthenticator | None = None
+        self._own_context = keys is not None and context is None
+        self._context = context or (zmq.Context() if keys else zmq.Context.instance())
         sock = self._context.socket(zmq.ROUTER)
+        try:
+            if keys is not None:
+                self._curve(sock, keys)
+            self._configure(sock)
+            sock.bind(bind)
+        except (zmq.ZMQError, KeyFileError):
+            self._close(sock)
+            raise
+        self._socket = sock
+        self.endpoint: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def _configure(self, sock: zmq.Socket[Any]) -> None:
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to an absent truck is an error
         sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a truck reconnecting takes over its id
         sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_MS)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
         sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
         sock.setsockopt(zmq.SNDHWM, SEND_QUEUE)
+        sock.setsockopt(zmq.MAXMSGSIZE, self.guard.limits.max_frame_bytes)
         sock.setsockopt(zmq.LINGER, 1000)
+
+    def _curve(self, sock: zmq.Socket[Any], keys: Path) -> None:
+        """CURVE with the dispatcher's own pair; a ZAP handler that asks the roster."""
+        public, secret = load_pair(keys / f"{DISPATCHER}{SECRET}")
+        for problem in self.guard.roster.problems if self.guard.roster else ():
+            log.warning("keys: %s (not enrolled)", problem)
+        self._auth = ThreadAuthenticator(self._context, log=logging.getLogger("fleet.zap"))
+        self._auth.start()
+        self._auth.configure_curve_callback("*", credentials_provider=self)
+        sock.curve_server = True
+        sock.curve_secretkey = secret
+        sock.curve_publickey = public
+        self.public_key = public
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        """The ZAP handler's question (on its thread): is this public key (Z85) enrolled?"""
+        roster = self.guard.roster
+        return roster is not None and roster.admits(key)
+
+    def reload(self) -> None:
+        """Re-read the keys folder at the next turn of the loop (thread- and signal-safe)."""
+        self._reload.set()
+
+    def _reload_keys(self) -> None:
+        self._reload.clear()
+        if self.keys is None:
+            return
         try:
-            sock.bind(bind)
-        except zmq.ZMQError:
-            sock.close(linger=0)
-            raise
-        self._socket = sock
-        self.endpoint: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+            roster = Roster.load(self.keys)
+        except KeyFileError as exc:
+            log.error("keys not re-read, the old ones stay: %s", exc)
+            return
+        old = self.guard.roster
+        gone = (
+            [] if old is None else [b.name for k, b in old.by_key.items() if k not in roster.by_key]
+        )
+        self.guard.roster = roster
+        for sender, user in list(self._routes.items()):
+            if roster.badge(user) is None:
+                del self._routes[sender]
+        self.reloads += 1
+        for problem in roster.problems:
+            log.warning("keys: %s (not enrolled)", problem)
+        revoked = f"; revoked: {', '.join(sorted(gone))}" if gone else ""
+        self._echo(f"keys re-read from {self.keys}: {len(roster)} enrolled{revoked}")
+
+    def _echo(self, line: str) -> None:
+        self.intake._echo(line)
+
+    def _close(self, sock: zmq.Socket[Any]) -> None:
+        sock.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+        if self._own_context:
+            self._context.term()
 
     @property
     def journal(self) -> Journal:
@@ -473,33 +681,91 @@ class Server:
                     timeout = min(timeout, end - time.monotonic())
                     if timeout <= 0:
                         break
+                if self._reload.is_set():
+                    self._reload_keys()
                 if poller.poll(max(1, int(timeout * 1000))):
                     self._serve_batch()
                 self._send_all(intake.check_silence(time.time(), time.monotonic()))
                 self._send_all(intake.tick(time.time()))
+                intake.refusals.flush(time.monotonic())
         finally:
-            self._socket.close()
+            self._socket.setsockopt(zmq.LINGER, 1000)
+            self._close(self._socket)
         return self.stats
 
     def _serve_batch(self) -> None:
-        """Read what is waiting (up to BATCH), take it, ack, send what the handler says."""
+        """Read what is waiting (up to BATCH), check it, take it, ack and nack, send what
+        the handler says."""
         batch: list[list[bytes]] = []
+        badges: list[Badge | None] = []
+        nacks: list[tuple[bytes, link.Nack]] = []
+        mono = time.monotonic()
         for _ in range(BATCH):
             try:
-                batch.append(self._socket.recv_multipart(zmq.NOBLOCK))
+                frames, user = self._recv()
             except zmq.Again:
                 break
-        if not batch:
-            return
-        delivery = self.intake.take(batch, time.time(), time.monotonic())
+            self._admit(frames, user, mono, batch, badges, nacks)
+        delivery = Delivery([], [], [])
+        if batch:
+            guard = self.guard
+
+            def vet(i: int) -> Vet:
+                return lambda message: guard.after(badges[i], message)
+
+            delivery = self.intake.take(batch, time.time(), mono, vet=vet)
         for sender, ack in delivery.acks:
-            try:
-                self._socket.send_multipart([sender, *link.encode_ack(ack)], zmq.NOBLOCK)
-                self.stats.acked += len(ack.header_ids)
-            except zmq.ZMQError as exc:  # gone, or not reading: it resends, is acked then
-                self.stats.acks_dropped += len(ack.header_ids)
-                log.warning("ack to %r not sent: %s", sender, exc)
+            self._answer(sender, link.encode_ack(ack), len(ack.header_ids), "ack")
+        for sender, nack in nacks + delivery.nacks:
+            self._answer(sender, link.encode_nack(nack), 1, "nack")
         self._send_all(delivery.outgoing)
+
+    def _recv(self) -> tuple[list[bytes], str | None]:
+        """One message's frames and, with keys, its connection's User-Id (public key)."""
+        if self.guard.roster is None:
+            return self._socket.recv_multipart(zmq.NOBLOCK), None
+        parts = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)
+        return [p.bytes for p in parts], str(parts[0].get("User-Id"))
+
+    def _admit(
+        self,
+        frames: list[bytes],
+        user: str | None,
+        mono: float,
+        batch: list[list[bytes]],
+        badges: list[Badge | None],
+        nacks: list[tuple[bytes, link.Nack]],
+    ) -> None:
+        """The guard's word before decoding: into the batch, or refused (and nacked)."""
+        try:
+            badge = self.guard.before(frames, user)
+        except Refused as exc:
+            self.stats.received += 1
+            if not exc.answer:  # not who it says: its route may be taken, send it nothing
+                self._routes.pop(frames[0], None)
+            who = frames[0].decode("utf-8", "backslashreplace")
+            topic = frames[1].decode("utf-8", "backslashreplace") if len(frames) > 1 else "?"
+            text = f"refused a message from {who!r} on topic {topic!r}: {exc.reason}: {exc}"
+            answer = nacks if exc.answer else None
+            self.intake.refuse(frames, exc.reason, exc.reason, text, mono, answer)
+            return
+        if user is not None:
+            self._routes[frames[0]] = user
+        batch.append(frames)
+        badges.append(badge)
+
+    def _answer(self, sender: bytes, frames: list[bytes], count: int, what: str) -> None:
+        """Send an ack or a nack (dropped, counted, when the sender is gone or not reading)."""
+        try:
+            self._socket.send_multipart([sender, *frames], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:  # gone, or not reading: it resends, is answered then
+            self.stats.acks_dropped += count
+            log.warning("%s to %r not sent: %s", what, sender, exc)
+            return
+        if what == "ack":
+            self.stats.acked += count
+        else:
+            self.stats.nacked += count
 
     def _send_all(self, outgoing: list[tuple[str, Message]]) -> None:
         for truck, reply in outgoing:
@@ -508,7 +774,14 @@ class Server:
     # --- sending ---------------------------------------------------------------------
 
     def send(self, truck: str, message: Message) -> bool:
-        """Send an order or instant actions to a connected truck (from the server's thread)."""
+        """Send an order or instant actions to a connected truck (from the server's thread);
+        with keys, only over a route its own key last spoke on."""
+        if not self._trusted(truck):
+            self.stats.undeliverable += 1
+            log.warning(
+                "not sending %s to %s: no session of its key", type(message).__name__, truck
+            )
+            return False
         try:
             frames = [truck.encode(), message_topic(message).encode(), encode(message)]
             self._socket.send_multipart(frames, zmq.NOBLOCK)
@@ -518,3 +791,12 @@ class Server:
             return False
         self.stats.sent += 1
         return True
+
+    def _trusted(self, truck: str) -> bool:
+        """Whether the route to `truck` is its own key's (always, without keys)."""
+        roster = self.guard.roster
+        if roster is None:
+            return True
+        user = self._routes.get(truck.encode())
+        badge = None if user is None else roster.badge(user)
+        return badge is not None and badge.name == truck

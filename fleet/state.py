@@ -99,6 +99,8 @@ class FleetState:
     """Per crane: its kind, last event and moves done."""
     closed_lanes: dict[str, str] = field(default_factory=dict)
     """Closed lane → why."""
+    held: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Truck → the crane's MOVEDONE held for it until it reports it is there (JSON)."""
 
     def apply(self, seq: int, event: Event) -> None:
         """Fold one event into the state (or record why it does not fit)."""
@@ -150,6 +152,10 @@ class FleetState:
             crane["last"] = {**body, "at": event.at}
             if body["event"] == "MOVEDONE":
                 crane["moves"] += 1
+        elif event.kind == "crane.held":
+            self.held[body["truck"]] = body["move"]
+        elif event.kind == "crane.unheld":
+            self.held.pop(body["truck"], None)
         elif event.kind == "lane.closed":
             self.closed_lanes[body["lane"]] = body.get("reason", "")
         elif event.kind == "lane.opened":
@@ -175,6 +181,7 @@ class FleetState:
             "trucks": self.trucks,
             "cranes": self.cranes,
             "closed_lanes": self.closed_lanes,
+            "held": self.held,
         }
 
     @classmethod
@@ -196,6 +203,7 @@ class FleetState:
             dict(data.get("trucks", {})),
             dict(data.get("cranes", {})),
             dict(data.get("closed_lanes", {})),
+            dict(data.get("held", {})),
         )
 
 

@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fleet.dispatcher_cli:dispatcher_group",
         "The dispatcher: serve trucks over ZeroMQ, KPIs from a journal.",
     ),
+    "keys": (
+        "fleet.keys_cli:keys_group",
+        "CURVE keys: make and list those of the dispatcher, trucks and cranes.",
+    ),
     "sim": ("sim.sim_cli:sim_group", "Simulated shifts: run, compare strategies, replay bags."),
     "gnss": ("drivers.gnss.cli:gnss_group", "GNSS receivers: decode NMEA 0183, for debugging."),
     "agent": (

@@ -54,8 +54,8 @@ NOT_RUN: dict[str, str] = {
 }
 """Commands (by prefix, whole words) that cannot run here, and why."""
 
-OUTPUT_OPTIONS = {"--out", "--record", "--journal"}
-"""Options whose value a command writes (a journal is created if absent)."""
+OUTPUT_OPTIONS = {"--out", "--record", "--journal", "--dir"}
+"""Options whose value a command writes (a journal is created if absent; `keys --dir` a folder)."""
 INPUT_OPTIONS = {"--config", "--calibration", "--register-map", "--topic-map", "--yard"}
 """Options whose value is a file the command reads."""
 FILE_SUFFIXES = {

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from drivers.agent.config import AgentConfig, ConfigError
 from drivers.agent.core import AgentCore, DriveCommand
-from drivers.agent.link import Link, LinkSettings
+from drivers.agent.link import Link, LinkSettings, curve_keys
 from drivers.agent.orders import OrderBook
 from drivers.agent.progress import Progress, Whereabouts
 from drivers.agent.spool import Spool
@@ -32,6 +32,7 @@ from drivers.fuel.reading import FuelReading
 from drivers.fuel.theft import FuelDropEvent, TheftConfig
 from drivers.gnss import Fix, GnssDecoder
 from drivers.serialport import PortEvent, SerialLink
+from fleet.keys import KeyFileError
 from fleet.protocol.codec import Message, encode, topic_name
 from fleet.protocol.connection import ConnectionState
 from fleet.protocol.header import HeaderIds
@@ -100,8 +101,12 @@ class Agent:
             if fuel is None or fuel.calibration is None
             else Calibration.from_csv(fuel.calibration)
         )
-        self.spool = Spool(config.spool.path, config.spool.max_bytes)
         d = config.dispatcher
+        try:
+            curve = curve_keys(d.key, d.dispatcher_key)
+        except KeyFileError as exc:
+            raise ConfigError(f"{config.source}: [dispatcher] key: {exc}") from None
+        self.spool = Spool(config.spool.path, config.spool.max_bytes)
         self.link = Link(
             self.spool,
             LinkSettings(
@@ -113,6 +118,7 @@ class Agent:
                 reconnect_s=d.reconnect_s,
                 reconnect_max_s=d.reconnect_max_s,
                 ack_timeout_s=d.ack_timeout_s,
+                curve=curve,
             ),
             self._on_message,
             self._on_link,

@@ -117,6 +117,10 @@ class DispatcherConfig:
     link_lost_stop_s: float | None = DEFAULT_LINK_LOST_STOP_S
     """After this long without the dispatcher an autonomous truck stops at the next node
     of its base and a driver is warned; None: never."""
+    key: Path | None = None
+    """CURVE: the truck's own secret certificate (`TT07.key_secret`); None: no CURVE."""
+    dispatcher_key: Path | None = None
+    """CURVE: the dispatcher's public certificate, pinned: no other dispatcher is obeyed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +200,8 @@ class _DispatcherFile(_Table):
     flush_timeout_s: Positive = 5.0
     link_lost_stop_s: Positive | bool = DEFAULT_LINK_LOST_STOP_S
     """Seconds, or false for never (true means nothing)."""
+    key: NonEmpty | None = None
+    dispatcher_key: NonEmpty | None = None
 
 
 class _StateFile(_Table):
@@ -252,6 +258,8 @@ def _problems(doc: _AgentFile) -> list[str]:
         bad("dispatcher", "link_lost_stop_s", "expected a number or false, got true")
     if d.reconnect_max_s < d.reconnect_s:
         bad("dispatcher", "reconnect_max_s", "must be >= reconnect_s")
+    if (d.key is None) != (d.dispatcher_key is None):
+        bad("dispatcher", "key", "give both 'key' and 'dispatcher_key' (CURVE), or neither")
     return out
 
 
@@ -304,6 +312,8 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: str = "<config>") -
             ack_timeout_s=d.ack_timeout_s,
             flush_timeout_s=d.flush_timeout_s,
             link_lost_stop_s=None if d.link_lost_stop_s is False else float(d.link_lost_stop_s),
+            key=None if d.key is None else _path(d.key, base),
+            dispatcher_key=None if d.dispatcher_key is None else _path(d.dispatcher_key, base),
         ),
         state_interval_s=f.state.interval_s,
         spool=SpoolConfig(path=_path(f.spool.path, base), max_bytes=f.spool.max_bytes),

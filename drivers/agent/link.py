@@ -10,6 +10,12 @@ the spool. After a reconnect, or when the oldest message sent waits longer than
 the dispatcher dedupes, so a resend is applied once. Orders and instant actions that
 arrive are handed to `on_message(topic, body)` on this thread; `on_status(up)`, when
 given, hears there each time the session comes up or goes (and a last False on stop).
+
+With `LinkSettings.curve` the socket is a CURVE client with the truck's own key pair that
+pins the dispatcher's public key: a dispatcher with another key fails the handshake (logged,
+counted in `LinkStats.handshake_failures`), and nothing is sent to it or taken from it. A
+nack (`fleet.protocol.link`) is final: the message leaves the spool unsent again, and the
+reason is logged.
 """
 
 from __future__ import annotations
@@ -20,15 +26,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from drivers.agent.spool import Spool
+from fleet.keys import load_pair, load_public
 from fleet.protocol.errors import ProtocolError
-from fleet.protocol.link import ACK, decode_ack
+from fleet.protocol.link import ACK, NACK, decode_ack, decode_nack
 
-__all__ = ["Link", "LinkSettings", "LinkStats"]
+__all__ = ["CurveKeys", "Link", "LinkSettings", "LinkStats", "curve_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +44,31 @@ OnMessage = Callable[[str, bytes], None]
 OnStatus = Callable[[bool], None]
 _UP = zmq.EVENT_HANDSHAKE_SUCCEEDED
 _DOWN = zmq.EVENT_DISCONNECTED
+_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
 _BATCH = 500
 """Messages sent per turn of the loop, so acks and orders are read in between."""
+
+
+@dataclass(frozen=True, slots=True)
+class CurveKeys:
+    """CURVE: the truck's own pair and the dispatcher's public key it pins (Z85 bytes)."""
+
+    public: bytes
+    secret: bytes
+    server: bytes
+
+
+def curve_keys(key: Path | None, dispatcher_key: Path | None) -> CurveKeys | None:
+    """The keys from the truck's secret certificate and the dispatcher's public one
+    (None without them); `fleet.keys.KeyFileError` names a file that cannot be read."""
+    if key is None or dispatcher_key is None:
+        return None
+    public, secret = load_pair(key)
+    return CurveKeys(public, secret, load_public(dispatcher_key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +84,8 @@ class LinkSettings:
     reconnect_max_s: float = 5.0
     ack_timeout_s: float = 5.0
     poll_s: float = 0.02
+    curve: CurveKeys | None = None
+    """None: no encryption, any dispatcher at the endpoint is obeyed."""
 
 
 @dataclass
@@ -67,6 +100,10 @@ class LinkStats:
     ack_timeouts: int = 0
     received: int = 0
     bad_frames: int = 0
+    nacks: int = 0
+    """Messages the dispatcher refused for good (dropped from the spool)."""
+    handshake_failures: int = 0
+    """Handshakes that failed (with CURVE: not the pinned dispatcher, or our key refused)."""
     last_error: str = ""
 
 
@@ -130,11 +167,15 @@ class Link:
         sock.setsockopt(zmq.HEARTBEAT_TTL, _ms(s.heartbeat_ttl_s))
         sock.setsockopt(zmq.RECONNECT_IVL, _ms(s.reconnect_s))
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, _ms(s.reconnect_max_s))
+        if s.curve is not None:
+            sock.curve_publickey = s.curve.public
+            sock.curve_secretkey = s.curve.secret
+            sock.curve_serverkey = s.curve.server  # the pinned dispatcher, no other
         return sock
 
     def _run(self) -> None:
         sock = self._socket()
-        monitor = sock.get_monitor_socket(_UP | _DOWN)
+        monitor = sock.get_monitor_socket(_UP | _DOWN | _FAILED)
         sock.connect(self.settings.endpoint)
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
@@ -171,11 +212,26 @@ class Link:
                 self.connected.set()
                 log.info("connected to %s", self.settings.endpoint)
                 self._status(True)
-            elif event == _DOWN:
+            elif event == _DOWN and self.connected.is_set():
                 self.stats.disconnects += 1
                 self.connected.clear()
                 log.warning("lost the dispatcher at %s; spooling", self.settings.endpoint)
                 self._status(False)
+            elif event & _FAILED:
+                self._handshake_failed(event)
+
+    def _handshake_failed(self, event: int) -> None:
+        """A handshake failed: logged the first time and every 100th, counted."""
+        self.stats.handshake_failures += 1
+        n = self.stats.handshake_failures
+        why = (
+            "CURVE: not the pinned dispatcher key, or ours not enrolled"
+            if self.settings.curve
+            else "protocol"
+        )
+        self.stats.last_error = f"handshake with {self.settings.endpoint} failed ({why})"
+        if n == 1 or n % 100 == 0:
+            log.error("%s; %d time(s) so far, spooling", self.stats.last_error, n)
 
     def _status(self, up: bool) -> None:
         """Tell `on_status` that the session came up or went."""
@@ -202,6 +258,9 @@ class Link:
                 self.stats.bad_frames += 1
                 continue
             head, body = frames
+            if head == NACK:
+                self._nacked(body)
+                continue
             if head == ACK:
                 try:
                     ack = decode_ack(body)
@@ -218,6 +277,28 @@ class Link:
             except Exception as exc:  # a handler's bug must not take the link down
                 self.stats.last_error = repr(exc)
                 log.exception("handling a message from the dispatcher failed")
+
+    def _nacked(self, body: bytes) -> None:
+        """The dispatcher refused a message for good: out of the spool, and why."""
+        try:
+            nack = decode_nack(body)
+        except ProtocolError as exc:
+            self.stats.bad_frames += 1
+            self.stats.last_error = str(exc)
+            return
+        self.stats.nacks += 1
+        self.stats.last_error = f"refused by the dispatcher: {nack.reason}: {nack.detail}"
+        removed = 0
+        if nack.header_id is not None:
+            removed = self.spool.refuse(nack.topic, nack.header_id, nack.boot_id)
+        log.error(
+            "the dispatcher refused %s %s (%s): %s%s",
+            nack.topic,
+            nack.header_id,
+            nack.reason,
+            nack.detail,
+            "; dropped from the spool" if removed else "",
+        )
 
     def _check_acks(self) -> None:
         """Resend from the oldest unacknowledged message once it has waited too long."""

@@ -65,6 +65,8 @@ class SpoolStats:
     dropped_by_topic: dict[str, int] | None = None
     over_bound: int = 0
     """Undroppable messages stored although the spool was full."""
+    refused: int = 0
+    """Messages the dispatcher refused for good (a nack), taken out unsent."""
 
 
 class Spool:
@@ -207,6 +209,20 @@ class Spool:
             if removed and not self._count:  # drained: give the backlog's pages back
                 self._db.executescript("PRAGMA incremental_vacuum;")  # every step
         return removed
+
+    def refuse(self, topic: str, header_id: int, boot_id: str) -> int:
+        """Take out a message the dispatcher refused for good (a nack); how many went."""
+        with self._lock:
+            with self._db:
+                rows = self._db.execute(
+                    "DELETE FROM spool WHERE topic = ? AND boot_id = ? AND header_id = ?"
+                    " RETURNING size",
+                    (topic, boot_id, header_id),
+                ).fetchall()
+            self._used -= sum(r[0] for r in rows)
+            self._count -= len(rows)
+            self.stats.refused += len(rows)
+        return len(rows)
 
     def close(self) -> None:
         """Checkpoint and close the file."""

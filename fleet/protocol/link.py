@@ -11,6 +11,11 @@
   headerId, bootId). The boot id is a fresh id per start of the agent, carried in the
   `yardfleet` extension (`bootId`) of state, visualization and connection, so a
   restarted agent whose headerIds start again at 0 is never mistaken for a resend.
+- A message the dispatcher refuses (and will refuse again, however often it is resent)
+  gets a negative acknowledgement, `["nack", {"topic": <topic name>, "headerId": <id or
+  null>, "bootId": <boot id>, "reason": <code>, "detail": <text>}]`: the agent drops it
+  from its spool and logs why, instead of resending it for ever. `reason` is one of
+  `REASONS`.
 - Orders and instant actions go the other way as `[topic, JSON]` on the same socket.
 
 Standard library and msgspec only, like the rest of `fleet.protocol`.
@@ -31,17 +36,35 @@ from fleet.protocol.visualization import Visualization
 
 __all__ = [
     "ACK",
+    "NACK",
+    "REASONS",
     "Ack",
     "DedupeKey",
+    "Nack",
     "boot_id_of",
     "decode_ack",
+    "decode_nack",
     "dedupe_key",
     "encode_ack",
+    "encode_nack",
     "new_boot_id",
 ]
 
 ACK = b"ack"
 """The first frame of an acknowledgement."""
+NACK = b"nack"
+"""The first frame of a negative acknowledgement: refused, do not resend."""
+REASONS: dict[str, str] = {
+    "frames": "not the two frames [topic, JSON]",
+    "not-json": "the body is not JSON (or not valid UTF-8)",
+    "invalid": "a field or the topic does not follow the protocol",
+    "too-large": "larger than the dispatcher takes for this topic",
+    "clock-skew": "the timestamp is too far from the dispatcher's clock",
+    "content-differs": "a resend under a stored headerId whose content differs",
+    "identity": "the sender's key does not stand for this truck or crane",
+    "not-allowed": "the sender's role may not send this",
+}
+"""The `reason` codes of a nack, and what each means."""
 
 
 class DedupeKey(NamedTuple):
@@ -51,6 +74,16 @@ class DedupeKey(NamedTuple):
     topic: str
     header_id: int
     boot_id: str
+
+
+class Nack(NamedTuple):
+    """The dispatcher refused this message for good: drop it, do not resend."""
+
+    topic: str
+    header_id: int | None
+    boot_id: str
+    reason: str
+    detail: str = ""
 
 
 class Ack(NamedTuple):
@@ -117,3 +150,37 @@ def decode_ack(body: bytes) -> Ack:
     if not isinstance(boot, str):
         raise ProtocolError("$.bootId", "expected a string", context="ack")
     return Ack(topic, ids, boot)
+
+
+def encode_nack(nack: Nack) -> list[bytes]:
+    """The frames of a negative acknowledgement."""
+    body = {
+        "topic": nack.topic,
+        "headerId": nack.header_id,
+        "bootId": nack.boot_id,
+        "reason": nack.reason,
+        "detail": nack.detail,
+    }
+    return [NACK, json.dumps(body, separators=(",", ":")).encode()]
+
+
+def decode_nack(body: bytes) -> Nack:
+    """A negative acknowledgement's body, checked; ProtocolError naming the field otherwise."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ProtocolError("$", "not JSON", context="nack") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("$", "expected an object", context="nack")
+    header_id = data.get("headerId")
+    if isinstance(header_id, float) and header_id.is_integer():
+        header_id = int(header_id)
+    if header_id is not None and (
+        not isinstance(header_id, int) or isinstance(header_id, bool) or header_id < 0
+    ):
+        raise ProtocolError("$.headerId", "expected a non-negative integer or null", context="nack")
+    texts = {k: data.get(k, "") for k in ("topic", "bootId", "reason", "detail")}
+    for key, value in texts.items():
+        if not isinstance(value, str):
+            raise ProtocolError(f"$.{key}", "expected a string", context="nack")
+    return Nack(texts["topic"], header_id, texts["bootId"], texts["reason"], texts["detail"])

@@ -395,3 +395,29 @@ def test_problems_are_typed_said_once_and_on_the_record(dispatcher: Dispatcher) 
         "truck": "TT99",
         "text": "state from unknown truck 'TT99' ignored",
     }
+
+
+def test_a_held_crane_move_is_journalled_and_taken_up_after_a_restart(
+    dispatcher: Dispatcher, tmp_path: Path
+) -> None:
+    """The crane's MOVEDONE came first and is held; the dispatcher restarts before the
+    truck reports its arrival: the journal holds the move, the job stays with the truck,
+    and the truck's arrival after the restart lets the move take effect."""
+    d = dispatcher
+    d.add_truck("TT01", "PARK.S01", 0.0)
+    d.add_jobs([dsch("J1")], 0.0)
+    [to_crane] = d.tick(0.0)
+    d.on_state(state(d, "TT01", 1.0, driving=True), 1.0)
+    t_end = to_crane.plan.t_end
+    assert move_done(d, "QC01", CraneKind.QC, "TT01", "J1", t_end - 0.5) == []
+    assert d.state.held["TT01"]["jobId"] == "J1"
+    d = restarted(d, tmp_path, t_end)
+    assert d.state.held["TT01"]["craneId"] == "QC01"  # held still, from the journal
+    assert "J1" not in d.open_jobs  # the box went on TT01: the job stays with it
+    d.add_truck("TT01", "PARK.S01", t_end)  # it stopped short of the crane meanwhile
+    [again] = legs(d.tick(t_end + 1))  # on to the crane, where the move waits for it
+    assert again.truck == "TT01" and spot_of(d, again) == "QC01.SP"
+    [to_block] = arrive(d, again, t_end + 2)  # the held move takes effect: on to the block
+    assert d.state.jobs["J1"].state is JobState.TO_DROP
+    assert d.yard.service_point(spot_of(d, to_block)).area == "A1"
+    assert d.state.held == {} and d.state.rejected == []
