@@ -6,6 +6,11 @@ take the last moments; a killed dispatcher loses nothing it acknowledged). Event
 their own id: appending an id twice stores it once, so a resent message is applied once.
 Snapshots (the state as of an event sequence number) make restarts fast: load the last
 snapshot, replay what came after.
+
+A simulation's journal (`durable=False`) holds the same events but trades durability for
+speed: no fsync, the rollback journal in memory, and one transaction kept open and
+committed every `SIM_COMMIT_EVERY` appends and on `close` (a simulated shift killed
+midway loses its last moments; one that ends, or stops on Ctrl-C, loses nothing).
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ import msgspec
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+SIM_COMMIT_EVERY = 20_000
+"""A simulation's journal commits after this many appends (and on close)."""
+_INSERT = "INSERT OR IGNORE INTO events (event_id, kind, at, body) VALUES (?, ?, ?, ?)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -50,16 +59,35 @@ class Event:
 class Journal:
     """An append-only event log with snapshots, in one SQLite file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
+        """`durable` False: a simulation's journal (see the module's docstring)."""
         self.path = Path(path)
+        self.durable = durable
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        if durable:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        else:
+            self._db.execute("PRAGMA journal_mode=MEMORY")
+            self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(SCHEMA)
+        self._pending = 0
+        """Appends since the open transaction began (not durable only)."""
+        if not durable:
+            self._db.execute("BEGIN")
 
     def close(self) -> None:
-        """Close the file (appends already returned are safe without this)."""
+        """Close the file (appends already returned are safe without this, if durable)."""
+        if self._db.in_transaction and not self.durable:
+            self._db.execute("COMMIT")
         self._db.close()
+
+    def flush(self) -> None:
+        """Commit what a simulation's journal holds (durable: everything already is)."""
+        if not self.durable and self._db.in_transaction:
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN")
+            self._pending = 0
 
     def __enter__(self) -> Journal:
         return self
@@ -69,14 +97,20 @@ class Journal:
 
     def append(self, event: Event) -> int | None:
         """Store one event; its sequence number, or None if its id was already stored."""
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO events (event_id, kind, at, body) VALUES (?, ?, ?, ?)",
-            (event.event_id, event.kind, event.at, _encode(event.body)),
-        )
+        cur = self._db.execute(_INSERT, (event.event_id, event.kind, event.at, _encode(event.body)))
+        if not self.durable:
+            self._count()
         return cur.lastrowid if cur.rowcount else None
+
+    def _count(self, n: int = 1) -> None:
+        self._pending += n
+        if self._pending >= SIM_COMMIT_EVERY:
+            self.flush()
 
     def append_all(self, events: Iterable[Event]) -> list[int | None]:
         """Store many events in one transaction: all of them or, on failure, none."""
+        if not self.durable:
+            return self._append_all_open(events)
         out: list[int | None] = []
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -86,6 +120,25 @@ class Journal:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        return out
+
+    def _append_all_open(self, events: Iterable[Event]) -> list[int | None]:
+        """`append_all` inside the open transaction: a savepoint makes it all or none."""
+        out: list[int | None] = []
+        db = self._db
+        db.execute("SAVEPOINT batch")
+        try:
+            for event in events:
+                cur = db.execute(
+                    _INSERT, (event.event_id, event.kind, event.at, _encode(event.body))
+                )
+                out.append(cur.lastrowid if cur.rowcount else None)
+        except BaseException:
+            db.execute("ROLLBACK TO batch")
+            db.execute("RELEASE batch")
+            raise
+        db.execute("RELEASE batch")
+        self._count(len(out))
         return out
 
     def events(self, after: int = 0, *, skip_prefix: str = "") -> Iterator[tuple[int, Event]]:

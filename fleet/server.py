@@ -32,7 +32,6 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-import msgspec
 import zmq
 
 from fleet.events import crane_event, truck_connection
@@ -284,7 +283,8 @@ class Intake:
             if isinstance(message, State) and message.agv_position is not None:
                 p = message.agv_position
                 self.poses[truck] = Pose(p.x, p.y, p.theta, p.map_id, now)
-            body = {"truck": truck, "boot": key.boot_id, "message": msgspec.to_builtins(message)}
+            # The struct itself: the journal encodes it as to_builtins would, in one pass.
+            body = {"truck": truck, "boot": key.boot_id, "message": message}
             event = Event(event_id, f"msg.{name}", at, body)
         return _Taken(sender, truck, name, message, event, message.header_id, key.boot_id)
 

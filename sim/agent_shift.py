@@ -100,7 +100,7 @@ class AgentShift:
         if journal_path.exists():
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{journal_path}{suffix}").unlink(missing_ok=True)
-        self.journal = Journal(journal_path)
+        self.journal = Journal(journal_path, durable=False)
         self.origin = scenario.start_time
         self._t0 = self.origin.timestamp()
         self.roster = self._roster()
