@@ -28,6 +28,8 @@ _decode = msgspec.json.Decoder(dict[str, Any]).decode
 
 SIM_COMMIT_EVERY = 20_000
 """A simulation's journal commits after this many appends (and on close)."""
+SIM_CACHE_KIB = -32768
+"""A simulation's journal's page cache (negative: KiB), 32 MiB."""
 _INSERT = "INSERT OR IGNORE INTO events (event_id, kind, at, body) VALUES (?, ?, ?, ?)"
 
 SCHEMA = """
@@ -70,6 +72,8 @@ class Journal:
         else:
             self._db.execute("PRAGMA journal_mode=MEMORY")
             self._db.execute("PRAGMA synchronous=OFF")
+            # Room for the event-id index of a long shift: its inserts land all over it.
+            self._db.execute(f"PRAGMA cache_size={SIM_CACHE_KIB}")
         self._db.executescript(SCHEMA)
         self._pending = 0
         """Appends since the open transaction began (not durable only)."""
@@ -123,12 +127,16 @@ class Journal:
         return out
 
     def _append_all_open(self, events: Iterable[Event]) -> list[int | None]:
-        """`append_all` inside the open transaction: a savepoint makes it all or none."""
+        """`append_all` inside the open transaction: a savepoint makes it all or none
+        (one event needs none: a statement is)."""
+        batch = list(events)
+        if len(batch) == 1:
+            return [self.append(batch[0])]
         out: list[int | None] = []
         db = self._db
         db.execute("SAVEPOINT batch")
         try:
-            for event in events:
+            for event in batch:
                 cur = db.execute(
                     _INSERT, (event.event_id, event.kind, event.at, _encode(event.body))
                 )

@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
+import msgspec
 import zmq
 
 from fleet.events import crane_event, truck_connection
@@ -174,6 +175,11 @@ class Intake:
     trucks and cranes send, in simulated time. `now` is POSIX time (the journal's and the
     handler's clock), `mono` a monotonic clock for silences (the simulator passes its
     own).
+
+    `canonical` (the simulator's): every sender encodes with `fleet.protocol.codec.encode`,
+    so a message's bytes are what encoding the decoded message again gives; the journal
+    stores them as they came instead of encoding the message a second time. A live
+    server's senders are other programs: it re-encodes what it decoded (the default).
     """
 
     def __init__(
@@ -183,8 +189,10 @@ class Intake:
         *,
         broken_after_s: float = DEFAULT_BROKEN_AFTER_S,
         echo: Callable[[str], None] | None = None,
+        canonical: bool = False,
     ) -> None:
         self.journal = journal
+        self.canonical = canonical
         self.handler: Handler = handler or NullHandler()
         self.broken_after_s = broken_after_s
         self.stats = ServerStats()
@@ -246,7 +254,8 @@ class Intake:
                     f"{serial!r} in the topic is not the sender's routing id {who!r}",
                     context="topic",
                 )
-            return self._truck(sender, who, topic_text, message, now)
+            raw = msgspec.Raw(frames[2]) if self.canonical else None
+            return self._truck(sender, who, topic_text, message, now, raw)
         except ProtocolError as exc:
             self.stats.errors += 1
             self._error(f"refused a message from {who!r} on topic {topic_text!r}: {exc}")
@@ -257,9 +266,15 @@ class Intake:
             return None
 
     def _truck(
-        self, sender: bytes, truck: str, topic_text: str, message: Message, now: float
+        self,
+        sender: bytes,
+        truck: str,
+        topic_text: str,
+        message: Message,
+        now: float,
+        raw: msgspec.Raw | None = None,
     ) -> _Taken:
-        """A truck's message and its journal event."""
+        """A truck's message and its journal event (`raw`: its bytes, see `canonical`)."""
         if isinstance(message, Order | InstantActions | CraneEvent):  # (crane: for the types)
             raise ProtocolError(
                 "topic", "orders and instant actions go to trucks, not from them", context="topic"
@@ -284,7 +299,7 @@ class Intake:
                 p = message.agv_position
                 self.poses[truck] = Pose(p.x, p.y, p.theta, p.map_id, now)
             # The struct itself: the journal encodes it as to_builtins would, in one pass.
-            body = {"truck": truck, "boot": key.boot_id, "message": message}
+            body = {"truck": truck, "boot": key.boot_id, "message": message if raw is None else raw}
             event = Event(event_id, f"msg.{name}", at, body)
         return _Taken(sender, truck, name, message, event, message.header_id, key.boot_id)
 

@@ -378,61 +378,73 @@ class MapMatcher:
     def _match_single(self, x: float, y: float, heading_deg: float | None) -> Match | None:
         """`match_xy` of one finite position without accuracy, the same to the bit, from
         the segment grid; None where `match_xy` must answer (no lane within reach, a
-        candidate at the edge of it, a non-finite input)."""
+        candidate at the edge of it, a non-finite input).
+
+        The same elementwise arithmetic as `_project` and `match_xy` on the cell's
+        segments, which are in ascending order: the first lowest score (argmin) is the
+        lowest segment index among the tied, as `_best_per_position` picks."""
+        near = self._near(x, y, heading_deg)
+        if near is None:
+            return None
+        s, dist, t, qx, qy, inside = near
+        agrees = False
+        if heading_deg is None:
+            best = int(np.where(inside, dist, np.inf).argmin())
+        else:
+            rad = np.radians(np.asarray([heading_deg], dtype=np.float64))
+            hx, hy = float(np.sin(rad)[0]), float(np.cos(rad)[0])
+            half_w = float(0.5 * self._heading_weights(None, 1)[0])
+            cos = hx * self._ux[s] + hy * self._uy[s]
+            scored = int(np.where(inside, dist + half_w * (1.0 - cos), np.inf).argmin())
+            lane = self._lane[s]
+            best = int(np.where(inside & (lane == lane[scored]), dist, np.inf).argmin())
+            agrees = bool(cos[scored] >= self._cos_agree)
+        return self._single_row(int(s[best]), dist[best], t[best], qx[best], qy[best], agrees)
+
+    def _near(
+        self, x: float, y: float, heading_deg: float | None
+    ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray] | None:
+        """The grid's candidates for (x, y): segments, `_project`'s distances, positions
+        along and closest points, and which lie within reach; None (see `_match_single`)."""
         if not (math.isfinite(x) and math.isfinite(y)):
             return None
         if heading_deg is not None and not math.isfinite(heading_deg):
             return None
-        near = self._candidates(x, y)
-        px, py = np.full(len(near), x), np.full(len(near), y)
-        dist, t, qx, qy = self._project(px, py, near)
-        if np.any(np.abs(dist - self.max_distance_m) <= EDGE_M):
+        s = self._candidates(x, y)
+        ux, uy, x0, y0 = self._cux[s], self._cuy[s], self._cx0[s], self._cy0[s]
+        t = np.clip((x - x0) * ux + (y - y0) * uy, 0.0, self._clen[s])
+        qx = x0 + t * ux
+        qy = y0 + t * uy
+        dist = np.hypot(x - qx, y - qy)
+        if not len(s) or np.abs(dist - self.max_distance_m).min() <= EDGE_M:
             return None
         inside = dist <= self.max_distance_m
         if not inside.any():
             return None
-        s, dist, t, qx, qy = near[inside], dist[inside], t[inside], qx[inside], qy[inside]
-        if heading_deg is None:
-            return self._single_row(self._lowest(s, dist), s, dist, t, qx, qy, False)
-        rad = np.radians(np.asarray([heading_deg], dtype=np.float64))
-        hx, hy = float(np.sin(rad)[0]), float(np.cos(rad)[0])
-        half_w = 0.5 * self._heading_weights(None, 1)
-        cos = hx * self._ux[s] + hy * self._uy[s]
-        scored = self._lowest(s, dist + half_w[0] * (1.0 - cos))
-        on_chosen = np.where(self._lane[s] == self._lane[s[scored]], dist, np.inf)
-        best = self._lowest(s, on_chosen)
-        agrees = bool(cos[scored] >= self._cos_agree)
-        return self._single_row(best, s, dist, t, qx, qy, agrees)
-
-    @staticmethod
-    def _lowest(s: IntArray, score: FloatArray) -> int:
-        """Where the lowest score is; a tie goes to the lowest segment index."""
-        low = score == score.min()
-        return int(np.flatnonzero(low)[np.argmin(s[low])])
+        return s, dist, t, qx, qy, inside
 
     def _single_row(
         self,
-        i: int,
-        s: IntArray,
-        dist: FloatArray,
-        t: FloatArray,
-        qx: FloatArray,
-        qy: FloatArray,
+        k: int,
+        dist: np.float64,
+        t: np.float64,
+        qx: np.float64,
+        qy: np.float64,
         agrees: bool,
     ) -> Match:
-        k = int(s[i])
-        along = self._clen[k] - t[i] if self._flip[k] else t[i]
+        """The match on segment k, `t` along it (canonical), `dist` off it at (qx, qy)."""
+        along = self._clen[k] - t if self._flip[k] else t
         lane = int(self._lane[k])
         return Match(
             lane_index=lane,
             lane_id=self.lane_ids[lane],
             offset_m=float(self._cum[k] + along),
-            lateral_m=float(dist[i]),
-            distance_m=float(dist[i]),
+            lateral_m=float(dist),
+            distance_m=float(dist),
             heading_agrees=agrees,
             matched=True,
-            snap_x=float(qx[i]),
-            snap_y=float(qy[i]),
+            snap_x=float(qx),
+            snap_y=float(qy),
         )
 
     def _heading_weights(self, acc: FloatArray | None, n: int) -> FloatArray:

@@ -112,7 +112,9 @@ class AgentShift:
             config=DispatcherConfig(lost_after_s=LOST_AFTER_S, vehicle=self.vehicle),
             gangs={tid: gang for tid, (_, _, gang) in self.roster.items()},
         )
-        self.intake = Intake(self.journal, self.dispatcher, broken_after_s=math.inf)
+        # The trucks' cores encode with the protocol's codec: their bytes are journalled
+        # as they come, not encoded again (the same bytes).
+        self.intake = Intake(self.journal, self.dispatcher, broken_after_s=math.inf, canonical=True)
         self.trucks: dict[str, SimTruck] = {}
         self.matcher = MapMatcher(self.yard, max_distance_m=MATCH_M)
         self.problems = WheelProblems()

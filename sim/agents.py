@@ -110,7 +110,9 @@ class SimTruck:
             self.core.on_fix_lost(now)
         else:
             x, y, heading, speed = self.wheels.pose(now)
-            self.core.on_position(x, y, speed, heading, None, now, odometer_m=self.wheels.s(now))
+            self.core.on_position(
+                x, y, speed, heading, None, now, odometer_m=self.wheels.s(now), visualize=False
+            )
         litres = self.fuel_now(now)
         self.core.on_fuel(FuelReading(now, litres, None, None, True, "sim"), now)
 
