@@ -6,6 +6,11 @@ take the last moments; a killed dispatcher loses nothing it acknowledged). Event
 their own id: appending an id twice stores it once, so a resent message is applied once.
 Snapshots (the state as of an event sequence number) make restarts fast: load the last
 snapshot, replay what came after.
+
+A simulation's journal (`durable=False`) holds the same events but trades durability for
+speed: no fsync, the rollback journal in memory, and one transaction kept open and
+committed every `SIM_COMMIT_EVERY` appends and on `close` (a simulated shift killed
+midway loses its last moments; one that ends, or stops on Ctrl-C, loses nothing).
 """
 
 from __future__ import annotations
@@ -20,6 +25,14 @@ import msgspec
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+SIM_COMMIT_EVERY = 20_000
+"""A simulation's journal commits after this many appends (and on close)."""
+SIM_CACHE_KIB = -32768
+"""A simulation's journal's page cache (negative: KiB), 32 MiB."""
+_INSERT = (
+    "INSERT OR IGNORE INTO events (event_id, kind, at, body, digest) VALUES (?, ?, ?, ?, ?)"
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -51,22 +64,48 @@ class Event:
     id whose content differs is told from a true resend (`Journal.digests`)."""
 
 
+def _row(event: Event) -> tuple[str, str, str, bytes, str | None]:
+    """An event as the row `_INSERT` stores."""
+    return (event.event_id, event.kind, event.at, _encode(event.body), event.digest)
+
+
 class Journal:
     """An append-only event log with snapshots, in one SQLite file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
+        """`durable` False: a simulation's journal (see the module's docstring)."""
         self.path = Path(path)
+        self.durable = durable
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        if durable:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        else:
+            self._db.execute("PRAGMA journal_mode=MEMORY")
+            self._db.execute("PRAGMA synchronous=OFF")
+            # Room for the event-id index of a long shift: its inserts land all over it.
+            self._db.execute(f"PRAGMA cache_size={SIM_CACHE_KIB}")
         self._db.executescript(SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
         if "digest" not in columns:  # a journal from before digests were kept
             self._db.execute("ALTER TABLE events ADD COLUMN digest TEXT")
+        self._pending = 0
+        """Appends since the open transaction began (not durable only)."""
+        if not durable:
+            self._db.execute("BEGIN")
 
     def close(self) -> None:
-        """Close the file (appends already returned are safe without this)."""
+        """Close the file (appends already returned are safe without this, if durable)."""
+        if self._db.in_transaction and not self.durable:
+            self._db.execute("COMMIT")
         self._db.close()
+
+    def flush(self) -> None:
+        """Commit what a simulation's journal holds (durable: everything already is)."""
+        if not self.durable and self._db.in_transaction:
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN")
+            self._pending = 0
 
     def __enter__(self) -> Journal:
         return self
@@ -76,15 +115,20 @@ class Journal:
 
     def append(self, event: Event) -> int | None:
         """Store one event; its sequence number, or None if its id was already stored."""
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO events (event_id, kind, at, body, digest)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (event.event_id, event.kind, event.at, _encode(event.body), event.digest),
-        )
+        cur = self._db.execute(_INSERT, _row(event))
+        if not self.durable:
+            self._count()
         return cur.lastrowid if cur.rowcount else None
+
+    def _count(self, n: int = 1) -> None:
+        self._pending += n
+        if self._pending >= SIM_COMMIT_EVERY:
+            self.flush()
 
     def append_all(self, events: Iterable[Event]) -> list[int | None]:
         """Store many events in one transaction: all of them or, on failure, none."""
+        if not self.durable:
+            return self._append_all_open(events)
         out: list[int | None] = []
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -107,6 +151,27 @@ class Journal:
                 f"SELECT event_id, digest FROM events WHERE event_id IN ({marks})", chunk
             )
             out.update(rows)
+        return out
+
+    def _append_all_open(self, events: Iterable[Event]) -> list[int | None]:
+        """`append_all` inside the open transaction: a savepoint makes it all or none
+        (one event needs none: a statement is)."""
+        batch = list(events)
+        if len(batch) == 1:
+            return [self.append(batch[0])]
+        out: list[int | None] = []
+        db = self._db
+        db.execute("SAVEPOINT batch")
+        try:
+            for event in batch:
+                cur = db.execute(_INSERT, _row(event))
+                out.append(cur.lastrowid if cur.rowcount else None)
+        except BaseException:
+            db.execute("ROLLBACK TO batch")
+            db.execute("RELEASE batch")
+            raise
+        db.execute("RELEASE batch")
+        self._count(len(out))
         return out
 
     def events(self, after: int = 0, *, skip_prefix: str = "") -> Iterator[tuple[int, Event]]:

@@ -395,13 +395,16 @@ class Release:
         """The earliest time after `now` a truck's next passage stops being early (its
         plan's time less the driving there): grants that wait for the clock are due then."""
         due = None
-        for truck, ledger in self.ledgers.items():
-            run = self.execution.runs.get(truck)
-            if ledger.complete or truck in self.paused or run is None or run.finished:
+        runs, paused, top, after = self.execution.runs, self.paused, self.top_speed, now + EPS
+        for truck, ledger in self.ledgers.items():  # (the properties inlined: called often)
+            if ledger.released >= len(ledger.route.waypoints) or truck in paused:
+                continue
+            run = runs.get(truck)
+            if run is None or run.at >= len(run.passages) - 1:
                 continue
             nxt = run.passages[run.at + 1]
-            t = nxt.planned_in - max(0.0, nxt.s_in - run.s) / self.top_speed
-            if now + EPS < t < math.inf and (due is None or t < due):
+            t = nxt.planned_in - max(0.0, nxt.s_in - run.s) / top
+            if after < t < math.inf and (due is None or t < due):
                 due = t
         return due
 

@@ -24,7 +24,7 @@ from fleet.release import Release, parse_cut
 from fleet.spots import Spots
 from fleet.trucks import Truck
 from maps import Yard
-from routing.plan import Plan, ResourceKind
+from routing.plan import Plan, ResourceKind, Step
 from routing.planner import FleetPlanner, Task
 from routing.table import TravelTimeTable
 
@@ -69,6 +69,9 @@ class Router:
         self.stranded: set[str] = set()
         """Trucks whose repaired plan failed: they stand (a standing plan) and are retried."""
         self._pruned_at = -math.inf
+        self._steps: dict[str, tuple[Plan, list[Step], dict[str, list[int]]]] = {}
+        """Per truck, its plan's steps without conflict groups and where each resource is
+        in them (`lag`, on every state: made once per plan)."""
 
     def tidy(self, now: float) -> None:
         """Forget holds that ended (every five minutes)."""
@@ -134,8 +137,8 @@ class Router:
         plan = self.planner.plans.get(truck)
         if plan is None:
             return 0.0
-        steps = [s for s in plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP]
-        at = [i for i, s in enumerate(steps) if s.resource == node and s.t_enter <= now]
+        steps, where = self._steps_of(truck, plan)
+        at = [i for i in where.get(node, ()) if steps[i].t_enter <= now]
         cut = parse_cut(node)
         if cut is not None:  # a cell boundary: the cell that starts there
             at = [
@@ -169,6 +172,18 @@ class Router:
                 return now - (s.t_enter + min(drive, s.t_exit - s.t_enter) - 1e-6)
             covered += length
         return max(0.0, now - steps[-1].t_enter)
+
+    def _steps_of(self, truck: str, plan: Plan) -> tuple[list[Step], dict[str, list[int]]]:
+        """The plan's steps but conflict groups, and the indices of each resource's."""
+        known = self._steps.get(truck)
+        if known is not None and known[0] is plan:
+            return known[1], known[2]
+        steps = [s for s in plan.steps if s.kind is not ResourceKind.CONFLICT_GROUP]
+        where: dict[str, list[int]] = {}
+        for i, s in enumerate(steps):
+            where.setdefault(s.resource, []).append(i)
+        self._steps[truck] = (plan, steps, where)
+        return steps, where
 
     def behind(self, t: Truck, state: State, now: float) -> float:
         """How late the truck is by its state: at the node it passed last, plus the metres

@@ -191,6 +191,11 @@ class Intake:
     trucks and cranes send, in simulated time. `now` is POSIX time (the journal's and the
     handler's clock), `mono` a monotonic clock for silences (the simulator passes its
     own).
+
+    `canonical` (the simulator's): every sender encodes with `fleet.protocol.codec.encode`,
+    so a message's bytes are what encoding the decoded message again gives; the journal
+    stores them as they came instead of encoding the message a second time. A live
+    server's senders are other programs: it re-encodes what it decoded (the default).
     """
 
     def __init__(
@@ -200,8 +205,10 @@ class Intake:
         *,
         broken_after_s: float = DEFAULT_BROKEN_AFTER_S,
         echo: Callable[[str], None] | None = None,
+        canonical: bool = False,
     ) -> None:
         self.journal = journal
+        self.canonical = canonical
         self.handler: Handler = handler or NullHandler()
         self.broken_after_s = broken_after_s
         self.stats = ServerStats()
@@ -328,7 +335,8 @@ class Intake:
                     f"{serial!r} in the topic is not the sender's routing id {who!r}",
                     context="topic",
                 )
-            return _digested(self._truck(sender, who, topic_text, message, now), digest)
+            raw = msgspec.Raw(frames[2]) if self.canonical else None
+            return _digested(self._truck(sender, who, topic_text, message, now, raw), digest)
         except ProtocolError as exc:
             text = f"refused a message from {who!r} on topic {topic_text!r}: {exc}"
             self.refuse(
@@ -360,9 +368,15 @@ class Intake:
         nacks.append((frames[0], link.Nack(topic_name(frames[1]), header_id, boot, reason, text)))
 
     def _truck(
-        self, sender: bytes, truck: str, topic_text: str, message: Message, now: float
+        self,
+        sender: bytes,
+        truck: str,
+        topic_text: str,
+        message: Message,
+        now: float,
+        raw: msgspec.Raw | None = None,
     ) -> _Taken:
-        """A truck's message and its journal event."""
+        """A truck's message and its journal event (`raw`: its bytes, see `canonical`)."""
         if isinstance(message, Order | InstantActions | CraneEvent):  # (crane: for the types)
             raise ProtocolError(
                 "topic", "orders and instant actions go to trucks, not from them", context="topic"
@@ -386,7 +400,8 @@ class Intake:
             if isinstance(message, State) and message.agv_position is not None:
                 p = message.agv_position
                 self.poses[truck] = Pose(p.x, p.y, p.theta, p.map_id, now)
-            body = {"truck": truck, "boot": key.boot_id, "message": msgspec.to_builtins(message)}
+            # The struct itself: the journal encodes it as to_builtins would, in one pass.
+            body = {"truck": truck, "boot": key.boot_id, "message": message if raw is None else raw}
             event = Event(event_id, f"msg.{name}", at, body)
         return _Taken(sender, truck, name, message, event, message.header_id, key.boot_id)
 

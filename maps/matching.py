@@ -31,6 +31,7 @@ position (on a curve, the heading may prefer a segment that is not the nearest o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +56,10 @@ DEFAULT_AGREE_DEG = 60.0
 """A heading within this many degrees of the lane's direction agrees with it."""
 SEEN_MAX = 100_000
 """Single positions remembered with their match (`MapMatcher.match_one`)."""
+GRID_M = 10.0
+"""Cell size of the segment grid that `match_one` looks candidates up in."""
+EDGE_M = 1e-6
+"""A candidate this close to `max_distance_m` is left to GEOS (`match_xy`) to decide."""
 
 
 def _frozen(a: npt.NDArray[np.generic]) -> None:
@@ -171,6 +176,7 @@ class MapMatcher:
         coords = np.stack([self._cx0, self._cy0, self._cx1, self._cy1], axis=1).reshape(-1, 2, 2)
         segments: npt.NDArray[np.object_] = np.asarray(shapely.linestrings(coords))
         self._tree = shapely.STRtree(segments)
+        self._grid: dict[tuple[int, int], IntArray] | None = None
 
     def _explode(self, yard: Yard) -> None:
         """Every lane's non-degenerate straight segments, in canonical and lane orientation."""
@@ -328,13 +334,118 @@ class MapMatcher:
         hit = self._seen.get(key)
         if hit is not None:
             return hit
-        h = None if heading_deg is None else [heading_deg]
-        a = None if accuracy_m is None else [accuracy_m]
-        match = self.match_xy([x], [y], h, a).row(0)
+        match = self._match_single(x, y, heading_deg) if accuracy_m is None else None
+        if match is None:
+            h = None if heading_deg is None else [heading_deg]
+            a = None if accuracy_m is None else [accuracy_m]
+            match = self.match_xy([x], [y], h, a).row(0)
         if len(self._seen) >= SEEN_MAX:
             self._seen.clear()
         self._seen[key] = match
         return match
+
+    def _candidates(self, x: float, y: float) -> IntArray:
+        """The segments that may lie within `max_distance_m` of (x, y), ascending (a
+        superset: the grid cell's, each segment listed in every cell its box, grown by
+        the distance, touches)."""
+        if self._grid is None:
+            self._grid = self._build_grid()
+        empty: IntArray = np.empty(0, dtype=np.intp)
+        return self._grid.get((math.floor(x / GRID_M), math.floor(y / GRID_M)), empty)
+
+    def _build_grid(self) -> dict[tuple[int, int], IntArray]:
+        reach = self.max_distance_m + 1.0
+        x0 = np.minimum(self._cx0, self._cx1) - reach
+        x1 = np.maximum(self._cx0, self._cx1) + reach
+        y0 = np.minimum(self._cy0, self._cy1) - reach
+        y1 = np.maximum(self._cy0, self._cy1) + reach
+        i0, i1 = np.floor(x0 / GRID_M).astype(np.int64), np.floor(x1 / GRID_M).astype(np.int64)
+        j0, j1 = np.floor(y0 / GRID_M).astype(np.int64), np.floor(y1 / GRID_M).astype(np.int64)
+        ni, nj = i1 - i0 + 1, j1 - j0 + 1
+        count = ni * nj
+        seg = np.repeat(np.arange(len(count), dtype=np.intp), count)
+        k = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+        ci = np.repeat(i0, count) + k // np.repeat(nj, count)
+        cj = np.repeat(j0, count) + k % np.repeat(nj, count)
+        order = np.lexsort((seg, cj, ci))  # by cell, segments ascending within
+        ci, cj, seg = ci[order], cj[order], seg[order]
+        new = np.flatnonzero(np.r_[True, (ci[1:] != ci[:-1]) | (cj[1:] != cj[:-1])])
+        return {
+            (int(ci[a]), int(cj[a])): part
+            for a, part in zip(new, np.split(seg, new[1:]), strict=True)
+        }
+
+    def _match_single(self, x: float, y: float, heading_deg: float | None) -> Match | None:
+        """`match_xy` of one finite position without accuracy, the same to the bit, from
+        the segment grid; None where `match_xy` must answer (no lane within reach, a
+        candidate at the edge of it, a non-finite input).
+
+        The same elementwise arithmetic as `_project` and `match_xy` on the cell's
+        segments, which are in ascending order: the first lowest score (argmin) is the
+        lowest segment index among the tied, as `_best_per_position` picks."""
+        near = self._near(x, y, heading_deg)
+        if near is None:
+            return None
+        s, dist, t, qx, qy, inside = near
+        agrees = False
+        if heading_deg is None:
+            best = int(np.where(inside, dist, np.inf).argmin())
+        else:
+            rad = np.radians(np.asarray([heading_deg], dtype=np.float64))
+            hx, hy = float(np.sin(rad)[0]), float(np.cos(rad)[0])
+            half_w = float(0.5 * self._heading_weights(None, 1)[0])
+            cos = hx * self._ux[s] + hy * self._uy[s]
+            scored = int(np.where(inside, dist + half_w * (1.0 - cos), np.inf).argmin())
+            lane = self._lane[s]
+            best = int(np.where(inside & (lane == lane[scored]), dist, np.inf).argmin())
+            agrees = bool(cos[scored] >= self._cos_agree)
+        return self._single_row(int(s[best]), dist[best], t[best], qx[best], qy[best], agrees)
+
+    def _near(
+        self, x: float, y: float, heading_deg: float | None
+    ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray] | None:
+        """The grid's candidates for (x, y): segments, `_project`'s distances, positions
+        along and closest points, and which lie within reach; None (see `_match_single`)."""
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return None
+        if heading_deg is not None and not math.isfinite(heading_deg):
+            return None
+        s = self._candidates(x, y)
+        ux, uy, x0, y0 = self._cux[s], self._cuy[s], self._cx0[s], self._cy0[s]
+        t = np.clip((x - x0) * ux + (y - y0) * uy, 0.0, self._clen[s])
+        qx = x0 + t * ux
+        qy = y0 + t * uy
+        dist = np.hypot(x - qx, y - qy)
+        if not len(s) or np.abs(dist - self.max_distance_m).min() <= EDGE_M:
+            return None
+        inside = dist <= self.max_distance_m
+        if not inside.any():
+            return None
+        return s, dist, t, qx, qy, inside
+
+    def _single_row(
+        self,
+        k: int,
+        dist: np.float64,
+        t: np.float64,
+        qx: np.float64,
+        qy: np.float64,
+        agrees: bool,
+    ) -> Match:
+        """The match on segment k, `t` along it (canonical), `dist` off it at (qx, qy)."""
+        along = self._clen[k] - t if self._flip[k] else t
+        lane = int(self._lane[k])
+        return Match(
+            lane_index=lane,
+            lane_id=self.lane_ids[lane],
+            offset_m=float(self._cum[k] + along),
+            lateral_m=float(dist),
+            distance_m=float(dist),
+            heading_agrees=agrees,
+            matched=True,
+            snap_x=float(qx),
+            snap_y=float(qy),
+        )
 
     def _heading_weights(self, acc: FloatArray | None, n: int) -> FloatArray:
         """Each position's heading weight in metres: by its accuracy, or the full weight."""

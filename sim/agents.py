@@ -86,6 +86,9 @@ class SimTruck:
     _version: int = 0
     _command: DriveCommand | None = None
     _ways: tuple[Way, ...] = ()
+    _ways_of: tuple[object, int | None, tuple[Way, ...]] = ((), None, ())
+    """The book's edge states list (held: a new list whenever the book changes), the
+    commanded sequenceId, and the ways they gave (`_ways_to`, asked on every report)."""
     _moving: bool = False
     _held_since: float | None = None
     _done: set[str] = field(default_factory=set)
@@ -110,7 +113,9 @@ class SimTruck:
             self.core.on_fix_lost(now)
         else:
             x, y, heading, speed = self.wheels.pose(now)
-            self.core.on_position(x, y, speed, heading, None, now, odometer_m=self.wheels.s(now))
+            self.core.on_position(
+                x, y, speed, heading, None, now, odometer_m=self.wheels.s(now), visualize=False
+            )
         litres = self.fuel_now(now)
         self.core.on_fuel(FuelReading(now, litres, None, None, True, "sim"), now)
 
@@ -161,6 +166,15 @@ class SimTruck:
 
     def _ways_to(self, command: DriveCommand) -> tuple[Way, ...]:
         """The order's edges from the truck to the commanded node."""
+        book = self.core.book
+        edges, seq, ways = self._ways_of
+        if edges is book.edge_states and seq == command.sequence_id:
+            return ways
+        ways = self._ways_from(command)
+        self._ways_of = (book.edge_states, command.sequence_id, ways)
+        return ways
+
+    def _ways_from(self, command: DriveCommand) -> tuple[Way, ...]:
         book = self.core.book
         out = []
         for e in book.edge_states:

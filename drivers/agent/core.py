@@ -284,12 +284,15 @@ class AgentCore:
         now: float,
         *,
         odometer_m: float | None = None,
+        visualize: bool = True,
     ) -> list[Message]:
         """A position in the yard's local metres (course: compass degrees); its visualization.
 
         `gnss` None keeps the last one (a simulated truck has none: its pose is then
         initialized, without a deviation range). `odometer_m` is the vehicle's own
         odometer (the simulator's wheels), instead of adding up the steps between fixes.
+        `visualize` False: no visualization is made (the simulator sends none); its
+        headerId is taken all the same.
         """
         if gnss is not None:
             self.gnss = gnss
@@ -320,6 +323,9 @@ class AgentCore:
             self._dirty = True
         self._standing = self._node_at(*where.point)
         self._refresh(now)
+        if not visualize:
+            self.header_ids.next(topic_name(Visualization))
+            return []
         position = self._position()
         if position is None:
             return []

@@ -87,6 +87,7 @@ def _check_serial(level: str, value: str, context: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=4096)
 def topic(
     manufacturer: str,
     serial_number: str,
@@ -95,7 +96,9 @@ def topic(
     interface_name: str = INTERFACE_NAME,
     major_version: str = MAJOR_VERSION,
 ) -> str:
-    """The topic a vehicle's message travels on, e.g. `uagv/v2/Kalmar/TT07/state`."""
+    """The topic a vehicle's message travels on, e.g. `uagv/v2/Kalmar/TT07/state`.
+
+    Cached: every message sent asks for its topic, and a fleet has a few hundred."""
     context = "topic"
     _check_level("interfaceName", interface_name, context)
     _check_level("majorVersion", major_version, context)

@@ -9,7 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from fleet.jobs import JobState
 from fleet.journal import Event, Journal
@@ -116,3 +119,33 @@ def test_bad_events_are_refused_and_the_rest_kept(tmp_path: Path) -> None:
             "step for unknown job nope",
             "unknown event kind 'mystery'",
         ]
+
+
+def test_a_simulation_journal_keeps_the_same_events(tmp_path: Path) -> None:
+    """`durable=False` (a simulated shift's) stores what a durable journal stores, the
+    same sequence numbers too, committed on close; a batch that fails is stored not at
+    all, and the open transaction goes on."""
+    events = [Event(f"e-{k}", "job.added", "t", {"job_id": str(k)}) for k in range(5)]
+
+    class BoomError(Exception):
+        pass
+
+    def failing() -> Iterator[Event]:
+        yield events[3]
+        raise BoomError
+
+    def fill(journal: Journal) -> list[object]:
+        seqs: list[object] = [journal.append(events[0])]
+        seqs += journal.append_all([events[1], events[0], events[2]])
+        with pytest.raises(BoomError):
+            journal.append_all(failing())
+        seqs.append(journal.count())
+        journal.flush()
+        seqs.append(journal.append(events[4]))
+        return seqs
+
+    with Journal(tmp_path / "live.db") as live, Journal(tmp_path / "sim.db", durable=False) as sim:
+        assert fill(sim) == fill(live)
+    with Journal(tmp_path / "sim.db") as a, Journal(tmp_path / "live.db") as b:
+        assert list(a.events()) == list(b.events())
+        assert [e.event_id for _, e in a.events()] == ["e-0", "e-1", "e-2", "e-4"]

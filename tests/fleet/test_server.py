@@ -396,3 +396,40 @@ def test_cli_serve_names_a_bad_endpoint_or_journal(tmp_path: Path) -> None:
     assert "Traceback" not in bad_bind.output
     bad_journal = runner.invoke(main, ["dispatcher", "serve", "--journal", str(tmp_path)])
     assert bad_journal.exit_code != 0 and "Traceback" not in bad_journal.output
+
+
+def test_a_canonical_intake_journals_the_same_bytes(tmp_path: Path) -> None:
+    """`Intake(canonical=True)` (the simulator's) stores a state's bytes as they came,
+    which are what the default intake stores after decoding and encoding them again."""
+    from fleet.protocol.geometry import NodePosition
+    from fleet.protocol.state import EdgeState, NodeState
+    from fleet.server import Intake
+
+    node = NodeState(
+        node_id="X1",
+        sequence_id=2,
+        released=True,
+        node_position=NodePosition(x=311.0, y=748.25, map_id="m"),
+    )
+    message = make_state(
+        MAKER,
+        "TT07",
+        starter_battery(25.2),
+        header_id=7,
+        timestamp=datetime(2026, 11, 29, 6, 0, 1, 250000, tzinfo=UTC),
+        order_id="TT07-1",
+        last_node_id="X0",
+        distance_since_last_node=1.25,
+        node_states=[node],
+        edge_states=[EdgeState(edge_id="e", sequence_id=1, released=True)],
+        telemetry=TruckTelemetry(boot_id="b-1"),
+    )
+    frames = [b"TT07", message_topic(message).encode(), encode(message)]
+    bodies = []
+    for canonical in (False, True):
+        with Journal(tmp_path / f"{canonical}.db") as journal:
+            intake = Intake(journal, canonical=canonical)
+            intake.take([frames], 1_700_000_000.0, 0.0)
+            bodies.append(stored(tmp_path / f"{canonical}.db"))
+    assert bodies[0] == bodies[1]
+    assert len(bodies[0]) == 1

@@ -192,6 +192,33 @@ def test_one_at_a_time_equals_the_batch(yard: Yard, matcher: MapMatcher) -> None
         assert matcher.match_one(float(x[i] + 3.0), float(y[i] - 2.0), float(h[i])) == batch.row(i)
 
 
+def test_one_position_from_the_grid_is_the_batch_to_the_bit(matcher: MapMatcher) -> None:
+    """`match_one`'s grid (no STRtree) answers as `match_xy` does, every field bit for bit:
+    on lanes, off them, past the reach, with and without a heading, on curves."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    k = rng.integers(0, len(matcher._lane), n)
+    u = rng.random(n)
+    x = matcher._cx0[k] + u * (matcher._cx1[k] - matcher._cx0[k])
+    y = matcher._cy0[k] + u * (matcher._cy1[k] - matcher._cy0[k])
+    off = rng.random(n) < 0.5
+    x[off] += rng.normal(0.0, 4.0, int(off.sum()))
+    y[off] += rng.normal(0.0, 4.0, int(off.sum()))
+    x[:300], y[:300] = rng.uniform(-60.0, 860.0, 300), rng.uniform(-60.0, 860.0, 300)
+    h = rng.uniform(0.0, 360.0, n)
+    h[::5] = np.round(h[::5] / 90.0) * 90.0 % 360.0  # along the grid's lanes, or across
+    answered = 0
+    for i in range(n):
+        heading = None if i % 3 == 0 else float(h[i])
+        fast = matcher._match_single(float(x[i]), float(y[i]), heading)
+        if fast is None:
+            continue  # left to match_xy
+        answered += 1
+        batch = matcher.match_xy([x[i]], [y[i]], None if heading is None else [heading])
+        assert fast == batch.row(0)
+    assert answered > n * 0.8
+
+
 def test_empty_batch(matcher: MapMatcher) -> None:
     """No positions, no matches."""
     m = matcher.match_xy([], [])
