@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fleet.dispatcher_cli:dispatcher_group",
         "The dispatcher: serve trucks over ZeroMQ, KPIs from a journal.",
     ),
+    "operators": (
+        "fleet.console.operators_cli:operators_group",
+        "The fleet console's operators: add and list who may sign in.",
+    ),
     "sim": ("sim.sim_cli:sim_group", "Simulated shifts: run, compare strategies, replay bags."),
     "gnss": ("drivers.gnss.cli:gnss_group", "GNSS receivers: decode NMEA 0183, for debugging."),
     "agent": (
