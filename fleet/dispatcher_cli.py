@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from fleet.kpi import Kpis
 from fleet.server import DEFAULT_BIND, DEFAULT_BROKEN_AFTER_S
 from maps import DEFAULT_TERMINAL, TERMINALS
+
+if TYPE_CHECKING:
+    from fleet.console.serving import ConsoleServer
+    from fleet.live import LiveDispatcher
+    from fleet.server import Server
 
 
 @click.group("dispatcher")
@@ -96,6 +102,24 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
         _print_table(kpis, journal)
 
 
+def _console(
+    server: Server, live: LiveDispatcher | None, at: str | None, operators: Path | None
+) -> ConsoleServer | None:
+    """The fleet console on the server's dispatcher, started (None: not asked for)."""
+    if at is None:
+        return None
+    if live is None:
+        raise click.BadParameter("needs the dispatcher (not --no-dispatch)", param_hint="--console")
+    from fleet.console.serving import attach
+
+    try:
+        console = attach(server, live, at, operators)
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise click.ClickException(f"--console {at}: {exc}") from None
+    click.echo(f"fleet console on {console.url}")
+    return console
+
+
 @dispatcher_group.command("serve")
 @click.option(
     "--journal",
@@ -152,6 +176,20 @@ def kpi_cmd(journal: Path, as_json: bool) -> None:
     show_default=True,
     help="run the dispatcher core (plans and orders); --no-dispatch only journals and acks",
 )
+@click.option(
+    "--console",
+    "console_at",
+    metavar="HOST:PORT",
+    help="serve the fleet console there too (e.g. 127.0.0.1:8080; beyond loopback only "
+    "with --operators)",
+)
+@click.option(
+    "--operators",
+    "operators_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="the console's operators (yardfleet operators add); without it the console on "
+    "loopback is watch-only",
+)
 def serve_cmd(
     journal_path: Path,
     bind: str,
@@ -162,6 +200,8 @@ def serve_cmd(
     strategy: str,
     clock_rate: float,
     dispatch: bool,
+    console_at: str | None,
+    operators_file: Path | None,
 ) -> None:
     """Serve trucks over ZeroMQ: journal what they send, then ack; until SIGTERM or Ctrl-C."""
     import logging
@@ -203,8 +243,11 @@ def serve_cmd(
             )
         except zmq.ZMQError as exc:
             raise click.ClickException(f"cannot bind {bind}: {exc}") from None
+        console = _console(server, handler, console_at, operators_file)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: server.stop())
         click.echo(f"listening on {server.endpoint}, journal {journal_path}")
         stats = server.run(seconds)
+        if console is not None:
+            console.stop()
         click.echo(f"stopped: {stats.line()}")

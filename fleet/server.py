@@ -435,6 +435,9 @@ class Server:
             raise
         self._socket = sock
         self.endpoint: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.on_loop: list[Callable[[float], list[tuple[str, Message]]]] = []
+        """Called with the POSIX time on every turn of the loop (the console's bridge);
+        what they return is sent. Run on the server's thread: the handler's thread."""
 
     @property
     def journal(self) -> Journal:
@@ -477,6 +480,8 @@ class Server:
                     self._serve_batch()
                 self._send_all(intake.check_silence(time.time(), time.monotonic()))
                 self._send_all(intake.tick(time.time()))
+                for hook in self.on_loop:
+                    self._send_all(hook(time.time()))
         finally:
             self._socket.close()
         return self.stats

@@ -11,14 +11,21 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
 
 import uvicorn
 
 from fleet.console.app import create_app
 from fleet.console.bridge import Bridge
 from fleet.console.operators import Operators
+from fleet.console.watch import Watch
+from fleet.live import LiveDispatcher
+from fleet.protocol.codec import Message
+from fleet.server import Intake
 
-__all__ = ["ConsoleServer", "check_bind", "parse_address"]
+__all__ = ["ConsoleServer", "attach", "check_bind", "parse_address"]
 
 START_TIMEOUT_S = 10.0
 
@@ -92,3 +99,28 @@ class ConsoleServer:
         self._server.should_exit = True
         self._thread.join(timeout=5.0)
         self._sock.close()
+
+
+class _Hosting(Protocol):
+    """What the console needs of the live server: its intake and a turn of its loop."""
+
+    @property
+    def intake(self) -> Intake: ...
+
+    @property
+    def on_loop(self) -> list[Callable[[float], list[tuple[str, Message]]]]: ...
+
+
+def attach(
+    server: _Hosting, live: LiveDispatcher, address: str, operators_file: Path | None
+) -> ConsoleServer:
+    """Serve the console of `server`'s live dispatcher at `address` (HOST:PORT): the
+    handler gets a `Watch` in front, the server's loop pumps the bridge. Started."""
+    host, port = parse_address(address)
+    operators = Operators.load(operators_file) if operators_file is not None else None
+    watch = Watch(live)
+    server.intake.handler = watch
+    bridge = Bridge(live, watch, server.intake)
+    console = ConsoleServer(bridge, host, port, operators)
+    server.on_loop.append(bridge.pump)
+    return console.start()
