@@ -334,7 +334,7 @@
       const below = c.rate != null && c.rate < c.target;
       let html = `<h3><span>${esc(crane)} · ${q.open} open</span><span class="rate${below ? " below" : ""}">${r}/h of ${c.target || 30} · ${c.moves || 0} moves</span></h3><ol>`;
       for (const j of q.jobs) {
-        html += `<li class="${j.late ? "late" : ""}" data-job="${esc(j.job)}"><span>${esc(j.seq)}</span><span>${esc(j.type)}</span>` +
+        html += `<li class="${j.late ? "late" : ""}" data-job="${esc(j.job)}"><span>${esc(j.seq)}</span><span class="kind" title="${esc(j.type)}">${esc(j.type[0])}</span>` +
           `<span>${esc(j.box)}</span><span class="stage">${esc(j.stage)}</span><span>${esc(j.truck)}</span></li>`;
       }
       html += "</ol>";
