@@ -15,6 +15,7 @@ from typing import Any
 
 from fleet.console.alarms import Alarms
 from fleet.console.cutoff import cut_off_cranes
+from fleet.console.holds import hold, let_go
 from fleet.journal import Event
 from fleet.live import LiveDispatcher
 from fleet.protocol.codec import Message
@@ -89,12 +90,13 @@ def _add_job(ctx: _Ctx, op: str, args: dict[str, Any]) -> tuple[str, Sent]:
     row = args.get("job")
     if not isinstance(row, dict):
         raise RefusedError("job is missing (column → value, as in a work queue)")
-    queue = check_rows([{str(k): "" if v is None else str(v) for k, v in row.items()}], "job",
-                       ctx.live.yard)
+    queue = check_rows(
+        [{str(k): "" if v is None else str(v) for k, v in row.items()}], "job", ctx.live.yard
+    )
     if queue.problems:
-        raise RefusedError("; ".join(
-            f"{p.field}: {p.message}" if p.field else p.message for p in queue.problems
-        ))
+        raise RefusedError(
+            "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in queue.problems)
+        )
     problems, sent = ctx.live.add_jobs(queue.jobs, ctx.at)
     if problems:
         raise RefusedError("; ".join(p.text() for p in problems))
@@ -116,11 +118,49 @@ def _ack_alarm(ctx: _Ctx, op: str, args: dict[str, Any]) -> tuple[str, Sent]:
     return f"alarm {alarm.text!r} acknowledged", []
 
 
+def _truck(ctx: _Ctx, args: dict[str, Any]) -> str:
+    truck = _text(args, "truck")
+    if truck not in ctx.live.dispatcher.trucks:
+        raise RefusedError(f"no truck {truck!r} in the fleet")
+    return truck
+
+
+def _pause_truck(ctx: _Ctx, op: str, args: dict[str, Any]) -> tuple[str, Sent]:
+    truck = _truck(ctx, args)
+    return f"{truck} told to stand", hold(ctx.live, truck, ctx.at)
+
+
+def _resume_truck(ctx: _Ctx, op: str, args: dict[str, Any]) -> tuple[str, Sent]:
+    truck = _truck(ctx, args)
+    return f"{truck} told to go on", let_go(ctx.live, truck, ctx.at)
+
+
+def _stop_all(ctx: _Ctx, op: str, args: dict[str, Any]) -> tuple[str, Sent]:
+    held = ctx.live.dispatcher.scheduler.held
+    trucks = sorted(t for t in ctx.live.dispatcher.trucks if t not in held)
+    sent: Sent = []
+    for truck in trucks:
+        sent += hold(ctx.live, truck, ctx.at)
+    return f"{len(trucks)} truck(s) told to stand", sent
+
+
+def _release_all(ctx: _Ctx, op: str, args: dict[str, Any]) -> tuple[str, Sent]:
+    trucks = sorted(ctx.live.dispatcher.scheduler.held)
+    sent: Sent = []
+    for truck in trucks:
+        sent += let_go(ctx.live, truck, ctx.at)
+    return f"{len(trucks)} truck(s) told to go on", sent
+
+
 KINDS: dict[str, Callable[[_Ctx, str, dict[str, Any]], tuple[str, Sent]]] = {
     "close_lane": _close_lane,
     "open_lane": _open_lane,
     "add_job": _add_job,
     "ack_alarm": _ack_alarm,
+    "pause_truck": _pause_truck,
+    "resume_truck": _resume_truck,
+    "stop_all": _stop_all,
+    "release_all": _release_all,
 }
 """The actions an operator can take, by kind."""
 

@@ -17,7 +17,14 @@ from fleet.live import LiveDispatcher
 from fleet.trucks import Phase, Truck, activity
 from maps import CraneKind
 
-__all__ = ["QUEUE_SHOWN", "TARGET_RATE", "shift_seconds", "snapshot", "truck_state"]
+__all__ = [
+    "QUEUE_SHOWN",
+    "TARGET_RATE",
+    "shift_seconds",
+    "snapshot",
+    "truck_route",
+    "truck_state",
+]
 
 QUEUE_SHOWN = 12
 """Jobs listed per quay crane (the rest counted)."""
@@ -53,6 +60,22 @@ def truck_state(t: Truck, seen: Seen) -> str:
     return next((name for name, holds in checks if holds), "idle")
 
 
+def truck_route(live: LiveDispatcher, truck: str) -> dict[str, Any] | None:
+    """The lanes of the truck's order in order, and how many of them are released (its
+    base; the rest is horizon); None without an order."""
+    ledger = live.dispatcher.release.ledgers.get(truck)
+    if ledger is None:
+        return None
+    lanes: list[str] = []
+    released = 0
+    for k, w in enumerate(ledger.route.waypoints):
+        if w.lane_id and (not lanes or lanes[-1] != w.lane_id):
+            lanes.append(w.lane_id)
+        if k < ledger.released:
+            released = len(lanes)
+    return {"lanes": lanes, "released": released}
+
+
 def _truck(live: LiveDispatcher, t: Truck, seen: Seen, now: float) -> dict[str, Any]:
     cfg = live.dispatcher.config
     share = t.litres / t.tank_l if t.tank_l > 0 else 0.0
@@ -80,6 +103,9 @@ def _truck(live: LiveDispatcher, t: Truck, seen: Seen, now: float) -> dict[str, 
         "spot": t.spot,
         "goal": t.goal,
         "fix": seen.fix,
+        "route": truck_route(live, t.id),
+        "operator_pause": t.id in live.dispatcher.scheduler.held,
+        "says_paused": seen.paused,
     }
 
 

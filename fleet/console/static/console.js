@@ -49,7 +49,11 @@
     const s = await api("/api/session");
     if (s.status === 200) { signedIn(s.body); return load(); }
     const y = await api("/api/yard");
-    if (y.status === 200) { $("who").textContent = "watch only (no operators file)"; return load(y.body); }
+    if (y.status === 200) {
+      $("who").textContent = "watch only (no operators file)";
+      document.body.classList.add("watch");
+      return load(y.body);
+    }
     $("login").hidden = false;
     $("login-name").focus();
   }
@@ -185,15 +189,20 @@
       $("sel-body").textContent = `${lane.kind} · ${lane.length_m} m · ${lane.speed_limit_kmh} km/h · ${lane.start} → ${lane.end}` +
         (isClosed ? ` · CLOSED: ${closed[lane.id]}` : " · open");
       $("lane-actions").hidden = ui.role !== "dispatcher";
+      $("truck-actions").hidden = true;
       $("close-lane").hidden = isClosed;
       $("open-lane").hidden = !isClosed;
     } else if (ui.selectedTruck && ui.snap) {
       const t = ui.snap.trucks.find((x) => x.id === ui.selectedTruck);
       $("lane-actions").hidden = true;
       if (!t) return;
+      $("truck-actions").hidden = ui.role !== "dispatcher";
+      $("pause-truck").hidden = t.operator_pause;
+      $("resume-truck").hidden = !t.operator_pause;
       $("sel-title").textContent = `Truck ${t.id} (${t.mode})`;
       $("sel-body").textContent = `${STATE_TEXT[t.state]} · phase ${t.phase} · job ${t.job || "–"} · ` +
-        `${Math.round(t.fuel * 100)} % fuel · ${t.speed_kmh} km/h · goal ${t.goal || "–"}`;
+        `${Math.round(t.fuel * 100)} % fuel · ${t.speed_kmh} km/h · goal ${t.goal || "–"}` +
+        (t.route ? ` · route ${t.route.lanes.length} lanes, ${t.route.released} released` : "");
     }
   }
 
@@ -210,6 +219,17 @@
     { lane: ui.selectedLane, reason: $("lane-reason").value || "closed from the console" }, $("action-result")));
   $("open-lane").addEventListener("click", () => act("open_lane",
     { lane: ui.selectedLane, reason: $("lane-reason").value || "reopened from the console" }, $("action-result")));
+  $("pause-truck").addEventListener("click", () => act("pause_truck", { truck: ui.selectedTruck }, $("action-result")));
+  $("resume-truck").addEventListener("click", () => act("resume_truck", { truck: ui.selectedTruck }, $("action-result")));
+  $("stop-all").addEventListener("click", () => { showResult(); act("stop_all", {}, $("action-result")); });
+  $("release-all").addEventListener("click", () => { showResult(); act("release_all", {}, $("action-result")); });
+  function showResult() {
+    $("selection").hidden = false;
+    $("sel-title").textContent = "Whole fleet";
+    $("sel-body").textContent = "each truck's acknowledgement shows in the fleet table (✓)";
+    $("lane-actions").hidden = true; $("truck-actions").hidden = true;
+    ui.selectedLane = null; ui.selectedTruck = null;
+  }
   $("add-job").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const job = {};
@@ -233,11 +253,13 @@
 
   function render(snap) {
     ui.snap = snap;
+    window.__snap = snap;  // for the browser test and the curious
     $("clock").textContent = clockFmt.format(new Date(snap.at));
     $("moves").textContent = snap.moves;
     $("strategy").textContent = snap.strategy;
     drawTrucks(snap.trucks);
     drawClosed(snap.closed_lanes);
+    drawRoute(snap.trucks.find((t) => t.id === ui.selectedTruck));
     fleetTable(snap.trucks);
     queues(snap.queues, snap.cranes);
     alarms(snap.alarms || []);
@@ -276,6 +298,22 @@
     for (const id of Object.keys(ui.trucks)) if (!seen.has(id)) { ui.trucks[id].g.remove(); delete ui.trucks[id]; }
   }
 
+  function drawRoute(t) {
+    // the selected truck's order: its base (released) solid, its horizon dashed
+    const layer = $("layer-route");
+    const route = t && t.route;
+    const key = route ? `${t.id}:${route.released}:${route.lanes.join(",")}` : "";
+    if (layer.dataset.key === key) return;
+    layer.dataset.key = key;
+    layer.replaceChildren();
+    if (!route) return;
+    route.lanes.forEach((id, k) => {
+      if (!ui.lanes[id]) return;
+      el("polyline", { points: pts(ui.lanes[id].points), "data-lane": id,
+        class: k < route.released ? "route-base" : "route-horizon" }, layer);
+    });
+  }
+
   function drawClosed(closed) {
     const layer = $("layer-closed");
     const want = new Set(Object.keys(closed));
@@ -307,7 +345,8 @@
       tr.addEventListener("click", () => selectTruck(t.id));
       cell(tr, `<b>${esc(t.id)}</b>`);
       cell(tr, `<span class="mode ${t.mode}">${t.mode === "autonomous" ? "AUTO" : "MANUAL"}</span>`);
-      cell(tr, `<span class="pill" style="background:var(--${t.state})">${STATE_TEXT[t.state]}</span>`);
+      const pill = t.operator_pause ? `paused ${t.says_paused ? "✓" : "…"}` : STATE_TEXT[t.state];
+      cell(tr, `<span class="pill" style="background:var(--${t.operator_pause ? "held" : t.state})">${pill}</span>`);
       cell(tr, esc(t.job));
       const pct = Math.max(0, Math.min(100, Math.round(t.fuel * 100)));
       cell(tr, `<span class="fuel${t.low_fuel ? " low" : ""}"><i style="width:${pct}%"></i></span><span class="fuel-l">${pct} %</span>`);

@@ -8,6 +8,7 @@ import pytest
 from console_rig import PASSWORDS, Rig, wait_for
 from fastapi.testclient import TestClient
 
+from fleet.protocol import InstantActions
 from fleet.state import load
 
 CRANE_CUTTER = "apron-u-01"
@@ -129,8 +130,17 @@ def test_a_closure_that_cuts_a_crane_off_is_refused_with_why(client: TestClient,
 
 def test_a_job_is_added_with_the_work_queues_checks(client: TestClient, rig: Rig) -> None:
     csrf = sign_in(client)["csrf"]
-    job = {"JOB_ID": "C1", "JOB_TYPE": "DSCH", "VESSEL_CALL": "V1", "CONTAINER_NO": "CSQU3054383",
-           "SIZE": "40", "WEIGHT_KG": "24000", "QC": "QC01", "QC_SEQ": "1", "YARD_BLOCK": "A1"}
+    job = {
+        "JOB_ID": "C1",
+        "JOB_TYPE": "DSCH",
+        "VESSEL_CALL": "V1",
+        "CONTAINER_NO": "CSQU3054383",
+        "SIZE": "40",
+        "WEIGHT_KG": "24000",
+        "QC": "QC01",
+        "QC_SEQ": "1",
+        "YARD_BLOCK": "A1",
+    }
     r = act(client, csrf, "add_job", job=job)
     assert r.status_code == 200 and r.json()["text"] == "job C1 added (DSCH CSQU3054383)"
     assert "C1" in load(rig.journal).jobs
@@ -206,8 +216,11 @@ def test_a_forged_cross_site_request_is_refused(client: TestClient, rig: Rig) ->
 def test_an_unknown_action_or_a_body_that_is_no_object(client: TestClient) -> None:
     csrf = sign_in(client)["csrf"]
     assert act(client, csrf, "launch_rocket").status_code == 404
-    r = client.post("/api/actions/close_lane", content=b"[1]",
-                    headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    r = client.post(
+        "/api/actions/close_lane",
+        content=b"[1]",
+        headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+    )
     assert r.status_code == 400
 
 
@@ -215,3 +228,46 @@ def test_signing_out_ends_the_session(client: TestClient) -> None:
     csrf = sign_in(client)["csrf"]
     assert client.post("/api/logout", json={}, headers={"X-CSRF-Token": csrf}).status_code == 200
     assert client.get("/api/snapshot").status_code == 401
+
+
+def instant(rig: Rig, truck: str) -> list[str]:
+    """The instant actions sent to a truck so far, by type."""
+    return [
+        a.action_type
+        for who, m in list(rig.sent)
+        if who == truck and isinstance(m, InstantActions)
+        for a in m.actions
+    ]
+
+
+def test_a_truck_is_paused_and_resumed_by_an_operator(client: TestClient, rig: Rig) -> None:
+    csrf = sign_in(client)["csrf"]
+    rig.report("TT01", rig.parking(0))
+    wait_for(lambda: rig.truck("TT01"))
+    r = act(client, csrf, "pause_truck", truck="TT01")
+    assert r.status_code == 200 and r.json()["text"] == "TT01 told to stand"
+    wait_for(lambda: "startPause" in instant(rig, "TT01"))
+    t = wait_for(lambda: (rig.truck("TT01") or {}).get("operator_pause") and rig.truck("TT01"))
+    assert t["state"] == "held"
+    again = act(client, csrf, "pause_truck", truck="TT01")
+    assert again.status_code == 409 and "paused already" in again.json()["text"]
+    assert act(client, csrf, "resume_truck", truck="TT01").status_code == 200
+    wait_for(lambda: "stopPause" in instant(rig, "TT01"))
+    again = act(client, csrf, "resume_truck", truck="TT01")
+    assert again.status_code == 409 and "not paused" in again.json()["text"]
+    assert act(client, csrf, "pause_truck", truck="TT99").status_code == 409
+    purposes = [b["purpose"] for b in events(rig, "msg.instantActions") if b["truck"] == "TT01"]
+    assert "operator pause" in purposes and "operator resume" in purposes
+
+
+def test_all_trucks_are_stopped_and_released(client: TestClient, rig: Rig) -> None:
+    csrf = sign_in(client)["csrf"]
+    for k, truck in enumerate(("TT01", "TT02")):
+        rig.report(truck, rig.parking(k))
+    wait_for(lambda: rig.truck("TT02"))
+    r = act(client, csrf, "stop_all")
+    assert r.status_code == 200 and r.json()["text"] == "2 truck(s) told to stand"
+    assert act(client, csrf, "pause_truck", truck="TT02").status_code == 409
+    r = act(client, csrf, "release_all")
+    assert r.status_code == 200 and r.json()["text"] == "2 truck(s) told to go on"
+    wait_for(lambda: all("stopPause" in instant(rig, t) for t in ("TT01", "TT02")))

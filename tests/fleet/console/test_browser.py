@@ -59,8 +59,13 @@ def shift(tmp_path: Path) -> Iterator[ConsoleShift]:
 def browser() -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1920,1080",
-                "--disable-dev-shm-usage"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1920,1080",
+        "--disable-dev-shm-usage",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
     metrics = {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False}
@@ -81,6 +86,22 @@ def positions(browser: Any) -> dict[str, tuple[str, str]]:
         " o[g.dataset.truck] = [g.dataset.x, g.dataset.y]; return o;"
     )
     return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def moving_truck(browser: Any) -> str | None:
+    """A truck driving to its pickup with an order whose route has a horizon, if any."""
+    truck: str | None = browser.execute_script(
+        "const s = window.__snap; if (!s) return null;"
+        " const t = s.trucks.find(t => t.route && t.state === 'to_pickup' && t.speed_kmh > 0"
+        " && t.route.released < t.route.lanes.length); return t ? t.id : null;"
+    )
+    return truck
+
+
+def row(browser: Any, truck: str) -> str:
+    """The truck's line in the fleet table."""
+    text: str = browser.find_element(By.CSS_SELECTOR, f'#fleet tr[data-truck="{truck}"]').text
+    return text
 
 
 def click_lane(browser: Any, lane: str) -> None:
@@ -121,8 +142,10 @@ def test_a_dispatcher_watches_the_yard_and_closes_a_lane(
     browser.find_element(By.ID, "close-lane").click()
     result = wait(
         browser,
-        lambda b: b.find_element(By.ID, "action-result").text.startswith(("✓", "✗")) and
-        b.find_element(By.ID, "action-result").text,
+        lambda b: (
+            b.find_element(By.ID, "action-result").text.startswith(("✓", "✗"))
+            and b.find_element(By.ID, "action-result").text
+        ),
         "no word on the closure",
     )
     assert result == f"✓ lane {LANE} closed"
@@ -136,14 +159,19 @@ def test_a_dispatcher_watches_the_yard_and_closes_a_lane(
     browser.find_element(By.ID, "close-lane").click()
     refused = wait(
         browser,
-        lambda b: "refused" in b.find_element(By.ID, "action-result").text and
-        b.find_element(By.ID, "action-result").text,
+        lambda b: (
+            "refused" in b.find_element(By.ID, "action-result").text
+            and b.find_element(By.ID, "action-result").text
+        ),
         "no word on the refused closure",
     )
     assert f"closing lane {CUTTER} would cut QC" in refused
 
-    ack = wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#alarms button.ack"),
-               "no alarm to acknowledge")
+    ack = wait(
+        browser,
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#alarms button.ack"),
+        "no alarm to acknowledge",
+    )
     alarm_id = ack[0].find_element(By.XPATH, "..").get_attribute("data-alarm")
     ack[0].click()
     wait(
@@ -151,7 +179,29 @@ def test_a_dispatcher_watches_the_yard_and_closes_a_lane(
         lambda b: b.find_elements(By.CSS_SELECTOR, f'#alarms li.acked[data-alarm="{alarm_id}"]'),
         "the acknowledged alarm is not marked",
     )
+
+    # a truck at work: its route on the map (released part apart from the horizon); paused
+    # from the page, it says so itself (the table's ✓)
+    truck = wait(browser, moving_truck, "no truck with a route")
+    browser.find_element(By.CSS_SELECTOR, f'#fleet tr[data-truck="{truck}"]').click()
+    wait(
+        browser,
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#layer-route .route-base"),
+        "the selected truck's route is not drawn",
+    )
+    browser.find_element(By.ID, "pause-truck").click()
+    wait(
+        browser,
+        lambda b: "paused ✓" in row(b, truck),
+        "the truck did not acknowledge its pause",
+    )
     browser.save_screenshot(str(tmp_path / "console.png"))
+    browser.find_element(By.ID, "resume-truck").click()
+    wait(
+        browser,
+        lambda b: "paused" not in row(b, truck),
+        "the truck was not resumed",
+    )
 
     shift.stop()
     with Journal(shift.shift.journal.path) as journal:

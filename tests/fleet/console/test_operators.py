@@ -17,12 +17,23 @@ def test_operators_add_and_list_keep_only_hashes(tmp_path: Path) -> None:
     path = tmp_path / "ops.json"
     runner = CliRunner()
     r = runner.invoke(
-        main, ["operators", "add", "dana", "--role", "dispatcher", "--file", str(path),
-               "--password", "secret-pass-1"]
+        main,
+        [
+            "operators",
+            "add",
+            "dana",
+            "--role",
+            "dispatcher",
+            "--file",
+            str(path),
+            "--password",
+            "secret-pass-1",
+        ],
     )
     assert r.exit_code == 0, r.output
     r = runner.invoke(
-        main, ["operators", "add", "vic", "--role", "viewer", "--file", str(path)],
+        main,
+        ["operators", "add", "vic", "--role", "viewer", "--file", str(path)],
         input="viewer-pass-1\nviewer-pass-1\n",
     )
     assert r.exit_code == 0, r.output
@@ -39,8 +50,18 @@ def test_operators_add_and_list_keep_only_hashes(tmp_path: Path) -> None:
 
 def test_a_short_password_or_a_bad_name_is_refused(tmp_path: Path) -> None:
     r = CliRunner().invoke(
-        main, ["operators", "add", "dana", "--role", "dispatcher", "--file",
-               str(tmp_path / "o.json"), "--password", "short"]
+        main,
+        [
+            "operators",
+            "add",
+            "dana",
+            "--role",
+            "dispatcher",
+            "--file",
+            str(tmp_path / "o.json"),
+            "--password",
+            "short",
+        ],
     )
     assert r.exit_code == 1 and "at least 8 characters" in r.output
     with pytest.raises(OperatorError, match="letters, digits"):

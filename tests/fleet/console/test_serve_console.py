@@ -22,10 +22,26 @@ def test_serve_with_the_console(tmp_path: Path, haiphong: Yard) -> None:
     ops = operators_file(tmp_path / "ops.json")
     db = tmp_path / "journal.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "dispatcher", "serve", "--journal", str(db),
-         "--bind", "tcp://127.0.0.1:*", "--seconds", "120", "--console", "127.0.0.1:0",
-         "--operators", str(ops.path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "dispatcher",
+            "serve",
+            "--journal",
+            str(db),
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--seconds",
+            "120",
+            "--console",
+            "127.0.0.1:0",
+            "--operators",
+            str(ops.path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -41,9 +57,14 @@ def test_serve_with_the_console(tmp_path: Path, haiphong: Yard) -> None:
         truck.setsockopt(zmq.LINGER, 0)
         truck.connect(endpoint)
         state = make_state(
-            "YardFleet", "TT07", starter_battery(25.0), header_id=1, last_node_id=park,
-            position=AgvPosition(x=node.x, y=node.y, theta=0.5, map_id="haiphong",
-                                 position_initialized=True),
+            "YardFleet",
+            "TT07",
+            starter_battery(25.0),
+            header_id=1,
+            last_node_id=park,
+            position=AgvPosition(
+                x=node.x, y=node.y, theta=0.5, map_id="haiphong", position_initialized=True
+            ),
             telemetry=TruckTelemetry(boot_id="b1"),
         )
         truck.send_multipart([message_topic(state).encode(), encode(state)])
@@ -58,8 +79,11 @@ def test_serve_with_the_console(tmp_path: Path, haiphong: Yard) -> None:
                 return any(t["id"] == "TT07" and t["heading"] == 0.5 for t in trucks)
 
             wait_for(seen)
-            r = web.post("/api/actions/close_lane", json={"lane": "apron-u-02", "reason": "spill"},
-                         headers={"X-CSRF-Token": csrf})
+            r = web.post(
+                "/api/actions/close_lane",
+                json={"lane": "apron-u-02", "reason": "spill"},
+                headers={"X-CSRF-Token": csrf},
+            )
             assert r.status_code == 200, r.text
         truck.close()
         ctx.term()
