@@ -19,13 +19,12 @@ sends an `Origin`, the console's own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from functools import partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Request, Response, WebSocket
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -182,7 +181,7 @@ async def act(kind: str, request: Request) -> JSONResponse:
 
 @router.websocket("/ws")
 async def feed(ws: WebSocket) -> None:
-    """A snapshot whenever a new one is made (every half second or so)."""
+    """A snapshot whenever a new one is made (twice a second while the dispatcher runs)."""
     console: _Console = ws.app.state.console
     origin = ws.headers.get("origin")
     host = ws.headers.get("host", "")
@@ -191,16 +190,27 @@ async def feed(ws: WebSocket) -> None:
         await ws.close(code=1008)
         return
     await ws.accept()
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+
+    def wake() -> None:  # on the dispatcher's thread: only hand over to this loop
+        loop.call_soon_threadsafe(changed.set)
+
+    unsubscribe = console.bridge.subscribe(wake)
     version = 0
     try:
         while True:
-            wait = partial(console.bridge.wait_newer, version, FEED_WAIT_S)
-            newer, data = await anyio.to_thread.run_sync(wait)
+            newer, data = console.bridge.latest()
             if newer != version and data is not None:
                 version = newer
                 await ws.send_text(console.encoded(newer, data))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), FEED_WAIT_S)
+            changed.clear()
     except (WebSocketDisconnect, RuntimeError, OSError):
         return
+    finally:
+        unsubscribe()
 
 
 def _who(s: Session) -> dict[str, Any]:

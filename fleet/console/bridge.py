@@ -8,8 +8,10 @@ the actions made for the trucks. Nothing on the web side touches the dispatcher.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
@@ -21,6 +23,8 @@ from fleet.live import LiveDispatcher
 from fleet.problems import ProblemKind
 
 __all__ = ["Bridge"]
+
+log = logging.getLogger(__name__)
 
 REFRESH_S = 0.5
 """A new snapshot at least this often (wall seconds) while the dispatcher runs."""
@@ -60,7 +64,7 @@ class Bridge:
         self._lock = threading.Lock()
         self._latest: dict[str, Any] | None = None
         self._version = 0
-        self._changed = threading.Condition(self._lock)
+        self._listeners: list[Callable[[], None]] = []
         self._last_refresh = -1e18
         self._errors_seen = 0
         self._problems_seen = 0
@@ -78,11 +82,18 @@ class Bridge:
         with self._lock:
             return self._version, self._latest
 
-    def wait_newer(self, version: int, timeout: float) -> tuple[int, dict[str, Any] | None]:
-        """The snapshot after `version`, waiting up to `timeout` s for it."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._version > version, timeout)
-            return self._version, self._latest
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` (on the dispatcher's thread: it must only hand over, e.g. with
+        `loop.call_soon_threadsafe`) after each new snapshot; returns the unsubscribe."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
 
     # -- the dispatcher's side (its thread only) --------------------------------------
 
@@ -118,11 +129,16 @@ class Bridge:
         critical = self.live.dispatcher.config.fuel_critical
         self.alarms.update(snap["at"], conditions(snap, critical))
         snap["alarms"] = self.alarms.listed()
-        with self._changed:
+        with self._lock:
             self._version += 1
             snap["version"] = self._version
             self._latest = snap
-            self._changed.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:  # a listener gone bad never stops the dispatcher
+                log.exception("a console listener failed")
 
     def _refused(self, now_iso: str) -> None:
         """Messages refused since the last look (by the intake or the dispatcher): alarms."""
