@@ -8,10 +8,17 @@ on the list, marked with who and when; the journal gets an `alarm.acked` event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CRITICAL", "INFO", "WARNING", "Alarm", "Alarms", "conditions"]
+import networkx as nx
+
+__all__ = ["CRITICAL", "DEADLOCK_S", "INFO", "WARNING", "Alarm", "Alarms", "Circles", "conditions"]
+
+DEADLOCK_S = 60.0
+"""Shift seconds a circle of trucks waiting on each other must last to be a deadlock (the
+dispatcher opens most circles by itself at once)."""
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 _ORDER = {CRITICAL: 0, WARNING: 1, INFO: 2}
@@ -54,6 +61,9 @@ def _truck_alarms(t: dict[str, Any], critical_fuel: float) -> list[tuple[str, st
         out.append((f"broken:{tid}", CRITICAL, "breakdown", f"{tid} broken down"))
     if not t["fix"]:
         out.append((f"nofix:{tid}", WARNING, "gnss_fix_lost", f"{tid}: GNSS fix lost"))
+    if t.get("fuel_loss", "NONE") != "NONE":
+        what = "a sudden drop: possible theft" if t["fuel_loss"] == "THEFT" else "a leak"
+        out.append((f"fuelloss:{tid}", CRITICAL, "fuel_loss", f"{tid}: fuel falling, {what}"))
     if t["fuel"] < critical_fuel:
         pct = round(t["fuel"] * 100)
         out.append((f"fuel:{tid}", CRITICAL, "low_fuel", f"{tid}: fuel critical ({pct} %)"))
@@ -63,11 +73,18 @@ def _truck_alarms(t: dict[str, Any], critical_fuel: float) -> list[tuple[str, st
     return out
 
 
-def conditions(snap: dict[str, Any], critical_fuel: float) -> list[tuple[str, str, str, str]]:
-    """The condition alarms a snapshot shows: (id, tier, kind, text) each."""
+def conditions(
+    snap: dict[str, Any], critical_fuel: float, stuck: Sequence[list[str]] = ()
+) -> list[tuple[str, str, str, str]]:
+    """The condition alarms a snapshot shows, and circles of trucks `stuck` waiting on each
+    other: (id, tier, kind, text) each."""
     out: list[tuple[str, str, str, str]] = []
     for t in snap["trucks"]:
         out += _truck_alarms(t, critical_fuel)
+    for circle in stuck:
+        names = ", ".join(circle)
+        text = f"deadlock: {names} wait on each other"
+        out.append((f"deadlock:{'+'.join(circle)}", CRITICAL, "deadlock", text))
     for lane, reason in sorted(snap["closed_lanes"].items()):
         out.append((f"lane:{lane}", INFO, "lane_closed", f"lane {lane} closed: {reason}"))
     return out
@@ -90,7 +107,9 @@ class Alarms:
                 self.up[alarm_id].text = text
                 self.up[alarm_id].tier = tier
             else:
-                truck = alarm_id.split(":", 1)[1] if kind != "lane_closed" else None
+                truck = (
+                    alarm_id.split(":", 1)[1] if kind not in ("lane_closed", "deadlock") else None
+                )
                 self.up[alarm_id] = Alarm(alarm_id, tier, kind, text, now_iso, truck)
 
     def event(self, now_iso: str, tier: str, kind: str, text: str) -> Alarm:
@@ -117,3 +136,18 @@ class Alarms:
                 key=lambda a: (a.acked_by is not None, _ORDER[a.tier], a.raised_at, a.id),
             )
         ]
+
+
+class Circles:
+    """Circles of trucks waiting on each other, and since when each has stood."""
+
+    def __init__(self, after_s: float = DEADLOCK_S) -> None:
+        self.after_s = after_s
+        self._since: dict[frozenset[str], float] = {}
+
+    def stuck(self, edges: list[tuple[str, str]], now: float) -> list[list[str]]:
+        """The circles in the waits-for `edges` that have lasted `after_s` by `now`."""
+        graph = nx.DiGraph(edges)
+        circles = {frozenset(c) for c in nx.simple_cycles(graph)} if edges else set()
+        self._since = {c: self._since.get(c, now) for c in circles}
+        return sorted(sorted(c) for c, t in self._since.items() if now - t >= self.after_s)

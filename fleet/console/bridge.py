@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from typing import Any, Protocol
 
 from fleet.console.actions import Action, Outcome, Sent, carry_out
-from fleet.console.alarms import WARNING, Alarms, conditions
+from fleet.console.alarms import WARNING, Alarms, Circles, conditions
 from fleet.console.snapshot import shift_seconds, snapshot
 from fleet.console.watch import Watch
 from fleet.live import LiveDispatcher
@@ -60,6 +60,7 @@ class Bridge:
         self.intake = intake
         self.refresh_s = refresh_s
         self.alarms = Alarms()
+        self.circles = Circles()
         self._actions: queue.SimpleQueue[tuple[Action, Future[Outcome]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._latest: dict[str, Any] | None = None
@@ -127,7 +128,8 @@ class Bridge:
         snap = snapshot(self.live, self.watch, at)
         self._refused(snap["at"])
         critical = self.live.dispatcher.config.fuel_critical
-        self.alarms.update(snap["at"], conditions(snap, critical))
+        stuck = self.circles.stuck(self.live.waits_for(), snap["shift_s"])
+        self.alarms.update(snap["at"], conditions(snap, critical, stuck))
         snap["alarms"] = self.alarms.listed()
         with self._lock:
             self._version += 1

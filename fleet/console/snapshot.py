@@ -106,6 +106,7 @@ def _truck(live: LiveDispatcher, t: Truck, seen: Seen, now: float) -> dict[str, 
         "route": truck_route(live, t.id),
         "operator_pause": t.id in live.dispatcher.scheduler.held,
         "says_paused": seen.paused,
+        "fuel_loss": seen.fuel_loss,
     }
 
 

@@ -39,6 +39,8 @@ class Seen:
     fix: bool = True
     """False while its receiver reports no fix."""
     paused: bool = False
+    fuel_loss: str = "NONE"
+    """What its fuel sensor suspects: NONE, THEFT (a sudden drop) or LEAK."""
     link: str = "ONLINE"
     heard_at: float = 0.0
     """POSIX time of its last message."""
@@ -77,6 +79,8 @@ class Watch:
         if message.velocity is not None and message.velocity.vx is not None:
             seen.speed_mps = abs(message.velocity.vx)
         ext = message.yardfleet
+        if ext is not None and ext.fuel is not None:
+            seen.fuel_loss = ext.fuel.loss.value
         if ext is not None and ext.gnss is not None:
             seen.fix = ext.gnss.status is not FixStatus.NOFIX
         if isinstance(message, State):
