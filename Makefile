@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-yardfleet
 OUT ?= out
 
-.PHONY: install demo test lint unit bench docs clean
+.PHONY: install demo console test lint unit bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,19 @@ demo: $(STAMP)
 	$(BIN)/yardfleet map show $(OUT)/haiphong.geojson --around X0069 --out $(OUT)/junction.png
 	$(BIN)/yardfleet sim run --out $(OUT)/shift
 	@echo "demo: see $(OUT)/shift/report.json and the pictures in $(OUT)/shift/ (crane_rate.png, truck_states.png, traffic.png)"
+	@echo "demo: to watch a shift live in the fleet console, run 'make console' and open http://127.0.0.1:8080/"
+
+# A simulated shift (trucks as onboard agents) at CONSOLE_SPEED × real time with the fleet
+# console on it; sign in as CONSOLE_USER with CONSOLE_PASSWORD (a demo operator, loopback).
+CONSOLE_AT ?= 127.0.0.1:8080
+CONSOLE_SPEED ?= 4
+CONSOLE_USER ?= dispatcher
+CONSOLE_PASSWORD ?= yardfleet-demo
+console: $(STAMP)
+	mkdir -p $(OUT)/console
+	$(BIN)/yardfleet operators add $(CONSOLE_USER) --role dispatcher --file $(OUT)/console/operators.json --password $(CONSOLE_PASSWORD)
+	@echo "console: sign in as $(CONSOLE_USER) / $(CONSOLE_PASSWORD)"
+	$(BIN)/yardfleet sim console --console $(CONSOLE_AT) --speed $(CONSOLE_SPEED) --operators $(OUT)/console/operators.json --out $(OUT)/console
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
@@ -13,6 +14,12 @@ from fleet.guard import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_SKEW_S
 from fleet.kpi import Kpis
 from fleet.server import DEFAULT_BIND, DEFAULT_BROKEN_AFTER_S
 from maps import DEFAULT_TERMINAL, TERMINALS
+
+if TYPE_CHECKING:
+    from fleet.console.serving import ConsoleServer
+    from fleet.journal import Journal
+    from fleet.live import LiveDispatcher
+    from fleet.server import Server
 
 
 @click.group("dispatcher")
@@ -113,6 +120,51 @@ def loopback_only(bind: str) -> bool:
         return False
 
 
+def _console(
+    server: Server, live: LiveDispatcher | None, at: str | None, operators: Path | None
+) -> ConsoleServer | None:
+    """The fleet console on the server's dispatcher, started (None: not asked for)."""
+    if at is None:
+        return None
+    if live is None:
+        raise click.BadParameter("needs the dispatcher (not --no-dispatch)", param_hint="--console")
+    from fleet.console.serving import attach
+
+    try:
+        console = attach(server, live, at, operators)
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise click.ClickException(f"--console {at}: {exc}") from None
+    click.echo(f"fleet console on {console.url}")
+    return console
+
+
+def _live(
+    journal: Journal,
+    strategy: str,
+    yard_file: Path | None,
+    terminal: str,
+    broken_after_s: float,
+    clock_rate: float,
+) -> LiveDispatcher:
+    """The dispatcher core behind `serve` (its strategy and yard checked first)."""
+    from fleet.live import LiveDispatcher
+    from fleet.strategies import STRATEGIES
+    from maps import YardError, load_yard
+    from maps import terminal as embedded
+
+    if strategy not in STRATEGIES:
+        raise click.BadParameter(
+            f"{strategy!r} (known: {', '.join(STRATEGIES)})", param_hint="--strategy"
+        )
+    try:
+        yard = load_yard(yard_file) if yard_file else embedded(terminal)
+    except (YardError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return LiveDispatcher(
+        yard, journal, strategy, lost_after_s=broken_after_s, clock_rate=clock_rate
+    )
+
+
 @dispatcher_group.command("serve")
 @click.option(
     "--journal",
@@ -197,6 +249,20 @@ def loopback_only(bind: str) -> bool:
     show_default=True,
     help="ZMQ_MAXMSGSIZE: a peer sending a larger frame is disconnected",
 )
+@click.option(
+    "--console",
+    "console_at",
+    metavar="HOST:PORT",
+    help="serve the fleet console there too (e.g. 127.0.0.1:8080; beyond loopback only "
+    "with --operators)",
+)
+@click.option(
+    "--operators",
+    "operators_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="the console's operators (yardfleet operators add); without it the console on "
+    "loopback is watch-only",
+)
 def serve_cmd(
     journal_path: Path,
     bind: str,
@@ -211,6 +277,8 @@ def serve_cmd(
     insecure: bool,
     max_skew_s: float,
     max_message_bytes: int,
+    console_at: str | None,
+    operators_file: Path | None,
 ) -> None:
     """Serve trucks over ZeroMQ: journal what they send, then ack; until SIGTERM or Ctrl-C.
 
@@ -239,24 +307,11 @@ def serve_cmd(
     except sqlite3.Error as exc:
         raise click.ClickException(f"{journal_path}: cannot open the journal ({exc})") from None
     with journal:
-        handler = None
-        if dispatch:
-            from fleet.live import LiveDispatcher
-            from fleet.strategies import STRATEGIES
-            from maps import YardError, load_yard
-            from maps import terminal as embedded
-
-            if strategy not in STRATEGIES:
-                raise click.BadParameter(
-                    f"{strategy!r} (known: {', '.join(STRATEGIES)})", param_hint="--strategy"
-                )
-            try:
-                yard = load_yard(yard_file) if yard_file else embedded(terminal)
-            except (YardError, OSError) as exc:
-                raise click.ClickException(str(exc)) from None
-            handler = LiveDispatcher(
-                yard, journal, strategy, lost_after_s=broken_after_s, clock_rate=clock_rate
-            )
+        handler = (
+            _live(journal, strategy, yard_file, terminal, broken_after_s, clock_rate)
+            if dispatch
+            else None
+        )
         try:
             server = Server(
                 journal,
@@ -271,6 +326,7 @@ def serve_cmd(
             raise click.ClickException(f"cannot bind {bind}: {exc}") from None
         except KeyFileError as exc:
             raise click.ClickException(f"--keys {keys}: {exc}") from None
+        console = _console(server, handler, console_at, operators_file)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: server.stop())
         signal.signal(signal.SIGHUP, lambda *_: server.reload())
@@ -281,4 +337,6 @@ def serve_cmd(
                 f"the dispatcher's public key {server.public_key.decode()}"
             )
         stats = server.run(seconds)
+        if console is not None:
+            console.stop()
         click.echo(f"stopped: {stats.line()}")

@@ -42,6 +42,8 @@ class Scheduler:
     def __init__(self, release: Release, planner: FleetPlanner) -> None:
         self.release = release
         self.planner = planner
+        self.held: set[str] = set()
+        """Trucks an operator paused: they stand, new orders or not, until resumed."""
 
     def dispatch(
         self,
@@ -84,7 +86,7 @@ class Scheduler:
         if order is None:
             return [*out, Dispatch(t.id, plan, self.no_order(t, now), purpose)]
         out.append(Dispatch(t.id, plan, order, purpose))
-        if t.paused:
+        if t.paused and t.id not in self.held:
             t.paused = False
             release.paused.discard(t.id)
             go = release.pause(t.id, now, f"{t.id}:go:{t.legs}:{t.updates}", stand=False)

@@ -592,6 +592,9 @@ class Server:
             raise
         self._socket = sock
         self.endpoint: str = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.on_loop: list[Callable[[float], list[tuple[str, Message]]]] = []
+        """Called with the POSIX time on every turn of the loop (the console's bridge);
+        what they return is sent. Run on the server's thread: the handler's thread."""
 
     def _configure(self, sock: zmq.Socket[Any]) -> None:
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sending to an absent truck is an error
@@ -703,6 +706,8 @@ class Server:
                 self._send_all(intake.check_silence(time.time(), time.monotonic()))
                 self._send_all(intake.tick(time.time()))
                 intake.refusals.flush(time.monotonic())
+                for hook in self.on_loop:
+                    self._send_all(hook(time.time()))
         finally:
             self._socket.setsockopt(zmq.LINGER, 1000)
             self._close(self._socket)

@@ -19,6 +19,8 @@ from fleet.journal import Event, Journal
 
 RAW_INPUT = "msg."
 """Kinds of the raw messages the server journals as they came; the state does not fold them."""
+RECORD_ONLY = ("operator.", "alarm.")
+"""Kinds the console journals (an operator's action, an alarm acknowledged): for the record."""
 
 
 def job_record(job: Job) -> dict[str, Any]:
@@ -131,8 +133,8 @@ class FleetState:
                 self.truck_of.pop(job.job_id, None)
         elif event.kind.startswith(("truck.", "crane.", "lane.")):
             self._fold_fleet(seq, event)
-        elif event.kind != "problem" and not event.kind.startswith(RAW_INPUT):
-            # problems and raw inputs are kept for the record; the state does not fold them
+        elif event.kind != "problem" and not event.kind.startswith((RAW_INPUT, *RECORD_ONLY)):
+            # problems, raw inputs and operators' words are kept for the record, not folded
             self.rejected.append((seq, f"unknown event kind {event.kind!r}"))
 
     def _fold_fleet(self, seq: int, event: Event) -> None:

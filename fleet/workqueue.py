@@ -368,3 +368,17 @@ def read_work_queue(path: str | Path, yard: Yard | None = None) -> WorkQueue:
     _cross_checks(queue, str(path))
     queue.problems.sort(key=lambda p: (p.line, p.field or ""))
     return queue
+
+
+def check_rows(rows: list[dict[str, Any]], source: str, yard: Yard | None = None) -> WorkQueue:
+    """Work queue lines given as column → value mappings (an operator's form, say), with the
+    same checks as a file's; each row's "line" is its number from 1."""
+    queue = WorkQueue()
+    for line, row in enumerate(rows, 1):
+        job = _parse_line(_Line(row, source, line, queue.problems), yard)
+        if job is not None:
+            queue.jobs.append(job)
+            queue.lines.append(line)
+    _cross_checks(queue, source)
+    queue.problems.sort(key=lambda p: (p.line, p.field or ""))
+    return queue

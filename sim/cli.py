@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fleet.keys_cli:keys_group",
         "CURVE keys: make and list those of the dispatcher, trucks and cranes.",
     ),
+    "operators": (
+        "fleet.console.operators_cli:operators_group",
+        "The fleet console's operators: add and list who may sign in.",
+    ),
     "sim": ("sim.sim_cli:sim_group", "Simulated shifts: run, compare strategies, replay bags."),
     "gnss": ("drivers.gnss.cli:gnss_group", "GNSS receivers: decode NMEA 0183, for debugging."),
     "agent": (

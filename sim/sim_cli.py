@@ -28,6 +28,7 @@ from maps.cli_support import (
     output_file,
     output_folder,
 )
+from sim.console_cli import console_command
 from sim.replay_cli import replay_command
 from sim.scenario import Scenario, ScenarioError, fleet_size_problems, load
 
@@ -480,3 +481,4 @@ class _CompareProgress:
 
 
 sim_group.add_command(replay_command)
+sim_group.add_command(console_command)

@@ -38,6 +38,8 @@ README_MAX_LINES = 200
 NOT_RUN: dict[str, str] = {
     "yardfleet dispatcher serve": "a server that runs until Ctrl-C; tests/fleet/test_live_wire.py "
     "runs it with two agents",
+    "yardfleet sim console": "a shift with the fleet console, served until it ends or Ctrl-C; "
+    "tests/fleet/console/test_browser.py runs it with a browser",
     "yardfleet agent": "needs a GNSS receiver and a fuel sensor on serial ports and a dispatcher; "
     "tests/fleet/test_live_wire.py runs agents on pseudo-terminals",
     "yardfleet fuel read --port /dev/": "needs a fuel sensor on a serial port; the pages' loop:// "
@@ -54,8 +56,9 @@ NOT_RUN: dict[str, str] = {
 }
 """Commands (by prefix, whole words) that cannot run here, and why."""
 
-OUTPUT_OPTIONS = {"--out", "--record", "--journal", "--dir"}
-"""Options whose value a command writes (a journal is created if absent; `keys --dir` a folder)."""
+OUTPUT_OPTIONS = {"--out", "--record", "--journal", "--dir", "--file"}
+"""Options whose value a command writes (a journal, an operators file are created if absent;
+`keys --dir` a folder)."""
 INPUT_OPTIONS = {"--config", "--calibration", "--register-map", "--topic-map", "--yard"}
 """Options whose value is a file the command reads."""
 FILE_SUFFIXES = {
