@@ -120,7 +120,9 @@ class AgentShift:
         if journal_path.exists():
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{journal_path}{suffix}").unlink(missing_ok=True)
-        self.journal = Journal(journal_path, durable=False)
+        # A paced shift is watched (the console, `dispatcher kpi`) while it runs: its
+        # journal is a live server's. A fast one commits in large transactions.
+        self.journal = Journal(journal_path, durable=speed is not None)
         self.origin = scenario.start_time
         self._t0 = self.origin.timestamp()
         self.roster = self._roster()
