@@ -280,11 +280,13 @@ class AgentShift:
                 who, msg = self._outbox.popleft()
                 frames = [who.encode(), message_topic(msg).encode(), encode(msg)]
                 delivery = self.intake.take([frames], self._t0 + self.now, self.now)
-                self._deliver(delivery.outgoing)
+                self.deliver(delivery.outgoing)
         finally:
             self._sending = False
 
-    def _deliver(self, outgoing: list[tuple[str, Message]]) -> None:
+    def deliver(self, outgoing: list[tuple[str, Message]]) -> None:
+        """What the dispatcher sends, as bytes into the trucks' cores (a console's actions
+        go the same way)."""
         for truck, msg in outgoing:
             target = self.trucks.get(truck)
             if target is not None:
@@ -300,14 +302,14 @@ class AgentShift:
         if t != self._release_at:
             return  # an earlier one came first
         self._release_at = math.inf
-        self._deliver(self.dispatcher.release(self._t0 + self.now))
+        self.deliver(self.dispatcher.release(self._t0 + self.now))
 
     def _jobs(self, jobs: list[Job]) -> None:
         _, out = self.dispatcher.add_jobs(jobs, self._t0 + self.now)
-        self._deliver(out)
+        self.deliver(out)
 
     def _tick(self) -> None:
-        self._deliver(self.intake.tick(self._t0 + self.now, every_s=0.0))
+        self.deliver(self.intake.tick(self._t0 + self.now, every_s=0.0))
         self._look_for_deadlocks()
         self.at(self.now + TICK_S, self._tick)
 
@@ -408,7 +410,7 @@ class AgentShift:
             self.at(self.now + for_s, partial(self._fix_back, truck))
         elif kind == "lane_closure" and lane:
             at = self._t0 + self.now
-            self._deliver(self.dispatcher.close_lane(lane, at, "scenario: lane closed"))
+            self.deliver(self.dispatcher.close_lane(lane, at, "scenario: lane closed"))
             self.at(self.now + for_s, partial(self._reopen, lane))
 
     def _fix_back(self, truck: SimTruck) -> None:
@@ -417,7 +419,7 @@ class AgentShift:
 
     def _reopen(self, lane: str) -> None:
         at = self._t0 + self.now
-        self._deliver(self.dispatcher.open_lane(lane, at, "scenario: reopened"))
+        self.deliver(self.dispatcher.open_lane(lane, at, "scenario: reopened"))
 
     # -- sampling --------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ class ConsoleShift:
             raise KeyboardInterrupt  # AgentShift.run's way to end a shift early
         at = shift.origin.timestamp() + shift.now
         # what the actions send goes to the trucks as the shift delivers every order
-        shift._deliver(self.bridge.pump(at, wall=time.monotonic()))
+        shift.deliver(self.bridge.pump(at, wall=time.monotonic()))
         shift.at(shift.now + PUMP_S, self._pump)
 
     def run(self, on_ready: Callable[[str], None] | None = None) -> ShiftResult:

@@ -265,8 +265,7 @@ class Link:
                 try:
                     ack = decode_ack(body)
                 except ProtocolError as exc:
-                    self.stats.bad_frames += 1
-                    self.stats.last_error = str(exc)
+                    self._bad_frame(exc)
                     continue
                 self.stats.acks += 1
                 self.spool.ack(ack.topic, ack.header_ids, ack.boot_id)
@@ -278,13 +277,16 @@ class Link:
                 self.stats.last_error = repr(exc)
                 log.exception("handling a message from the dispatcher failed")
 
+    def _bad_frame(self, exc: ProtocolError) -> None:
+        self.stats.bad_frames += 1
+        self.stats.last_error = str(exc)
+
     def _nacked(self, body: bytes) -> None:
         """The dispatcher refused a message for good: out of the spool, and why."""
         try:
             nack = decode_nack(body)
         except ProtocolError as exc:
-            self.stats.bad_frames += 1
-            self.stats.last_error = str(exc)
+            self._bad_frame(exc)
             return
         self.stats.nacks += 1
         self.stats.last_error = f"refused by the dispatcher: {nack.reason}: {nack.detail}"
