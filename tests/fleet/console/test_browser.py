@@ -29,6 +29,7 @@ if CHROMIUM is None or CHROMEDRIVER is None:
         allow_module_level=True,
     )
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -77,7 +78,12 @@ def browser() -> Iterator[Any]:
 
 
 def wait(browser: Any, what: Any, message: str) -> Any:
-    return WebDriverWait(browser, WAIT_S, poll_frequency=0.1).until(what, message)
+    """Poll `what` until it holds (an element redrawn between finding and reading it, as the
+    page redraws every second, is looked for again)."""
+    poll = WebDriverWait(
+        browser, WAIT_S, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    return poll.until(what, message)
 
 
 def positions(browser: Any) -> dict[str, tuple[str, str]]:
